@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what the tests need (the musl target and
+# musl-tools for the static binaries in the test images, a Python venv with the third-party Trino and
+# Presto clients), builds the static binaries the Docker tests put into images, then runs every test.
+#
+# REQUIRE_DOCKER=1 turns "no Docker engine" from a skip into a failure (.ci/run sets it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MUSL_TARGET=x86_64-unknown-linux-musl
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! rustup target list --installed | grep -qx "$MUSL_TARGET"; then
+  rustup target add "$MUSL_TARGET"
+fi
+if ! command -v x86_64-linux-musl-gcc >/dev/null; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools >/dev/null
+fi
+
+# Third-party clients used by the emulator's conformance tests (tests/emulator/tests/python_clients.rs).
+VENV=target/python-venv
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import trino, prestodb' 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/emulator/python-requirements.txt
+fi
+export TEST_PYTHON="$PWD/$VENV/bin/python"
+
+# Static binaries for the images the Docker tests build (FROM scratch, no registry needed).
+cargo build -q --profile image --target "$MUSL_TARGET" -p catalog-reloader -p coordinator-emulator
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast "$@"
+else
+  cargo test --workspace --no-fail-fast "$@"
+fi

@@ -1,0 +1,1 @@
+//! Test helpers (see tests/support/Cargo.toml).
