@@ -1,1 +1,53 @@
-fn main() {}
+//! Command line → run / sync / plan / validate. Nothing else lives here.
+
+use catalog_reloader::commands;
+use catalog_reloader::config::{Cli, Command, LogFormat};
+use clap::Parser;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::builder()
+        .with_default_directive(tracing::level_filters::LevelFilter::INFO.into())
+        .from_env_lossy();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    if let Command::Validate(args) = &cli.command {
+        return commands::validate(args);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(commands::EXIT_ERROR);
+        }
+    };
+    runtime.block_on(async {
+        match &cli.command {
+            Command::Run(args) => commands::run(args).await,
+            Command::Sync(args) => commands::sync(args).await,
+            Command::Plan(args) => commands::plan(args).await,
+            Command::Validate(_) => unreachable!("handled above"),
+        }
+    })
+}

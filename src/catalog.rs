@@ -1,0 +1,512 @@
+//! One catalog file → a checked [`CatalogSpec`] or a [`FileError`] naming file, line and reason.
+//! Also owns the semantic fingerprint and the rules for which property values are secrets.
+//!
+//! Pure: callers hand in the file's name and bytes.
+
+use crate::properties;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Files above this size are refused: a catalog file is a handful of lines, and reading an
+/// accidentally dropped dump into memory is not something a sidecar should do.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Catalog names longer than this are refused (Trino puts no explicit limit, but names become file
+/// names and SQL identifiers; 128 bytes is what DESIGN.md promises).
+pub const MAX_NAME_BYTES: usize = 128;
+
+pub const CONNECTOR_KEY: &str = "connector.name";
+
+/// Which engine's normalisation applies. Trino maps `-` to `_` in connector names when it loads a
+/// file (facts §1.3), PrestoDB keeps them (facts §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavour {
+    Trino,
+    Presto,
+}
+
+impl fmt::Display for Flavour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Flavour::Trino => "trino",
+            Flavour::Presto => "presto",
+        })
+    }
+}
+
+/// A valid catalog definition, normalised as the engine would load it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogSpec {
+    pub name: String,
+    pub connector: String,
+    /// Every property except `connector.name`, values trimmed as airlift trims them.
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(#[serde(with = "hex32")] pub [u8; 32]);
+
+impl Fingerprint {
+    /// The first 12 hex digits, for status output and logs.
+    pub fn short(&self) -> String {
+        self.to_string()[..12].to_string()
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", self.short())
+    }
+}
+
+mod hex32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(d)?;
+        let err = || serde::de::Error::custom("expected 64 hex digits");
+        if text.len() != 64 {
+            return Err(err());
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| err())?;
+        }
+        Ok(out)
+    }
+}
+
+impl CatalogSpec {
+    /// SHA-256 over the connector name and the sorted key/value pairs, each length-prefixed so no
+    /// two different definitions can produce the same byte stream. Semantic on purpose: ordering,
+    /// comments and escaping (e.g. Trino's own rewrite of the file) do not change it.
+    pub fn fingerprint(&self) -> Fingerprint {
+        let mut hash = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            hash.update((bytes.len() as u64).to_be_bytes());
+            hash.update(bytes);
+        };
+        field(self.connector.as_bytes());
+        for (key, value) in &self.properties {
+            field(key.as_bytes());
+            field(value.as_bytes());
+        }
+        Fingerprint(hash.finalize().into())
+    }
+
+    /// Property values as they may be shown to a human or a log: secrets replaced by `***`.
+    pub fn redacted_properties(&self) -> BTreeMap<String, String> {
+        self.properties
+            .iter()
+            .map(|(k, v)| (k.clone(), redact_value(k, v)))
+            .collect()
+    }
+
+    /// The values that must never appear in output: those of sensitive keys, and passwords embedded
+    /// in URLs. Used to scrub free text such as an engine's error message.
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for (key, value) in &self.properties {
+            if is_sensitive_key(key) && !is_secret_reference(value) {
+                out.push(value.as_str());
+            } else if let Some(password) = url_password(value) {
+                out.push(password);
+            }
+        }
+        // Very short values would scrub ordinary words from messages; they are still never printed
+        // on their own because property values only reach output through `redact_value`.
+        out.retain(|v| v.len() >= 3);
+        out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        out
+    }
+
+    /// Replaces every secret value of this catalog that appears in `text` with `***`.
+    pub fn scrub(&self, text: &str) -> String {
+        scrub_secrets(text, &self.secret_values())
+    }
+}
+
+/// True for keys whose values are credentials. Deliberately broad: a redacted harmless value costs
+/// nothing, a leaked password costs a rotation.
+pub fn is_sensitive_key(key: &str) -> bool {
+    const MARKERS: [&str; 8] = [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "key",
+        "credential",
+        "passphrase",
+        "private",
+    ];
+    let key = key.to_ascii_lowercase();
+    MARKERS.iter().any(|m| key.contains(m))
+}
+
+/// A value as it may be shown: `***` for sensitive keys; a URL's embedded password masked otherwise.
+/// Secret references (`${ENV:…}`, `${FILE:…}`) are not secrets and stay visible.
+pub fn redact_value(key: &str, value: &str) -> String {
+    if is_sensitive_key(key) && !is_secret_reference(value) {
+        return "***".to_string();
+    }
+    match url_password(value) {
+        Some(password) => value.replacen(password, "***", 1),
+        None => value.to_string(),
+    }
+}
+
+fn is_secret_reference(value: &str) -> bool {
+    let v = value.trim();
+    (v.starts_with("${ENV:") || v.starts_with("${FILE:"))
+        && v.ends_with('}')
+        && !v[2..].contains("${")
+}
+
+/// The password of `scheme://user:password@host…`, if the value has one.
+fn url_password(value: &str) -> Option<&str> {
+    let after_scheme = value.find("://")? + 3;
+    let rest = &value[after_scheme..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let at = authority.rfind('@')?;
+    let userinfo = &authority[..at];
+    let colon = userinfo.find(':')?;
+    let password = &userinfo[colon + 1..];
+    (!password.is_empty()).then_some(password)
+}
+
+/// Replaces each of `secrets` (longest first) in `text` with `***`.
+pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        if !secret.is_empty() && out.contains(secret) {
+            out = out.replace(secret, "***");
+        }
+    }
+    out
+}
+
+/// Why a catalog file is not usable. Always names the file; the line where one applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.reason),
+            None => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+/// A problem that does not make the file invalid but that a user should hear about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub file: String,
+    pub message: String,
+}
+
+/// The catalog name a file name stands for, or why it cannot stand for one.
+pub fn catalog_name(file_name: &str) -> Result<String, String> {
+    let stem = file_name
+        .strip_suffix(".properties")
+        .ok_or_else(|| "not a .properties file".to_string())?;
+    if stem.is_empty() {
+        return Err("the file name has no catalog name before .properties".into());
+    }
+    if stem.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "the catalog name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
+            stem.len()
+        ));
+    }
+    if stem.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(format!(
+            "catalog names must be lower case: Trino would create '{}' from this file; rename it to {}.properties",
+            stem.to_ascii_lowercase(),
+            stem.to_ascii_lowercase()
+        ));
+    }
+    if let Some(bad) = stem
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
+    {
+        return Err(format!(
+            "the catalog name '{stem}' contains {bad:?}; only a-z, 0-9, '_' and '-' are allowed"
+        ));
+    }
+    if stem == "system" {
+        return Err("'system' is reserved for Trino's internal catalog".into());
+    }
+    Ok(stem.to_string())
+}
+
+/// A warning for names that are valid but must be double-quoted in SQL (a `-`, a leading digit).
+pub fn name_warning(name: &str) -> Option<String> {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    (!plain).then(|| {
+        format!(
+            "'{name}' is not a plain SQL identifier: queries must quote it, e.g. SELECT * FROM \"{name}\".schema.table"
+        )
+    })
+}
+
+/// Parses and checks one catalog file. `file` is the name used in errors (relative to the folder).
+pub fn parse_file(
+    file: &str,
+    name: &str,
+    bytes: &[u8],
+    flavour: Flavour,
+) -> Result<CatalogSpec, FileError> {
+    let fail = |line: Option<usize>, reason: String| FileError {
+        file: file.to_string(),
+        line,
+        reason,
+    };
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(
+            None,
+            format!("the file is larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        fail(
+            Some(line),
+            "the file is not valid UTF-8 (save it as UTF-8, or write non-ASCII characters as \\uXXXX)"
+                .into(),
+        )
+    })?;
+    let entries = properties::parse(text).map_err(|e| fail(Some(e.line), e.reason))?;
+
+    let mut first_line: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut connector = None;
+    let mut properties = BTreeMap::new();
+    for entry in &entries {
+        if entry.key.is_empty() {
+            return Err(fail(Some(entry.line), "empty property name".into()));
+        }
+        if let Some(first) = first_line.insert(&entry.key, entry.line) {
+            return Err(fail(
+                Some(entry.line),
+                format!(
+                    "duplicate property '{}' (first set on line {first})",
+                    entry.key
+                ),
+            ));
+        }
+        // airlift trims every value it loads (rust-crates.md §1.3.4); do the same so a trailing
+        // space is neither a difference nor something Trino would see differently.
+        let value = entry.value.trim().to_string();
+        if entry.key == CONNECTOR_KEY {
+            if value.is_empty() {
+                return Err(fail(Some(entry.line), "connector.name is empty".into()));
+            }
+            connector = Some(match flavour {
+                Flavour::Trino => value.replace('-', "_"),
+                Flavour::Presto => value,
+            });
+        } else {
+            properties.insert(entry.key.clone(), value);
+        }
+    }
+    let connector = connector.ok_or_else(|| {
+        fail(
+            None,
+            "connector.name is missing (every catalog file needs e.g. connector.name=postgresql)"
+                .into(),
+        )
+    })?;
+    Ok(CatalogSpec {
+        name: name.to_string(),
+        connector,
+        properties,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<CatalogSpec, FileError> {
+        parse_file("pg.properties", "pg", text.as_bytes(), Flavour::Trino)
+    }
+
+    #[test]
+    fn a_valid_file_gives_connector_and_trimmed_properties() {
+        let spec = parse("connector.name=postgresql\nconnection-url = jdbc:postgresql://db/x   \n")
+            .unwrap();
+        assert_eq!(spec.connector, "postgresql");
+        assert_eq!(spec.properties["connection-url"], "jdbc:postgresql://db/x");
+        assert!(!spec.properties.contains_key("connector.name"));
+    }
+
+    #[test]
+    fn connector_dashes_become_underscores_for_trino_only() {
+        let text = b"connector.name=hive-hadoop2\n";
+        let trino = parse_file("h.properties", "h", text, Flavour::Trino).unwrap();
+        let presto = parse_file("h.properties", "h", text, Flavour::Presto).unwrap();
+        assert_eq!(trino.connector, "hive_hadoop2");
+        assert_eq!(presto.connector, "hive-hadoop2");
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let err = parse("connector.name=tpch\na=1\n# c\na=2\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pg.properties:4: duplicate property 'a' (first set on line 2)"
+        );
+        let err = parse("connector.name=tpch\n=x\n").unwrap_err();
+        assert_eq!(err.to_string(), "pg.properties:2: empty property name");
+        let err = parse("a=1\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("pg.properties: connector.name is missing")
+        );
+        let err = parse("connector.name=  \n").unwrap_err();
+        assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
+    fn non_utf8_is_reported_with_its_line() {
+        let err = parse_file(
+            "x.properties",
+            "x",
+            b"connector.name=tpch\nk=caf\xe9\n",
+            Flavour::Trino,
+        )
+        .unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.reason.contains("UTF-8"));
+    }
+
+    #[test]
+    fn a_utf8_bom_is_ignored() {
+        let spec = parse_file(
+            "x.properties",
+            "x",
+            b"\xEF\xBB\xBFconnector.name=tpch\n",
+            Flavour::Trino,
+        )
+        .unwrap();
+        assert_eq!(spec.connector, "tpch");
+    }
+
+    #[test]
+    fn oversized_files_are_refused() {
+        let big = vec![b'#'; MAX_FILE_BYTES as usize + 1];
+        let err = parse_file("x.properties", "x", &big, Flavour::Trino).unwrap_err();
+        assert!(err.reason.contains("larger than"));
+    }
+
+    #[test]
+    fn catalog_names_follow_the_rules() {
+        assert_eq!(catalog_name("sales_db.properties").unwrap(), "sales_db");
+        assert_eq!(catalog_name("my-cat.properties").unwrap(), "my-cat");
+        assert!(
+            catalog_name("Sales.properties")
+                .unwrap_err()
+                .contains("rename it to sales.properties")
+        );
+        assert!(catalog_name("a.b.properties").unwrap_err().contains("'.'"));
+        assert!(
+            catalog_name("system.properties")
+                .unwrap_err()
+                .contains("reserved")
+        );
+        assert!(catalog_name(".properties").is_err());
+        let long = format!("{}.properties", "a".repeat(129));
+        assert!(catalog_name(&long).unwrap_err().contains("129 bytes"));
+        assert!(catalog_name(&format!("{}.properties", "a".repeat(128))).is_ok());
+    }
+
+    #[test]
+    fn names_needing_quotes_get_a_warning() {
+        assert!(name_warning("sales").is_none());
+        assert!(name_warning("_x1").is_none());
+        assert!(name_warning("my-cat").unwrap().contains("\"my-cat\""));
+        assert!(name_warning("1st").is_some());
+    }
+
+    #[test]
+    fn fingerprint_ignores_order_comments_and_escaping() {
+        let a = parse(
+            "connector.name=postgresql\nconnection-url=jdbc:postgresql://db:5432/x\nuser=u\n",
+        )
+        .unwrap();
+        let b = parse("#Mon Nov 24 09:02:00 UTC 2026\nuser=u\nconnection-url=jdbc\\:postgresql\\://db\\:5432/x\nconnector.name=postgresql\n")
+            .unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        let c = parse(
+            "connector.name=postgresql\nconnection-url=jdbc:postgresql://db:5432/y\nuser=u\n",
+        )
+        .unwrap();
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn fingerprint_cannot_be_confused_by_moving_text_between_fields() {
+        let a = CatalogSpec {
+            name: "x".into(),
+            connector: "tpch".into(),
+            properties: [("ab".to_string(), "c".to_string())].into(),
+        };
+        let b = CatalogSpec {
+            name: "x".into(),
+            connector: "tpch".into(),
+            properties: [("a".to_string(), "bc".to_string())].into(),
+        };
+        assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_scrubbed() {
+        let spec = parse(
+            "connector.name=postgresql\nconnection-url=jdbc:postgresql://admin:hunter22@db/x\nconnection-password=s3cr3t!\nconnection-user=${ENV:PGUSER}\naws-secret-key=${ENV:AWS}\n",
+        )
+        .unwrap();
+        let shown = spec.redacted_properties();
+        assert_eq!(shown["connection-password"], "***");
+        assert_eq!(shown["connection-url"], "jdbc:postgresql://admin:***@db/x");
+        assert_eq!(shown["connection-user"], "${ENV:PGUSER}");
+        assert_eq!(shown["aws-secret-key"], "${ENV:AWS}");
+        assert_eq!(
+            spec.scrub("login failed for s3cr3t! at jdbc:postgresql://admin:hunter22@db/x"),
+            "login failed for *** at jdbc:postgresql://admin:***@db/x"
+        );
+    }
+}

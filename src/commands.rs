@@ -1,0 +1,239 @@
+//! The four subcommands, wired from their arguments. Exit codes are part of the contract
+//! (DESIGN.md "Command line").
+
+use crate::catalog::redact_value;
+use crate::config::{
+    EngineArgs, FolderArgs, OutputFormat, PlanArgs, RunArgs, SyncArgs, ValidateArgs,
+};
+use crate::engine::Client;
+use crate::ledger;
+use crate::metrics::Metrics;
+use crate::reconcile::{self, Agent, Heartbeats, PassResult, Readiness, Settings, Trigger};
+use crate::report;
+use crate::scan;
+use crate::server::{self, ServerState};
+use crate::status::SharedStatus;
+use crate::watch::{self, Source, WatchConfig};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch as watch_channel};
+
+/// Exit codes of `sync` (and of errors in `plan`/`run` before they start).
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_DEGRADED: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+fn shown_server(server: &str) -> String {
+    redact_value("server", server)
+}
+
+fn build_agent(
+    folder: &FolderArgs,
+    engine: &EngineArgs,
+    max_changes_per_minute: u32,
+    status: SharedStatus,
+    metrics: Arc<Metrics>,
+) -> Result<Agent, String> {
+    let client_config = engine.client_config()?;
+    let client = Client::new(client_config).map_err(|e| e.to_string())?;
+    let store = match &engine.state_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create --state-dir {}: {e}", dir.display()))?;
+            ledger::Store::in_dir(dir)
+        }
+        None => ledger::Store::in_memory(),
+    };
+    let settings = Settings {
+        catalog_dir: folder.catalog_dir.clone(),
+        forced_flavour: folder.forced_flavour(),
+        mode: engine.mode,
+        adopt: engine.adopt,
+        max_changes_per_minute,
+    };
+    Agent::new(settings, client, store, status, metrics).map_err(|e| e.to_string())
+}
+
+pub fn validate(args: &ValidateArgs) -> ExitCode {
+    let desired = match scan::scan(&args.folder.catalog_dir, args.folder.flavour_hint()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_DEGRADED);
+        }
+    };
+    match args.output {
+        OutputFormat::Text => print!("{}", report::validate_text(&desired)),
+        OutputFormat::Json => println!("{}", report::validate_json(&desired)),
+    }
+    ExitCode::from(if desired.invalid.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_DEGRADED
+    })
+}
+
+pub async fn plan(args: &PlanArgs) -> ExitCode {
+    let mut agent = match build_agent(
+        &args.folder,
+        &args.engine,
+        0,
+        SharedStatus::default(),
+        Arc::new(Metrics::new()),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let prepared = match agent.prepare().await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let server = shown_server(&args.engine.server);
+    match args.output {
+        OutputFormat::Text => print!("{}", report::plan_text(&prepared, &server)),
+        OutputFormat::Json => println!("{}", report::plan_json(&prepared, &server)),
+    }
+    ExitCode::from(if args.detailed_exitcode && prepared.plan.has_changes() {
+        2
+    } else {
+        0
+    })
+}
+
+pub async fn sync(args: &SyncArgs) -> ExitCode {
+    let status = SharedStatus::default();
+    let mut agent = match build_agent(
+        &args.folder,
+        &args.engine,
+        0,
+        status.clone(),
+        Arc::new(Metrics::new()),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let report = agent.pass(Trigger::Startup).await;
+    let status = status.lock().expect("status lock").clone();
+    for (name, c) in &status.catalogs {
+        if let Some(error) = &c.error {
+            eprintln!("{name}: {}: {error}", c.state.as_str());
+        }
+    }
+    match report.result {
+        PassResult::Converged | PassResult::Unchanged => ExitCode::from(EXIT_OK),
+        PassResult::Degraded => ExitCode::from(EXIT_DEGRADED),
+        PassResult::Error(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// The sidecar: server, watcher and reconcile loop until SIGTERM/SIGINT.
+pub async fn run(args: &RunArgs) -> ExitCode {
+    let status = SharedStatus::default();
+    let metrics = Arc::new(Metrics::new());
+    let heartbeats = Arc::new(Heartbeats::default());
+    let readiness = Arc::new(Readiness::default());
+    let agent = match build_agent(
+        &args.folder,
+        &args.engine,
+        args.watch.max_changes_per_minute,
+        status.clone(),
+        metrics.clone(),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+
+    let listener = match tokio::net::TcpListener::bind(args.watch.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.watch.listen);
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| args.watch.listen.to_string(), |a| a.to_string());
+
+    let (shutdown_tx, shutdown_rx) = watch_channel::channel(false);
+    let state = Arc::new(ServerState {
+        status,
+        metrics: metrics.clone(),
+        heartbeats: heartbeats.clone(),
+        readiness: readiness.clone(),
+        stale_after: args.watch.resync_interval * 3,
+    });
+    let mut server_shutdown = shutdown_rx.clone();
+    let server = tokio::spawn(async move {
+        let serve =
+            axum::serve(listener, server::router(state)).with_graceful_shutdown(async move {
+                let _ = server_shutdown.wait_for(|stop| *stop).await;
+            });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+
+    let source = match args.watch.poll.and_then(|p| p.0) {
+        Some(every) => Source::Poll(every),
+        None => Source::Native,
+    };
+    tracing::info!(
+        catalog_dir = %args.folder.catalog_dir.display(),
+        server = %shown_server(&args.engine.server),
+        listen = %local,
+        watch = match source { Source::Native => "inotify".to_string(), Source::Poll(d) => format!("poll every {}", humantime::format_duration(d)) },
+        state_dir = %args.engine.state_dir.as_ref().map_or_else(|| "(memory)".to_string(), |d| d.display().to_string()),
+        "catalog-reloader started"
+    );
+    let (trigger_tx, trigger_rx) = mpsc::unbounded_channel();
+    let watcher = tokio::spawn(watch::run(
+        WatchConfig {
+            dir: args.folder.catalog_dir.clone(),
+            source,
+            debounce: args.watch.debounce,
+            resync_interval: args.watch.resync_interval,
+        },
+        trigger_tx,
+        shutdown_rx.clone(),
+        heartbeats.clone(),
+        metrics,
+    ));
+
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping");
+        let _ = shutdown_tx.send(true);
+    });
+
+    let _agent = reconcile::run(agent, trigger_rx, shutdown_rx, heartbeats, readiness).await;
+    signals.abort();
+    let _ = watcher.await;
+    let _ = server.await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,402 @@
+//! Flags and environment → a checked configuration. The names are a contract (DESIGN.md "Command
+//! line"): every flag also reads `CATALOG_RELOADER_<FLAG>`, and names follow the Trino CLI.
+
+use crate::catalog::Flavour;
+use crate::engine::ClientConfig;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const AFTER_HELP: &str = "\
+Every flag can also be set by an environment variable CATALOG_RELOADER_<FLAG> (upper case, '-' as '_'),
+e.g. CATALOG_RELOADER_CATALOG_DIR=/catalogs. Log level: RUST_LOG (default info).
+
+Examples:
+  catalog-reloader validate --catalog-dir ./catalogs
+  catalog-reloader plan --catalog-dir ./catalogs --server http://trino:8080
+  catalog-reloader run --catalog-dir /catalogs --server http://localhost:8080 --state-dir /var/lib/catalog-reloader";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "catalog-reloader",
+    version,
+    about = "Keeps a Trino or PrestoDB coordinator's catalogs in sync with a folder of NAME.properties files",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log output format (level by RUST_LOG)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CATALOG_RELOADER_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Watch the folder and keep the engine in sync (the sidecar)
+    Run(RunArgs),
+    /// One pass, then exit: 0 converged, 1 some catalog invalid/failed/conflict, 2 usage or connection error
+    Sync(SyncArgs),
+    /// Print what sync would do and change nothing (exit 0; 2 with --detailed-exitcode when changes are pending; 1 on error)
+    Plan(PlanArgs),
+    /// Check the folder offline, no engine needed (exit 0 all valid, 1 otherwise)
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    Auto,
+    Trino,
+    Presto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeChoice {
+    Auto,
+    Dynamic,
+    Restart,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FolderArgs {
+    /// The watched folder of NAME.properties files
+    #[arg(long, value_name = "DIR", env = "CATALOG_RELOADER_CATALOG_DIR")]
+    pub catalog_dir: PathBuf,
+
+    /// Engine flavour; auto asks the coordinator's /v1/info
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto, env = "CATALOG_RELOADER_ENGINE")]
+    pub engine: EngineChoice,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Coordinator URL
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://localhost:8080",
+        env = "CATALOG_RELOADER_SERVER"
+    )]
+    pub server: String,
+
+    /// User sent as X-Trino-User / X-Presto-User
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "catalog-reloader",
+        env = "CATALOG_RELOADER_USER"
+    )]
+    pub user: String,
+
+    /// Read the password from the TRINO_PASSWORD environment variable (basic auth; needs HTTPS)
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_PASSWORD")]
+    pub password: bool,
+
+    /// JWT bearer token (needs HTTPS)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CATALOG_RELOADER_ACCESS_TOKEN",
+        hide_env_values = true
+    )]
+    pub access_token: Option<String>,
+
+    /// PEM file of the CA that signed the coordinator's certificate (instead of the system roots)
+    #[arg(long, value_name = "PEM", env = "CATALOG_RELOADER_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the coordinator's TLS certificate
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_INSECURE")]
+    pub insecure: bool,
+
+    /// How changes are applied: CREATE/DROP CATALOG (dynamic) or a coordinator restart (restart)
+    #[arg(long, value_enum, default_value_t = ModeChoice::Auto, env = "CATALOG_RELOADER_MODE")]
+    pub mode: ModeChoice,
+
+    /// Where the ledger (which catalogs this agent owns) is kept; in memory when unset
+    #[arg(long, value_name = "DIR", env = "CATALOG_RELOADER_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Take over a live catalog of the same name and connector that the agent did not create, without touching it
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_ADOPT")]
+    pub adopt: bool,
+
+    /// Limit for one statement, all its result pages included
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration, env = "CATALOG_RELOADER_STATEMENT_TIMEOUT")]
+    pub statement_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestartArgs {
+    /// Restart mode: the coordinator's container (name or id), restarted through the Docker API (DOCKER_HOST)
+    #[arg(long, value_name = "NAME", env = "CATALOG_RELOADER_CONTAINER")]
+    pub container: Option<String>,
+
+    /// Restart mode: the coordinator's catalog folder, where valid catalogs are rendered
+    #[arg(long, value_name = "DIR", env = "CATALOG_RELOADER_TARGET_DIR")]
+    pub target_dir: Option<PathBuf>,
+
+    /// Restart mode: how long to wait for running queries to finish before restarting
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, env = "CATALOG_RELOADER_DRAIN_TIMEOUT")]
+    pub drain_timeout: Duration,
+
+    /// Restart mode: least time between two restarts
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "CATALOG_RELOADER_MIN_RESTART_INTERVAL")]
+    pub min_restart_interval: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Quiet time after the last file event before a pass
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration, env = "CATALOG_RELOADER_DEBOUNCE")]
+    pub debounce: Duration,
+
+    /// Full pass even without events
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, env = "CATALOG_RELOADER_RESYNC_INTERVAL")]
+    pub resync_interval: Duration,
+
+    /// Poll the folder instead of using inotify (bind mounts on macOS, NFS); default interval 1s
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, require_equals = true, default_missing_value = "1s", value_parser = parse_poll, env = "CATALOG_RELOADER_POLL")]
+    pub poll: Option<Poll>,
+
+    /// Address of /healthz, /readyz, /metrics and /status
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:9480",
+        env = "CATALOG_RELOADER_LISTEN"
+    )]
+    pub listen: SocketAddr,
+
+    /// Most changes (create, replace, drop) applied to one catalog per minute; more wait
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 6,
+        env = "CATALOG_RELOADER_MAX_CHANGES_PER_MINUTE"
+    )]
+    pub max_changes_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub folder: FolderArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+    #[command(flatten)]
+    pub restart: RestartArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub folder: FolderArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub restart: RestartArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub folder: FolderArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub restart: RestartArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, env = "CATALOG_RELOADER_OUTPUT")]
+    pub output: OutputFormat,
+    /// Exit 2 when changes are pending, 0 when none
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_DETAILED_EXITCODE")]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub folder: FolderArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, env = "CATALOG_RELOADER_OUTPUT")]
+    pub output: OutputFormat,
+}
+
+/// `--poll` given: the interval; `CATALOG_RELOADER_POLL=false` turns it off again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Poll(pub Option<Duration>);
+
+fn parse_poll(text: &str) -> Result<Poll, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" | "false" | "off" | "no" => Ok(Poll(None)),
+        "true" | "on" | "yes" => Ok(Poll(Some(Duration::from_secs(1)))),
+        _ => {
+            let d = parse_duration(text)?;
+            if d.is_zero() {
+                return Err("the poll interval must be above zero".into());
+            }
+            Ok(Poll(Some(d)))
+        }
+    }
+}
+
+/// `200ms`, `60s`, `5m`, `1h30m`; a bare `0` is zero.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("'{text}' is not a duration like 200ms, 60s or 5m ({e})"))
+}
+
+impl FolderArgs {
+    /// The normalisation to apply before the engine is known: Trino's unless told otherwise.
+    pub fn flavour_hint(&self) -> Flavour {
+        match self.engine {
+            EngineChoice::Presto => Flavour::Presto,
+            EngineChoice::Auto | EngineChoice::Trino => Flavour::Trino,
+        }
+    }
+
+    pub fn forced_flavour(&self) -> Option<Flavour> {
+        match self.engine {
+            EngineChoice::Auto => None,
+            EngineChoice::Trino => Some(Flavour::Trino),
+            EngineChoice::Presto => Some(Flavour::Presto),
+        }
+    }
+}
+
+impl EngineArgs {
+    /// The client settings; reads `TRINO_PASSWORD` when `--password` is set.
+    pub fn client_config(&self) -> Result<ClientConfig, String> {
+        let password = if self.password {
+            match std::env::var("TRINO_PASSWORD") {
+                Ok(p) if !p.is_empty() => Some(p),
+                _ => {
+                    return Err(
+                        "--password is set but the TRINO_PASSWORD environment variable is empty or unset"
+                            .into(),
+                    );
+                }
+            }
+        } else {
+            None
+        };
+        if password.is_some() && self.access_token.is_some() {
+            return Err("use either --password or --access-token, not both".into());
+        }
+        Ok(ClientConfig {
+            server: self.server.clone(),
+            user: self.user.clone(),
+            password,
+            access_token: self.access_token.clone().filter(|t| !t.is_empty()),
+            ca_cert: self.ca_cert.clone(),
+            insecure: self.insecure,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            statement_timeout: self.statement_timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn switches_take_boolish_environment_values() {
+        // SAFETY: this test is the only one touching this variable.
+        unsafe { std::env::set_var("CATALOG_RELOADER_ADOPT", "1") };
+        let cli = Cli::try_parse_from(["catalog-reloader", "sync", "--catalog-dir", "/x"]).unwrap();
+        unsafe { std::env::remove_var("CATALOG_RELOADER_ADOPT") };
+        match cli.command {
+            Command::Sync(s) => assert!(s.engine.adopt && !s.engine.insecure),
+            _ => unreachable!(),
+        }
+        let cli = Cli::try_parse_from([
+            "catalog-reloader",
+            "sync",
+            "--catalog-dir",
+            "/x",
+            "--insecure",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Sync(s) => assert!(s.engine.insecure),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("5").is_err());
+    }
+
+    #[test]
+    fn poll_flag_forms() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["catalog-reloader", "run", "--catalog-dir", "/x"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).unwrap().command {
+                Command::Run(r) => r.watch.poll,
+                _ => unreachable!(),
+            }
+        };
+        assert_eq!(parse(&[]), None);
+        assert_eq!(parse(&["--poll"]), Some(Poll(Some(Duration::from_secs(1)))));
+        assert_eq!(
+            parse(&["--poll=250ms"]),
+            Some(Poll(Some(Duration::from_millis(250))))
+        );
+    }
+
+    #[test]
+    fn every_flag_names_its_environment_variable() {
+        for sub in Cli::command().get_subcommands() {
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if matches!(long, "help" | "version") {
+                    continue;
+                }
+                let expected = format!(
+                    "CATALOG_RELOADER_{}",
+                    long.to_ascii_uppercase().replace('-', "_")
+                );
+                assert_eq!(
+                    arg.get_env().and_then(|e| e.to_str()),
+                    Some(expected.as_str()),
+                    "--{long} of {}",
+                    sub.get_name()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! The coordinator's client REST protocol (facts §3): `POST /v1/statement`, follow `nextUri` until it
+//! is absent, retry 502/503/504, fail on any other status; plus `GET /v1/info`. One code path serves
+//! Trino and PrestoDB: only the header prefix differs (`X-Trino-` / `X-Presto-`).
+
+use crate::catalog::Flavour;
+use serde::Deserialize;
+use serde_json::Value;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::time::{Instant, sleep};
+
+/// How to reach and authenticate to the coordinator.
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub server: String,
+    pub user: String,
+    pub password: Option<String>,
+    pub access_token: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub insecure: bool,
+    pub connect_timeout: Duration,
+    /// Limit for one HTTP request.
+    pub request_timeout: Duration,
+    /// Limit for one statement, all its `nextUri` pages included.
+    pub statement_timeout: Duration,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("server", &self.server)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("access_token", &self.access_token.as_ref().map(|_| "***"))
+            .field("ca_cert", &self.ca_cert)
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
+/// An error the engine reported for a statement (`QueryResults.error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError {
+    pub error_name: String,
+    pub error_type: String,
+    pub error_code: i64,
+    pub message: String,
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_name, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot reach the coordinator at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("the coordinator refused the credentials (HTTP {status}): {message}")]
+    Auth { status: u16, message: String },
+    #[error("the coordinator answered HTTP {status}: {body}")]
+    Http { status: u16, body: String },
+    #[error("the coordinator sent something this client does not understand: {0}")]
+    Protocol(String),
+    #[error("the coordinator is still starting")]
+    Starting,
+    #[error("the statement did not finish within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Query(QueryError),
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+}
+
+impl EngineError {
+    /// A stable, low-cardinality name for metrics labels and JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineError::Unreachable { .. } => "unreachable",
+            EngineError::Auth { .. } => "auth",
+            EngineError::Http { .. } => "http",
+            EngineError::Protocol(_) => "protocol",
+            EngineError::Starting => "starting",
+            EngineError::Timeout(_) => "timeout",
+            EngineError::Query(_) => "query",
+            EngineError::Config(_) => "config",
+        }
+    }
+
+    pub fn query(&self) -> Option<&QueryError> {
+        match self {
+            EngineError::Query(q) => Some(q),
+            _ => None,
+        }
+    }
+
+    /// True when the engine could not be talked to at all (as opposed to refusing something).
+    pub fn is_connection(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Unreachable { .. }
+                | EngineError::Starting
+                | EngineError::Timeout(_)
+                | EngineError::Http { .. }
+                | EngineError::Protocol(_)
+                | EngineError::Auth { .. }
+        )
+    }
+}
+
+/// `GET /v1/info` (facts §4). Field sets vary across versions, so everything but the version is
+/// optional.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInfo {
+    pub node_version: NodeVersion,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub coordinator: Option<bool>,
+    #[serde(default)]
+    pub starting: bool,
+    #[serde(default)]
+    pub uptime: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct NodeVersion {
+    pub version: String,
+}
+
+impl ServerInfo {
+    /// PrestoDB versions look like `0.293`, Trino's like `476` (facts §8.1).
+    pub fn flavour(&self) -> Flavour {
+        if self.node_version.version.starts_with("0.") {
+            Flavour::Presto
+        } else {
+            Flavour::Trino
+        }
+    }
+
+    /// Uptime in seconds, parsed from airlift's Duration text (`12.34m`), when present.
+    pub fn uptime_seconds(&self) -> Option<f64> {
+        let text = self.uptime.as_deref()?.trim();
+        let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+        let value: f64 = text[..split].parse().ok()?;
+        let unit = match &text[split..] {
+            "ns" => 1e-9,
+            "us" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return None,
+        };
+        Some(value * unit)
+    }
+}
+
+/// The rows of a finished statement.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryOutput {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryResults {
+    #[serde(default)]
+    next_uri: Option<String>,
+    #[serde(default)]
+    columns: Option<Vec<Column>>,
+    #[serde(default)]
+    data: Option<Vec<Vec<Value>>>,
+    #[serde(default)]
+    error: Option<WireError>,
+}
+
+#[derive(Deserialize)]
+struct Column {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireError {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    error_code: Option<i64>,
+    #[serde(default)]
+    error_name: Option<String>,
+    #[serde(default)]
+    error_type: Option<String>,
+}
+
+/// One entry of `GET /v1/query` (BasicQueryInfo; facts §4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryInfo {
+    pub query_id: String,
+    pub state: String,
+    #[serde(default)]
+    pub query: Option<String>,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    config: ClientConfig,
+    header_prefix: &'static str,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Self, EngineError> {
+        let base = config.server.trim_end_matches('/').to_string();
+        let https = base.starts_with("https://");
+        if !https && !base.starts_with("http://") {
+            return Err(EngineError::Config(format!(
+                "--server must start with http:// or https:// (got '{base}')"
+            )));
+        }
+        // Trino only accepts credentials over TLS (facts §3.1), and its CLI refuses to send them
+        // over plain HTTP; so do we, rather than leak them.
+        if !https && config.password.is_some() {
+            return Err(EngineError::Config(
+                "--password needs an https:// --server: Trino accepts passwords only over HTTPS"
+                    .into(),
+            ));
+        }
+        if !https && config.access_token.is_some() {
+            return Err(EngineError::Config(
+                "--access-token needs an https:// --server: Trino accepts tokens only over HTTPS"
+                    .into(),
+            ));
+        }
+        // reqwest is built without a bundled crypto provider (ring keeps the static binary small
+        // and needs no C toolchain beyond cc); it must be installed once before any client exists.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(2)
+            .user_agent(concat!("catalog-reloader/", env!("CARGO_PKG_VERSION")));
+        if https {
+            if let Some(path) = &config.ca_cert {
+                let pem = std::fs::read(path).map_err(|e| {
+                    EngineError::Config(format!("cannot read --ca-cert {}: {e}", path.display()))
+                })?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                    EngineError::Config(format!(
+                        "--ca-cert {} holds no PEM certificate: {e}",
+                        path.display()
+                    ))
+                })?;
+                builder = builder.tls_certs_only(certs);
+            }
+            if config.insecure {
+                builder = builder.tls_danger_accept_invalid_certs(true);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| EngineError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base,
+            config,
+            header_prefix: "X-Trino-",
+        })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    /// Picks the header family: `X-Presto-*` for PrestoDB (facts §4), `X-Trino-*` otherwise.
+    pub fn set_flavour(&mut self, flavour: Flavour) {
+        self.header_prefix = match flavour {
+            Flavour::Trino => "X-Trino-",
+            Flavour::Presto => "X-Presto-",
+        };
+    }
+
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let mut req = self
+            .http
+            .request(method, url)
+            .header(format!("{}User", self.header_prefix), &self.config.user)
+            .header(format!("{}Source", self.header_prefix), "catalog-reloader");
+        if let Some(password) = &self.config.password {
+            req = req.basic_auth(&self.config.user, Some(password));
+        } else if let Some(token) = &self.config.access_token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> EngineError {
+        // reqwest's Display is terse ("error sending request"); the source chain says why.
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            detail = format!("{detail}: {s}");
+            source = s.source();
+        }
+        EngineError::Unreachable {
+            url: self.base.clone(),
+            detail,
+        }
+    }
+
+    pub async fn info(&self) -> Result<ServerInfo, EngineError> {
+        let url = format!("{}/v1/info", self.base);
+        let resp = self
+            .request(reqwest::Method::GET, &url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let resp = self.check_status(resp).await?;
+        resp.json::<ServerInfo>()
+            .await
+            .map_err(|e| EngineError::Protocol(format!("/v1/info: {e}")))
+    }
+
+    /// Queries that are not finished yet (`GET /v1/query`, facts §4), for draining.
+    pub async fn unfinished_queries(&self) -> Result<Vec<QueryInfo>, EngineError> {
+        let url = format!("{}/v1/query", self.base);
+        let resp = self
+            .request(reqwest::Method::GET, &url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let resp = self.check_status(resp).await?;
+        let all: Vec<QueryInfo> = resp
+            .json()
+            .await
+            .map_err(|e| EngineError::Protocol(format!("/v1/query: {e}")))?;
+        Ok(all
+            .into_iter()
+            .filter(|q| !matches!(q.state.as_str(), "FINISHED" | "FAILED"))
+            .collect())
+    }
+
+    async fn check_status(
+        &self,
+        resp: reqwest::Response,
+    ) -> Result<reqwest::Response, EngineError> {
+        let status = resp.status().as_u16();
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let body = resp.text().await.unwrap_or_default();
+        let body = body.trim().chars().take(500).collect::<String>();
+        Err(match status {
+            401 | 403 => EngineError::Auth {
+                status,
+                message: body,
+            },
+            _ => EngineError::Http { status, body },
+        })
+    }
+
+    /// Runs one statement to completion and returns its rows, or the engine's error.
+    pub async fn execute(&self, sql: &str) -> Result<QueryOutput, EngineError> {
+        let deadline = Instant::now() + self.config.statement_timeout;
+        let url = format!("{}/v1/statement", self.base);
+        let mut page = self
+            .send_retrying(deadline, || {
+                self.request(reqwest::Method::POST, &url)
+                    .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                    .body(sql.to_string())
+            })
+            .await?;
+        let mut output = QueryOutput::default();
+        loop {
+            if let Some(columns) = page.columns.take()
+                && output.columns.is_empty()
+            {
+                output.columns = columns.into_iter().map(|c| c.name).collect();
+            }
+            if let Some(rows) = page.data.take() {
+                output.rows.extend(rows);
+            }
+            if let Some(err) = page.error.take() {
+                return Err(EngineError::Query(QueryError {
+                    error_name: err.error_name.unwrap_or_else(|| "UNKNOWN".into()),
+                    error_type: err.error_type.unwrap_or_default(),
+                    error_code: err.error_code.unwrap_or(-1),
+                    message: err.message.unwrap_or_default(),
+                }));
+            }
+            let Some(next) = page.next_uri.take() else {
+                return Ok(output);
+            };
+            if Instant::now() >= deadline {
+                // Cancel rather than leave the statement running on the coordinator.
+                let _ = self.request(reqwest::Method::DELETE, &next).send().await;
+                return Err(EngineError::Timeout(self.config.statement_timeout));
+            }
+            page = self
+                .send_retrying(deadline, || self.request(reqwest::Method::GET, &next))
+                .await?;
+        }
+    }
+
+    /// Sends a request, retrying HTTP 502/503/504 (and, for the `nextUri` GETs, connection errors)
+    /// after 100 ms × attempt, capped at 1 s, until the deadline — what the protocol asks of
+    /// clients and what Trino's Java client does (facts §3).
+    async fn send_retrying(
+        &self,
+        deadline: Instant,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<QueryResults, EngineError> {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let req = build().build().map_err(|e| self.unreachable(&e))?;
+            let is_get = req.method() == reqwest::Method::GET;
+            let retry_after = Duration::from_millis(u64::from(attempt.min(10)) * 100);
+            let can_retry = Instant::now() + retry_after < deadline;
+            match self.http.execute(req).await {
+                Ok(resp) if matches!(resp.status().as_u16(), 502..=504) && can_retry => {}
+                Ok(resp) => {
+                    let resp = self.check_status(resp).await?;
+                    let text = resp.text().await.map_err(|e| self.unreachable(&e))?;
+                    return serde_json::from_str(&text).map_err(|e| {
+                        EngineError::Protocol(format!(
+                            "not a QueryResults document ({e}): {}",
+                            text.chars().take(200).collect::<String>()
+                        ))
+                    });
+                }
+                Err(e) if is_get && can_retry && (e.is_timeout() || e.is_connect()) => {}
+                Err(e) => return Err(self.unreachable(&e)),
+            }
+            sleep(retry_after).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(version: &str, uptime: Option<&str>) -> ServerInfo {
+        ServerInfo {
+            node_version: NodeVersion {
+                version: version.into(),
+            },
+            environment: None,
+            coordinator: Some(true),
+            starting: false,
+            uptime: uptime.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn flavour_from_version() {
+        assert_eq!(info("476", None).flavour(), Flavour::Trino);
+        assert_eq!(info("476-e.1", None).flavour(), Flavour::Trino);
+        assert_eq!(info("0.293", None).flavour(), Flavour::Presto);
+    }
+
+    #[test]
+    fn uptime_parses_airlift_durations() {
+        assert_eq!(info("1", Some("12.50m")).uptime_seconds(), Some(750.0));
+        assert_eq!(info("1", Some("3.00s")).uptime_seconds(), Some(3.0));
+        assert_eq!(info("1", Some("junk")).uptime_seconds(), None);
+    }
+
+    #[test]
+    fn credentials_are_refused_over_plain_http() {
+        let config = ClientConfig {
+            server: "http://localhost:8080".into(),
+            user: "u".into(),
+            password: Some("p".into()),
+            access_token: None,
+            ca_cert: None,
+            insecure: false,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            statement_timeout: Duration::from_secs(1),
+        };
+        let err = Client::new(config.clone()).err().unwrap();
+        assert!(err.to_string().contains("https://"), "{err}");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("\"p\""), "{debug}");
+    }
+}

@@ -1,0 +1,203 @@
+//! Prometheus metrics. Labels carry only fixed vocabularies (states, actions, results, triggers,
+//! versions): never a property value, a catalog definition or a URL with credentials.
+
+use crate::status::State;
+use prometheus_client::encoding::{EncodeLabelSet, text::encode};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApplyLabels {
+    action: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TriggerLabels {
+    trigger: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+    mode: String,
+    engine: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    catalogs: Family<StateLabels, Gauge>,
+    apply: Family<ApplyLabels, Counter>,
+    apply_duration: Histogram,
+    passes: Family<TriggerLabels, Counter>,
+    last_success: Gauge<f64, AtomicU64>,
+    engine_up: Gauge,
+    watch_events: Counter,
+    build_info: Family<BuildLabels, Gauge>,
+    build_current: Mutex<Option<BuildLabels>>,
+    restarts: Family<ResultLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("catalog_reloader");
+        let catalogs = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "catalogs",
+            "Catalogs known to the agent, by state (applied, pending, invalid, failed, conflict, removed)",
+            catalogs.clone(),
+        );
+        let apply = Family::<ApplyLabels, Counter>::default();
+        registry.register(
+            "apply",
+            "Changes applied to the engine, by action (create, replace, drop, adopt, restore, restart) and result (ok, failed)",
+            apply.clone(),
+        );
+        let apply_duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+        ]);
+        registry.register(
+            "apply_duration_seconds",
+            "Time to apply one change, engine round trips included",
+            apply_duration.clone(),
+        );
+        let passes = Family::<TriggerLabels, Counter>::default();
+        registry.register(
+            "passes",
+            "Reconcile passes, by what triggered them (startup, event, resync, retry)",
+            passes.clone(),
+        );
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "last_success_timestamp_seconds",
+            "Unix time of the last pass that reached the engine and converged",
+            last_success.clone(),
+        );
+        let engine_up = Gauge::default();
+        registry.register(
+            "engine_up",
+            "1 when the last contact with the coordinator succeeded and it was not starting, else 0",
+            engine_up.clone(),
+        );
+        let watch_events = Counter::default();
+        registry.register(
+            "watch_events",
+            "File system events seen in the watched folder (or changes found by polling)",
+            watch_events.clone(),
+        );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        registry.register(
+            "build_info",
+            "Always 1: the agent's version, the apply mode in force and the engine flavour",
+            build_info.clone(),
+        );
+        let restarts = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "restarts",
+            "Coordinator restarts in restart mode, by result (ok, rolled_back, failed)",
+            restarts.clone(),
+        );
+        let metrics = Metrics {
+            registry,
+            catalogs,
+            apply,
+            apply_duration,
+            passes,
+            last_success,
+            engine_up,
+            watch_events,
+            build_info,
+            build_current: Mutex::new(None),
+            restarts,
+        };
+        for state in State::ALL {
+            metrics.set_catalogs(state, 0);
+        }
+        metrics.set_build("unknown", "unknown");
+        metrics
+    }
+
+    pub fn set_catalogs(&self, state: State, count: usize) {
+        self.catalogs
+            .get_or_create(&StateLabels {
+                state: state.as_str(),
+            })
+            .set(count as i64);
+    }
+
+    pub fn observe_apply(&self, action: &'static str, ok: bool, seconds: f64) {
+        self.apply
+            .get_or_create(&ApplyLabels {
+                action,
+                result: if ok { "ok" } else { "failed" },
+            })
+            .inc();
+        self.apply_duration.observe(seconds);
+    }
+
+    pub fn count_pass(&self, trigger: &'static str) {
+        self.passes.get_or_create(&TriggerLabels { trigger }).inc();
+    }
+
+    pub fn set_last_success(&self, unix_seconds: f64) {
+        self.last_success.set(unix_seconds);
+    }
+
+    pub fn set_engine_up(&self, up: bool) {
+        self.engine_up.set(i64::from(up));
+    }
+
+    pub fn count_watch_event(&self) {
+        self.watch_events.inc();
+    }
+
+    pub fn count_restart(&self, result: &'static str) {
+        self.restarts.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    /// Keeps exactly one `build_info` series: the current mode and engine.
+    pub fn set_build(&self, mode: &str, engine: &str) {
+        let labels = BuildLabels {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            mode: mode.to_string(),
+            engine: engine.to_string(),
+        };
+        let mut current = self.build_current.lock().expect("metrics lock");
+        if current.as_ref() == Some(&labels) {
+            return;
+        }
+        if let Some(old) = current.take() {
+            self.build_info.remove(&old);
+        }
+        self.build_info.get_or_create(&labels).set(1);
+        *current = Some(labels);
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,343 @@
+//! Java `.properties` syntax: reading (as `java.util.Properties.load` does) and writing (pure ASCII).
+//!
+//! Why not the `java-properties` crate: it rejects the UTF-16 surrogate pairs that Java's own
+//! `Properties.store` writes (which Trino's file catalog store produces for non-BMP characters), keeps
+//! only the last of duplicate keys without a trace, defaults to Windows-1252, and has `panic!` paths
+//! (shared/reference/rust-crates.md §1.3). We need per-entry line numbers and duplicate detection
+//! anyway, so the ~200 lines below follow `Properties.load`'s line reader and escape rules directly.
+
+use std::fmt;
+
+/// One `key=value` entry, with the physical line (1-based) its logical line starts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub line: usize,
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// Whitespace as `Properties.load` defines it: space, tab and form feed (line ends are handled apart).
+fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\x0c')
+}
+
+/// Splits text into logical lines the way Java's `LineReader` does: comment and blank lines dropped,
+/// leading whitespace stripped, a line ending in an odd number of backslashes joined with the next
+/// (whose leading whitespace is dropped). Yields (first physical line number, logical line).
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    // Physical lines end at \n, \r or \r\n.
+    let mut physical: Vec<&str> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                physical.push(&text[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                physical.push(&text[start..i]);
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        physical.push(&text[start..]);
+    }
+
+    let mut n = 0;
+    while n < physical.len() {
+        let first_line = n + 1;
+        let trimmed = physical[n].trim_start_matches(is_blank);
+        n += 1;
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!') {
+            continue;
+        }
+        let mut logical = String::new();
+        let mut piece = trimmed;
+        loop {
+            let trailing = piece.chars().rev().take_while(|&c| c == '\\').count();
+            if trailing % 2 == 1 {
+                logical.push_str(&piece[..piece.len() - 1]);
+                if n < physical.len() {
+                    piece = physical[n].trim_start_matches(is_blank);
+                    n += 1;
+                    continue;
+                }
+                // A continuation at end of input joins nothing, as in Java.
+                break;
+            }
+            logical.push_str(piece);
+            break;
+        }
+        out.push((first_line, logical));
+    }
+    out
+}
+
+/// Splits a logical line into raw (still escaped) key and value, per `Properties.load`: the key ends at
+/// the first unescaped `=`, `:` or whitespace; whitespace, then at most one `=`/`:`, then whitespace,
+/// separate it from the value.
+fn split_key_value(line: &str) -> (&str, &str) {
+    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    let mut idx = 0;
+    let mut escaped = false;
+    let mut key_end = line.len();
+    let mut has_sep = false;
+    while idx < chars.len() {
+        let (pos, c) = chars[idx];
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '=' || c == ':' {
+            key_end = pos;
+            has_sep = true;
+            idx += 1;
+            break;
+        } else if is_blank(c) {
+            key_end = pos;
+            idx += 1;
+            break;
+        }
+        idx += 1;
+    }
+    if key_end == line.len() {
+        return (line, "");
+    }
+    // Skip whitespace, then one separator if the key ended on whitespace, then whitespace again.
+    while idx < chars.len() && is_blank(chars[idx].1) {
+        idx += 1;
+    }
+    if !has_sep && idx < chars.len() && matches!(chars[idx].1, '=' | ':') {
+        idx += 1;
+        while idx < chars.len() && is_blank(chars[idx].1) {
+            idx += 1;
+        }
+    }
+    let value_start = chars.get(idx).map_or(line.len(), |&(p, _)| p);
+    (&line[..key_end], &line[value_start..])
+}
+
+/// Resolves backslash escapes as `Properties.loadConvert` does: `\t \n \r \f`, `\uXXXX` (UTF-16 code
+/// units, so surrogate pairs combine), and `\c` → `c` for any other character.
+fn unescape(raw: &str, line: usize) -> Result<String, SyntaxError> {
+    let mut units: Vec<u16> = Vec::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    let err = |reason: String| SyntaxError { line, reason };
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u16; 2];
+            units.extend_from_slice(c.encode_utf16(&mut buf));
+            continue;
+        }
+        match chars.next() {
+            Some('t') => units.push(u16::from(b'\t')),
+            Some('n') => units.push(u16::from(b'\n')),
+            Some('r') => units.push(u16::from(b'\r')),
+            Some('f') => units.push(0x0c),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                if hex.chars().count() < 4 || !hex.chars().all(|h| h.is_ascii_hexdigit()) {
+                    return Err(err(format!(
+                        "malformed \\uXXXX escape \"\\u{hex}\": four hex digits expected"
+                    )));
+                }
+                units.push(u16::from_str_radix(&hex, 16).expect("four hex digits"));
+            }
+            Some(other) => {
+                let mut buf = [0u16; 2];
+                units.extend_from_slice(other.encode_utf16(&mut buf));
+            }
+            // A lone trailing backslash was a line continuation and never reaches here.
+            None => {}
+        }
+    }
+    String::from_utf16(&units)
+        .map_err(|_| err("a \\uXXXX escape leaves an unpaired UTF-16 surrogate".to_string()))
+}
+
+/// Reads properties text into entries in file order (duplicates kept: the caller decides).
+pub fn parse(text: &str) -> Result<Vec<Entry>, SyntaxError> {
+    logical_lines(text)
+        .into_iter()
+        .map(|(line, logical)| {
+            let (raw_key, raw_value) = split_key_value(&logical);
+            Ok(Entry {
+                line,
+                key: unescape(raw_key, line)?,
+                value: unescape(raw_value, line)?,
+            })
+        })
+        .collect()
+}
+
+/// Escapes a key or value for a properties file in pure ASCII, so a reader using either ISO-8859-1
+/// (older Trino, PrestoDB) or UTF-8 gets the same string. Mirrors `Properties.saveConvert`.
+pub fn escape(text: &str, is_key: bool) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            ' ' if i == 0 || is_key => out.push_str("\\ "),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\x0c' => out.push_str("\\f"),
+            '=' | ':' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{unit:04X}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kv(text: &str) -> Vec<(String, String)> {
+        parse(text)
+            .expect("parses")
+            .into_iter()
+            .map(|e| (e.key, e.value))
+            .collect()
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn separators_are_equals_colon_or_whitespace() {
+        assert_eq!(
+            kv("a=1\nb : 2\nc 3\nd\ne = = x\n"),
+            pairs(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", ""), ("e", "= x")])
+        );
+    }
+
+    #[test]
+    fn comments_and_blank_lines_are_skipped_and_line_numbers_kept() {
+        let entries = parse("# c\n! c\n\n   \n  k=v\n").unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].line, 5);
+    }
+
+    #[test]
+    fn continuation_joins_lines_and_strips_leading_whitespace() {
+        let entries = parse("k=one \\\n    two\nnext=1").unwrap();
+        assert_eq!(entries[0].value, "one two");
+        assert_eq!(entries[1].line, 3);
+    }
+
+    #[test]
+    fn even_backslashes_do_not_continue() {
+        assert_eq!(kv("k=a\\\\\nn=1"), pairs(&[("k", "a\\"), ("n", "1")]));
+    }
+
+    #[test]
+    fn escaped_separators_belong_to_the_key() {
+        assert_eq!(
+            kv("a\\:b=c\nx\\=y=z\nsp\\ ace=1"),
+            pairs(&[("a:b", "c"), ("x=y", "z"), ("sp ace", "1")])
+        );
+    }
+
+    #[test]
+    fn unicode_escapes_including_surrogate_pairs() {
+        assert_eq!(
+            kv("k=caf\\u00e9\ne=\\uD83D\\uDE00"),
+            pairs(&[("k", "café"), ("e", "😀")])
+        );
+    }
+
+    #[test]
+    fn malformed_unicode_escape_names_the_line() {
+        let err = parse("a=1\n\nc=\\uZZZZ").unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.reason.contains("four hex digits"), "{err}");
+        let err = parse("c=\\uD83D").unwrap_err();
+        assert!(err.reason.contains("unpaired"), "{err}");
+    }
+
+    #[test]
+    fn unknown_escapes_drop_the_backslash_like_java() {
+        assert_eq!(kv("k=C:\\path\\to\\b"), pairs(&[("k", "C:path\tob")]));
+    }
+
+    #[test]
+    fn crlf_and_cr_line_endings() {
+        assert_eq!(
+            kv("a=1\r\nb=2\rc=3"),
+            pairs(&[("a", "1"), ("b", "2"), ("c", "3")])
+        );
+    }
+
+    #[test]
+    fn trailing_whitespace_is_kept_by_the_reader() {
+        assert_eq!(kv("k=v   "), pairs(&[("k", "v   ")]));
+    }
+
+    #[test]
+    fn trino_file_store_output_reads_back() {
+        // What java.util.Properties.store writes for a JDBC URL, a leading space and an emoji.
+        let text = "#Mon Nov 24 09:02:00 UTC 2026\nconnection-url=jdbc\\:postgresql\\://db\\:5432/x\nconnector.name=postgresql\nk=\\ lead\ne=\\uD83D\\uDE00\n";
+        assert_eq!(
+            kv(text),
+            pairs(&[
+                ("connection-url", "jdbc:postgresql://db:5432/x"),
+                ("connector.name", "postgresql"),
+                ("k", " lead"),
+                ("e", "😀"),
+            ])
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn escape_then_parse_round_trips(key in "\\PC{1,12}|[ =:#!\\\\\t\n]{1,4}[a-z]{0,3}", value in any::<String>()) {
+            let text = format!("{}={}\n", escape(&key, true), escape(&value, false));
+            prop_assert!(text.is_ascii());
+            let entries = parse(&text).unwrap();
+            prop_assert_eq!(entries.len(), 1);
+            prop_assert_eq!(&entries[0].key, &key);
+            prop_assert_eq!(&entries[0].value, &value);
+        }
+
+        #[test]
+        fn parse_never_panics(text in "[\\\\u0-9a-fA-F:= \t\r\n#!é]{0,40}") {
+            let _ = parse(&text);
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The watched folder → the desired catalogs. Owns the folder rules: which entries are catalogs,
+//! which are ignored (hidden, editor and temp files, the kubelet's `..data` machinery), how links
+//! are followed, and that one bad file never hides the others.
+
+use crate::catalog::{self, CatalogSpec, FileError, Fingerprint, Flavour, Warning};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// A valid catalog file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredCatalog {
+    pub spec: CatalogSpec,
+    pub fingerprint: Fingerprint,
+    /// File name inside the folder.
+    pub file: String,
+}
+
+/// An unusable catalog file. `catalog` is the catalog it would define, when the name says: the
+/// live catalog of that name is then protected (an invalid file never drops or alters it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidFile {
+    pub catalog: Option<String>,
+    pub error: FileError,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Desired {
+    pub catalogs: BTreeMap<String, DesiredCatalog>,
+    pub invalid: Vec<InvalidFile>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Desired {
+    /// Names an invalid file claims, so the plan leaves those live catalogs alone.
+    pub fn protected(&self, name: &str) -> Option<&InvalidFile> {
+        self.invalid
+            .iter()
+            .find(|f| f.catalog.as_deref() == Some(name))
+    }
+
+    /// A digest of everything a pass would act on; equal digests mean nothing to do (poll mode).
+    pub fn digest(&self) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        for (name, c) in &self.catalogs {
+            hash.update(name.as_bytes());
+            hash.update([0]);
+            hash.update(c.fingerprint.0);
+        }
+        for f in &self.invalid {
+            hash.update(f.error.to_string().as_bytes());
+            hash.update([0]);
+        }
+        hash.finalize().into()
+    }
+}
+
+/// The folder itself could not be read: no desired state exists, and nothing may be concluded
+/// from the absence of files (in particular, nothing is dropped).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the catalog folder {}: {source}", dir.display())]
+pub struct ScanError {
+    pub dir: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+/// Editor, temp and hidden files that are never catalogs. Anything not ending in `.properties` is
+/// ignored anyway; the explicit rules matter for names like `.x.properties`.
+pub fn is_ignored(file_name: &str) -> bool {
+    file_name.starts_with('.')
+        || file_name.ends_with('~')
+        || file_name.ends_with(".swp")
+        || file_name.ends_with(".tmp")
+        || (file_name.starts_with('#') && file_name.ends_with('#'))
+        || !file_name.ends_with(".properties")
+}
+
+/// Reads the folder. Links are followed (a ConfigMap's visible files are links into `..data`).
+pub fn scan(dir: &Path, flavour: Flavour) -> Result<Desired, ScanError> {
+    let scan_err = |source| ScanError {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).map_err(scan_err)? {
+        let entry = entry.map_err(scan_err)?;
+        names.push(entry.file_name());
+    }
+    names.sort();
+
+    let mut desired = Desired::default();
+    for os_name in names {
+        let file = os_name.to_string_lossy().into_owned();
+        if is_ignored(&file) {
+            continue;
+        }
+        let path = dir.join(&os_name);
+        let invalid = |reason: String| InvalidFile {
+            catalog: claimed_name(&file),
+            error: FileError {
+                file: file.clone(),
+                line: None,
+                reason,
+            },
+        };
+        if os_name.to_str().is_none() {
+            desired
+                .invalid
+                .push(invalid("the file name is not valid UTF-8".into()));
+            continue;
+        }
+        let meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Gone since the listing, or a dangling link: during a ConfigMap update the kubelet
+                // removes a key's link just after the swap. Either way the catalog is absent.
+                if fs::symlink_metadata(&path).is_ok() {
+                    desired.warnings.push(Warning {
+                        file: file.clone(),
+                        message: "dangling symbolic link, ignored".into(),
+                    });
+                }
+                continue;
+            }
+            Err(e) => {
+                desired.invalid.push(invalid(format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        if !meta.is_file() {
+            desired.warnings.push(Warning {
+                file: file.clone(),
+                message: "not a regular file, ignored".into(),
+            });
+            continue;
+        }
+        let name = match catalog::catalog_name(&file) {
+            Ok(name) => name,
+            Err(reason) => {
+                desired.invalid.push(invalid(reason));
+                continue;
+            }
+        };
+        let bytes = match read_limited(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                desired.invalid.push(invalid(format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        match catalog::parse_file(&file, &name, &bytes, flavour) {
+            Ok(spec) => {
+                if let Some(message) = catalog::name_warning(&name) {
+                    desired.warnings.push(Warning {
+                        file: file.clone(),
+                        message,
+                    });
+                }
+                let fingerprint = spec.fingerprint();
+                desired.catalogs.insert(
+                    name,
+                    DesiredCatalog {
+                        spec,
+                        fingerprint,
+                        file,
+                    },
+                );
+            }
+            Err(error) => desired.invalid.push(InvalidFile {
+                catalog: Some(name),
+                error,
+            }),
+        }
+    }
+    Ok(desired)
+}
+
+/// The catalog a badly named file would map to in Trino (which lower-cases names), if any.
+fn claimed_name(file: &str) -> Option<String> {
+    let stem = file.strip_suffix(".properties")?;
+    (!stem.is_empty()).then(|| stem.to_ascii_lowercase())
+}
+
+/// Reads at most one byte more than the limit, so an oversized file is detected without loading it.
+fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(catalog::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    struct Folder(tempfile::TempDir);
+
+    impl Folder {
+        fn new() -> Self {
+            Folder(tempfile::tempdir().unwrap())
+        }
+        fn with(self, name: &str, text: &str) -> Self {
+            fs::write(self.0.path().join(name), text).unwrap();
+            self
+        }
+        fn scan(&self) -> Desired {
+            scan(self.0.path(), Flavour::Trino).unwrap()
+        }
+    }
+
+    fn names(d: &Desired) -> Vec<&str> {
+        d.catalogs.keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn only_properties_files_that_are_not_hidden_or_temp_are_catalogs() {
+        let d = Folder::new()
+            .with("tpch.properties", "connector.name=tpch\n")
+            .with(".hidden.properties", "connector.name=tpch\n")
+            .with("tpch.properties~", "x")
+            .with("tpch.properties.swp", "x")
+            .with("tpch.properties.tmp", "x")
+            .with("#tpch.properties#", "x")
+            .with("README.md", "x")
+            .with("memory.PROPERTIES", "x")
+            .scan();
+        assert_eq!(names(&d), ["tpch"]);
+        assert!(d.invalid.is_empty());
+    }
+
+    #[test]
+    fn one_bad_file_does_not_hide_the_others() {
+        let d = Folder::new()
+            .with("a.properties", "connector.name=tpch\n")
+            .with("b.properties", "x=1\n")
+            .with("Caps.properties", "connector.name=tpch\n")
+            .scan();
+        assert_eq!(names(&d), ["a"]);
+        assert_eq!(d.invalid.len(), 2);
+        assert_eq!(d.protected("b").unwrap().error.file, "b.properties");
+        assert!(d.protected("caps").is_some(), "Trino would call it caps");
+    }
+
+    #[test]
+    fn kubelet_atomic_writer_layout_is_followed_through_links() {
+        let f = Folder::new();
+        let root = f.0.path();
+        let gen1 = root.join("..2026_11_24_09_00_00.000000001");
+        fs::create_dir(&gen1).unwrap();
+        fs::write(gen1.join("tpch.properties"), "connector.name=tpch\n").unwrap();
+        symlink("..2026_11_24_09_00_00.000000001", root.join("..data")).unwrap();
+        symlink("..data/tpch.properties", root.join("tpch.properties")).unwrap();
+        let d = f.scan();
+        assert_eq!(names(&d), ["tpch"]);
+        assert!(d.warnings.is_empty());
+    }
+
+    #[test]
+    fn dangling_links_and_directories_are_ignored_with_a_warning() {
+        let f = Folder::new();
+        symlink("..data/gone.properties", f.0.path().join("gone.properties")).unwrap();
+        fs::create_dir(f.0.path().join("dir.properties")).unwrap();
+        let d = f.scan();
+        assert!(d.catalogs.is_empty() && d.invalid.is_empty());
+        assert_eq!(d.warnings.len(), 2);
+    }
+
+    #[test]
+    fn a_missing_folder_is_an_error_not_an_empty_set() {
+        let err = scan(Path::new("/nonexistent/catalogs"), Flavour::Trino).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/catalogs"));
+    }
+
+    #[test]
+    fn digest_changes_with_content_only() {
+        let f = Folder::new().with("a.properties", "connector.name=tpch\n");
+        let d1 = f.scan().digest();
+        let f = f.with("a.properties", "# comment\nconnector.name = tpch\n");
+        assert_eq!(f.scan().digest(), d1);
+        let f = f.with("a.properties", "connector.name=tpcds\n");
+        assert_ne!(f.scan().digest(), d1);
+    }
+}

@@ -1,0 +1,110 @@
+//! `/healthz`, `/readyz`, `/metrics`, `/status` on `--listen`. Reads only: everything it shows is
+//! written by the reconcile loop.
+
+use crate::metrics::Metrics;
+use crate::reconcile::{Heartbeats, Readiness, now_millis};
+use crate::status::SharedStatus;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub struct ServerState {
+    pub status: SharedStatus,
+    pub metrics: Arc<Metrics>,
+    pub heartbeats: Arc<Heartbeats>,
+    pub readiness: Arc<Readiness>,
+    /// A loop that has not stamped its heartbeat for this long is considered dead.
+    pub stale_after: Duration,
+}
+
+pub fn router(state: Arc<ServerState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .with_state(state)
+}
+
+fn json(code: StatusCode, value: serde_json::Value) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{value}\n"),
+    )
+        .into_response()
+}
+
+async fn healthz(State(s): State<Arc<ServerState>>) -> Response {
+    let now = now_millis();
+    let stale = s.stale_after.as_millis() as u64;
+    let age = |beat: u64| now.saturating_sub(beat);
+    let watch_age = age(s.heartbeats.watch.load(Ordering::Relaxed));
+    let reconcile_age = age(s.heartbeats.reconcile.load(Ordering::Relaxed));
+    let mut problems = Vec::new();
+    if watch_age > stale {
+        problems.push(format!(
+            "the watch loop has not run for {}s",
+            watch_age / 1000
+        ));
+    }
+    if reconcile_age > stale {
+        problems.push(format!(
+            "the reconcile loop has not run for {}s",
+            reconcile_age / 1000
+        ));
+    }
+    if problems.is_empty() {
+        json(StatusCode::OK, serde_json::json!({"status": "ok"}))
+    } else {
+        json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "unhealthy", "problems": problems}),
+        )
+    }
+}
+
+async fn readyz(State(s): State<Arc<ServerState>>) -> Response {
+    if s.readiness.ready.load(Ordering::Relaxed) {
+        return json(StatusCode::OK, serde_json::json!({"status": "ready"}));
+    }
+    let status = s.status.lock().expect("status lock");
+    let reason = match (&status.engine, &status.last_pass) {
+        (Some(engine), _) if !engine.up => format!(
+            "the coordinator is not reachable: {}",
+            engine.error.as_deref().unwrap_or("unknown error")
+        ),
+        (_, None) => "no pass has completed yet".to_string(),
+        (_, Some(pass)) => match &pass.error {
+            Some(e) => e.clone(),
+            None => "not every valid catalog is applied yet".to_string(),
+        },
+    };
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        serde_json::json!({"status": "not ready", "reason": reason}),
+    )
+}
+
+async fn metrics(State(s): State<Arc<ServerState>>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn status(State(s): State<Arc<ServerState>>) -> Response {
+    let status = s.status.lock().expect("status lock").clone();
+    let value = serde_json::to_value(&status).expect("status serialises");
+    json(StatusCode::OK, value)
+}

@@ -1,0 +1,122 @@
+//! Statement text. Every identifier is double-quoted with `"` doubled, every value is a `'…'` string
+//! literal with `'` doubled (Trino requires varchar values for catalog properties, facts §1.3), so no
+//! key or value can end the statement or start another one.
+
+use crate::catalog::CatalogSpec;
+
+pub fn quote_identifier(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `CREATE CATALOG "name" USING "connector" [WITH ("k" = 'v', …)]`. No `IF NOT EXISTS`: early
+/// versions of the grammar lack it (facts §1.2), and the agent checks live state itself.
+pub fn create_catalog(spec: &CatalogSpec) -> String {
+    let mut sql = format!(
+        "CREATE CATALOG {} USING {}",
+        quote_identifier(&spec.name),
+        quote_identifier(&spec.connector)
+    );
+    if !spec.properties.is_empty() {
+        let assignments: Vec<String> = spec
+            .properties
+            .iter()
+            .map(|(k, v)| format!("{} = {}", quote_identifier(k), quote_literal(v)))
+            .collect();
+        sql.push_str(" WITH (");
+        sql.push_str(&assignments.join(", "));
+        sql.push(')');
+    }
+    sql
+}
+
+pub fn drop_catalog(name: &str) -> String {
+    format!("DROP CATALOG {}", quote_identifier(name))
+}
+
+/// Live catalogs with their connector (newer Trino and PrestoDB, facts §2.2).
+pub const LIST_CATALOGS: &str = "SELECT catalog_name, connector_name FROM system.metadata.catalogs";
+
+/// The portable fallback when `connector_name` does not exist (older versions, facts §2.2).
+pub const SHOW_CATALOGS: &str = "SHOW CATALOGS";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A minimal reader for the two quoted forms, to check that quoting round-trips and that the
+    /// quoted token ends exactly where the text does.
+    fn read_quoted(text: &str, quote: char) -> Option<(String, &str)> {
+        let mut chars = text.char_indices();
+        if chars.next()?.1 != quote {
+            return None;
+        }
+        let mut out = String::new();
+        let mut pending_quote = false;
+        for (i, c) in chars {
+            if pending_quote {
+                if c == quote {
+                    out.push(quote);
+                    pending_quote = false;
+                    continue;
+                }
+                return Some((out, &text[i..]));
+            }
+            if c == quote {
+                pending_quote = true;
+            } else {
+                out.push(c);
+            }
+        }
+        pending_quote.then_some((out, ""))
+    }
+
+    #[test]
+    fn create_statement_text() {
+        let spec = CatalogSpec {
+            name: "my-cat".into(),
+            connector: "postgresql".into(),
+            properties: [
+                (
+                    "connection-url".to_string(),
+                    "jdbc:postgresql://db/x".to_string(),
+                ),
+                ("a\"b".to_string(), "it's".to_string()),
+            ]
+            .into(),
+        };
+        assert_eq!(
+            create_catalog(&spec),
+            r#"CREATE CATALOG "my-cat" USING "postgresql" WITH ("a""b" = 'it''s', "connection-url" = 'jdbc:postgresql://db/x')"#
+        );
+        let bare = CatalogSpec {
+            name: "t".into(),
+            connector: "tpch".into(),
+            properties: Default::default(),
+        };
+        assert_eq!(create_catalog(&bare), r#"CREATE CATALOG "t" USING "tpch""#);
+        assert_eq!(drop_catalog("we\"ird"), r#"DROP CATALOG "we""ird""#);
+    }
+
+    proptest! {
+        #[test]
+        fn identifiers_round_trip_and_end_where_they_should(text in any::<String>()) {
+            let quoted = format!("{} rest", quote_identifier(&text));
+            let (back, rest) = read_quoted(&quoted, '"').unwrap();
+            prop_assert_eq!(back, text);
+            prop_assert_eq!(rest, " rest");
+        }
+
+        #[test]
+        fn literals_round_trip_and_end_where_they_should(text in any::<String>()) {
+            let quoted = format!("{}; DROP CATALOG x", quote_literal(&text));
+            let (back, rest) = read_quoted(&quoted, '\'').unwrap();
+            prop_assert_eq!(back, text);
+            prop_assert_eq!(rest, "; DROP CATALOG x");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Turns the folder's changes and the clock into triggers; decides nothing else. The watch is on
+//! the directory, never on single files (atomic saves and ConfigMap `..data` swaps replace inodes,
+//! rust-crates.md §1.2), and any relevant event means "look now": the pass rescans everything.
+//!
+//! Sources: inotify (native) or polling with a content digest (`--poll`, for NFS and macOS bind
+//! mounts); plus a resync tick. A trailing debounce turns a burst of events into one trigger.
+
+use crate::catalog::Flavour;
+use crate::metrics::Metrics;
+use crate::reconcile::{Heartbeats, Trigger, now_millis};
+use crate::scan;
+use notify::{EventKind, RecursiveMode, Watcher, event::AccessKind, event::AccessMode};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Native,
+    Poll(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub dir: PathBuf,
+    pub source: Source,
+    pub debounce: Duration,
+    pub resync_interval: Duration,
+}
+
+/// The watched directory's identity, to notice it being replaced (`rm -rf dir && mkdir dir`
+/// silently ends an inotify watch, rust-crates.md §1.2.7).
+fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Our own reads of the folder produce open/read/close events; only a close after writing counts.
+fn is_relevant(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+struct Armed {
+    _watcher: notify::RecommendedWatcher,
+    identity: Option<(u64, u64)>,
+}
+
+fn arm(
+    dir: &Path,
+    tx: mpsc::UnboundedSender<notify::Result<notify::Event>>,
+) -> notify::Result<Armed> {
+    let mut watcher = notify::recommended_watcher(move |res| {
+        let _ = tx.send(res);
+    })?;
+    watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    Ok(Armed {
+        _watcher: watcher,
+        identity: dir_identity(dir),
+    })
+}
+
+fn explain(e: &notify::Error) -> String {
+    let limit = matches!(e.kind, notify::ErrorKind::MaxFilesWatch)
+        || matches!(&e.kind, notify::ErrorKind::Io(io) if matches!(io.raw_os_error(), Some(24 | 28)));
+    if limit {
+        format!(
+            "{e} (the inotify limits are exhausted: raise fs.inotify.max_user_instances / max_user_watches)"
+        )
+    } else {
+        e.to_string()
+    }
+}
+
+async fn digest(dir: &Path) -> Option<[u8; 32]> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || scan::scan(&dir, Flavour::Trino).ok().map(|d| d.digest()))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Runs until `shutdown` turns true. Sends [`Trigger::Event`] after the debounce and
+/// [`Trigger::Resync`] every resync interval.
+pub async fn run(
+    config: WatchConfig,
+    triggers: mpsc::UnboundedSender<Trigger>,
+    mut shutdown: watch::Receiver<bool>,
+    heartbeats: Arc<Heartbeats>,
+    metrics: Arc<Metrics>,
+) {
+    let (raw_tx, mut raw_rx) = mpsc::unbounded_channel();
+    let mut source = config.source;
+    let mut armed: Option<Armed> = None;
+    if source == Source::Native {
+        match arm(&config.dir, raw_tx.clone()) {
+            Ok(a) => armed = Some(a),
+            Err(e) if e.kind_is_missing_path() => {
+                tracing::error!(dir = %config.dir.display(), error = %e, "the catalog folder does not exist; watching again at every resync");
+            }
+            Err(e) => {
+                tracing::warn!(error = %explain(&e), "cannot watch the folder with inotify; polling it every second instead");
+                source = Source::Poll(Duration::from_secs(1));
+            }
+        }
+    }
+
+    let mut resync = tokio::time::interval_at(
+        Instant::now() + config.resync_interval,
+        config.resync_interval.max(Duration::from_millis(100)),
+    );
+    resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let poll_every = match source {
+        Source::Poll(d) => d,
+        Source::Native => Duration::from_secs(3600),
+    };
+    let mut poll = tokio::time::interval(poll_every);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut polled = if matches!(source, Source::Poll(_)) {
+        digest(&config.dir).await
+    } else {
+        None
+    };
+
+    // A burst is flushed after `debounce` of quiet, but never later than `max_wait` after its
+    // first event, so a folder that never goes quiet still gets applied.
+    let max_wait = (config.debounce * 10).max(Duration::from_secs(2));
+    let mut burst: Option<(Instant, Instant)> = None; // (first event, deadline)
+
+    loop {
+        heartbeats.watch.store(now_millis(), Ordering::Relaxed);
+        let deadline = burst.map(|(_, d)| d);
+        tokio::select! {
+            Some(res) = raw_rx.recv() => {
+                let relevant = match &res {
+                    Ok(event) => is_relevant(&event.kind),
+                    Err(e) => {
+                        tracing::warn!(error = %explain(e), "watch error; rescanning");
+                        true
+                    }
+                };
+                if relevant {
+                    metrics.count_watch_event();
+                    let now = Instant::now();
+                    let first = burst.map_or(now, |(f, _)| f);
+                    burst = Some((first, (now + config.debounce).min(first + max_wait)));
+                }
+            }
+            () = async { tokio::time::sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
+                burst = None;
+                if triggers.send(Trigger::Event).is_err() {
+                    break;
+                }
+            }
+            _ = poll.tick(), if matches!(source, Source::Poll(_)) => {
+                let now = digest(&config.dir).await;
+                if now != polled {
+                    polled = now;
+                    metrics.count_watch_event();
+                    if triggers.send(Trigger::Event).is_err() {
+                        break;
+                    }
+                }
+            }
+            _ = resync.tick() => {
+                if source == Source::Native {
+                    let current = dir_identity(&config.dir);
+                    let stale = armed.as_ref().is_none_or(|a| a.identity != current || current.is_none());
+                    if stale && current.is_some() {
+                        match arm(&config.dir, raw_tx.clone()) {
+                            Ok(a) => {
+                                tracing::info!(dir = %config.dir.display(), "watching the catalog folder again");
+                                armed = Some(a);
+                            }
+                            Err(e) => tracing::warn!(error = %explain(&e), "cannot watch the catalog folder yet"),
+                        }
+                    }
+                }
+                if triggers.send(Trigger::Resync).is_err() {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+trait MissingPath {
+    fn kind_is_missing_path(&self) -> bool;
+}
+
+impl MissingPath for notify::Error {
+    fn kind_is_missing_path(&self) -> bool {
+        matches!(self.kind, notify::ErrorKind::PathNotFound)
+            || matches!(&self.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound)
+    }
+}
