@@ -1,1 +1,144 @@
-fn main() {}
+//! coordinator-emulator: a Trino / PrestoDB coordinator stand-in for catalog-reloader's tests.
+//! See tests/emulator/README.md for the flags and which facts section each behaviour comes from.
+
+mod catalogs;
+mod cli;
+mod clock;
+mod connectors;
+mod engine;
+mod error_codes;
+mod healthcheck;
+mod props;
+mod queries;
+mod record;
+mod rng;
+mod server;
+mod settings;
+mod sql;
+mod tls;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+/// Which coordinator the emulator is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Trino,
+    Presto,
+}
+
+fn main() -> ExitCode {
+    let mut argv: Vec<String> = std::env::args().collect();
+    let called_as = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    if called_as.as_deref() == Some("health-check")
+        || argv.get(1).map(String::as_str) == Some("health-check")
+    {
+        let config = argv.iter().skip(1).find(|a| *a != "health-check").cloned();
+        return healthcheck::run(Path::new(
+            config.as_deref().unwrap_or("/etc/trino/config.properties"),
+        ));
+    }
+    argv.truncate(argv.len());
+    let args = cli::Args::parse();
+    let settings = match settings::Settings::from_args(args) {
+        Ok(settings) => settings,
+        Err(error) => return fail(&error.message, error.exit_code),
+    };
+    let mut catalogs =
+        catalogs::CatalogManager::new(settings.engine, settings.management, settings.store.clone());
+    match catalogs.load_initial(settings.load_dir.as_deref()) {
+        Ok(warnings) => warnings.iter().for_each(|w| eprintln!("{w}")),
+        Err(error) => {
+            // Trino Server.java: log.error + System.exit(100); PrestoServer: System.exit(1) (facts §4/§5).
+            let (logger, code) = match settings.engine {
+                Engine::Trino => ("io.trino.server.Server", 100),
+                Engine::Presto => ("com.facebook.presto.server.PrestoServer", 1),
+            };
+            return fail(&format!("ERROR\tmain\t{logger}\t{error}"), code);
+        }
+    }
+    let recorder = match &settings.record {
+        Some(path) => match record::Recorder::open(path) {
+            Ok(recorder) => Some(recorder),
+            Err(error) => return fail(&format!("--record {}: {error}", path.display()), 2),
+        },
+        None => None,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the runtime: {error}"), 2),
+    };
+    let emulator = Arc::new(server::Emulator::new(settings, catalogs, recorder));
+    match runtime.block_on(serve(emulator)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&format!("coordinator-emulator: {error}"), 2),
+    }
+}
+
+fn fail(message: &str, code: i32) -> ExitCode {
+    eprintln!("{message}");
+    ExitCode::from(code as u8)
+}
+
+async fn serve(emulator: Arc<server::Emulator>) -> std::io::Result<()> {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let listener = tokio::net::TcpListener::bind(emulator.settings.listen).await?;
+    let address = listener.local_addr()?;
+    let acceptor = if emulator.settings.tls {
+        Some(tls::acceptor(
+            address.ip(),
+            emulator.settings.tls_cert_out.as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {scheme}://{address}")?;
+        stdout.flush()?;
+    }
+    let app = server::router(Arc::clone(&emulator));
+    // PID 1 in a container gets SIGTERM; a terminal gets SIGINT: both end the process at once.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(_) => continue,
+            },
+            _ = terminate.recv() => return Ok(()),
+            _ = interrupt.recv() => return Ok(()),
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let http = hyper::server::conn::http1::Builder::new();
+            match acceptor {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                }
+            }
+        });
+    }
+}

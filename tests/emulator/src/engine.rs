@@ -1,0 +1,534 @@
+//! Executes parsed statements against the catalog manager: what each statement returns or how it
+//! fails, with Trino's error names and texts.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::catalogs::{CatalogManager, Lookup};
+use crate::error_codes::{self as codes, QueryFailure};
+use crate::rng::Rng;
+use crate::sql::{CompareOp, Expr, Ident, PropertyValue, Select, SelectItem, Statement};
+
+/// One column of a result: `QueryResults.columns[]` (client/trino-client Column.java).
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(rename = "typeSignature")]
+    pub type_signature: Value,
+}
+
+impl Column {
+    pub fn varchar(name: &str) -> Column {
+        Column::new(
+            name,
+            "varchar",
+            json!({"rawType": "varchar", "arguments": [{"kind": "LONG", "value": 2147483647}]}),
+        )
+    }
+
+    fn bounded_varchar(name: &str, length: usize) -> Column {
+        Column::new(
+            name,
+            &format!("varchar({length})"),
+            json!({"rawType": "varchar", "arguments": [{"kind": "LONG", "value": length}]}),
+        )
+    }
+
+    fn simple(name: &str, type_name: &str) -> Column {
+        Column::new(
+            name,
+            type_name,
+            json!({"rawType": type_name, "arguments": []}),
+        )
+    }
+
+    fn new(name: &str, type_name: &str, signature: Value) -> Column {
+        Column {
+            name: name.to_string(),
+            type_name: type_name.to_string(),
+            type_signature: signature,
+        }
+    }
+}
+
+/// A successful statement.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Value>>,
+    /// Reads a table of a connector: the rows take `--query-latency` to arrive.
+    pub reads_table: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    /// `system.metadata.catalogs` without `connector_name` (older Trino/PrestoDB, facts §2.2).
+    pub legacy_catalogs_table: bool,
+}
+
+pub fn execute(
+    statement: &Statement,
+    catalogs: &mut CatalogManager,
+    options: EngineOptions,
+    rng: &Rng,
+) -> Result<Outcome, QueryFailure> {
+    match statement {
+        Statement::ShowCatalogs { like, escape } => {
+            show_catalogs(catalogs, like.as_deref(), escape.as_deref())
+        }
+        Statement::Select(select) => run_select(select, catalogs, options),
+        Statement::CreateCatalog {
+            name,
+            not_exists,
+            connector,
+            authorization,
+            properties,
+        } => {
+            // CreateCatalogTask.execute, in its order (facts §1.3; CreateCatalogTask.java).
+            if *authorization {
+                return Err(QueryFailure::new(
+                    codes::NOT_SUPPORTED,
+                    "CREATE CATALOG with AUTHORIZATION is not yet supported",
+                ));
+            }
+            let mut values: Vec<(String, String)> = Vec::new();
+            for property in properties {
+                let value = match &property.value {
+                    PropertyValue::Default => {
+                        return Err(QueryFailure::at(
+                            codes::INVALID_CATALOG_PROPERTY,
+                            property.pos,
+                            "Catalog properties do not support DEFAULT value",
+                        ));
+                    }
+                    PropertyValue::Expr(Expr::String(s, _)) => s.clone(),
+                    PropertyValue::Expr(other) => {
+                        // PropertyUtil.evaluateProperty's failure text (trino-main metadata/PropertyUtil.java).
+                        return Err(QueryFailure::new(
+                            codes::INVALID_CATALOG_PROPERTY,
+                            format!(
+                                "Invalid value for catalog property '{}': Cannot convert [{}] to varchar",
+                                property.name.value,
+                                other.formatted()
+                            ),
+                        ));
+                    }
+                };
+                // Property names are Identifier.getValue(): as written. A repeated key: last wins
+                // (HashMap.put in CreateCatalogTask).
+                values.retain(|(k, _)| *k != property.name.value);
+                values.push((property.name.value.clone(), value));
+            }
+            // CatalogName lower-cases (facts §1.7). NOT IN FACTS: the connector name is matched as
+            // written; only the file loader translates `-` to `_` (facts §1.3).
+            catalogs.create(
+                &name.value.to_lowercase(),
+                &connector.value,
+                values,
+                *not_exists,
+                rng,
+            )?;
+            Ok(ddl_outcome())
+        }
+        Statement::DropCatalog {
+            name,
+            exists,
+            cascade,
+        } => {
+            if *cascade {
+                // DropCatalogTask's copy-pasted text (facts §1.3).
+                return Err(QueryFailure::new(
+                    codes::NOT_SUPPORTED,
+                    "CASCADE is not yet supported for DROP SCHEMA",
+                ));
+            }
+            catalogs.drop(&name.value.to_lowercase(), *exists)?;
+            Ok(ddl_outcome())
+        }
+    }
+}
+
+/// NOT IN FACTS: a DDL statement's result is one boolean column `result` holding `true`, as
+/// Trino's DataDefinitionExecution reports it; clients only read `updateType`.
+fn ddl_outcome() -> Outcome {
+    Outcome {
+        columns: vec![Column::simple("result", "boolean")],
+        rows: vec![vec![Value::Bool(true)]],
+        reads_table: false,
+    }
+}
+
+/// SHOW CATALOGS: one varchar column `Catalog`, sorted (ShowQueriesRewrite, facts §2.1).
+/// NOT IN FACTS: the column is typed unbounded `varchar`.
+fn show_catalogs(
+    catalogs: &CatalogManager,
+    like: Option<&str>,
+    escape: Option<&str>,
+) -> Result<Outcome, QueryFailure> {
+    let escape = match escape {
+        Some(e) if e.chars().count() != 1 => {
+            return Err(QueryFailure::new(
+                codes::INVALID_FUNCTION_ARGUMENT,
+                "Escape string must be a single character",
+            ));
+        }
+        Some(e) => e.chars().next(),
+        None => None,
+    };
+    let mut names: Vec<String> = catalogs.list().into_iter().map(|(name, _)| name).collect();
+    if let Some(pattern) = like {
+        names.retain(|name| like_matches(pattern, escape, name));
+    }
+    Ok(Outcome {
+        columns: vec![Column::varchar("Catalog")],
+        rows: names.into_iter().map(|n| vec![Value::String(n)]).collect(),
+        reads_table: false,
+    })
+}
+
+/// SQL LIKE: `%` any run, `_` one char, `escape` makes the next char literal.
+fn like_matches(pattern: &str, escape: Option<char>, text: &str) -> bool {
+    #[derive(Clone, Copy)]
+    enum P {
+        Any,
+        One,
+        Lit(char),
+    }
+    let mut parts = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            if let Some(next) = chars.next() {
+                parts.push(P::Lit(next));
+            }
+        } else if c == '%' {
+            parts.push(P::Any);
+        } else if c == '_' {
+            parts.push(P::One);
+        } else {
+            parts.push(P::Lit(c));
+        }
+    }
+    let text: Vec<char> = text.chars().collect();
+    fn matches(p: &[P], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(P::Any) => (0..=t.len()).any(|i| matches(&p[1..], &t[i..])),
+            Some(P::One) => !t.is_empty() && matches(&p[1..], &t[1..]),
+            Some(P::Lit(c)) => t.first() == Some(c) && matches(&p[1..], &t[1..]),
+        }
+    }
+    matches(&parts, &text)
+}
+
+/// A relation the SELECT reads: its columns and rows.
+struct Relation {
+    columns: Vec<Column>,
+    rows: Vec<Vec<Value>>,
+    reads_table: bool,
+}
+
+fn run_select(
+    select: &Select,
+    catalogs: &CatalogManager,
+    options: EngineOptions,
+) -> Result<Outcome, QueryFailure> {
+    let relation = match &select.from {
+        None => Relation {
+            columns: vec![],
+            rows: vec![vec![]],
+            reads_table: false,
+        },
+        Some(name) => resolve_table(name, catalogs, options)?,
+    };
+    let mut rows: Vec<&Vec<Value>> = Vec::new();
+    for row in &relation.rows {
+        let keep = match &select.filter {
+            None => true,
+            Some(filter) => evaluate(filter, &relation.columns, row)? == Value::Bool(true),
+        };
+        if keep {
+            rows.push(row);
+        }
+    }
+    if let Some(limit) = select.limit {
+        rows.truncate(limit.min(usize::MAX as u64) as usize);
+    }
+    let mut columns = Vec::new();
+    enum Out<'a> {
+        Star(usize),
+        Expr(&'a Expr),
+    }
+    let mut outputs = Vec::new();
+    for (index, item) in select.items.iter().enumerate() {
+        match item {
+            SelectItem::All => {
+                if select.from.is_none() {
+                    // NOT IN FACTS: Trino's text for `SELECT *` without FROM.
+                    return Err(QueryFailure::new(
+                        codes::GENERIC_INTERNAL_ERROR,
+                        "SELECT * not allowed in queries without FROM clause",
+                    ));
+                }
+                for (i, column) in relation.columns.iter().enumerate() {
+                    columns.push(column.clone());
+                    outputs.push(Out::Star(i));
+                }
+            }
+            SelectItem::Expr { expr, alias } => {
+                let column = output_column(expr, alias.as_ref(), index, &relation.columns)?;
+                columns.push(column);
+                outputs.push(Out::Expr(expr));
+            }
+        }
+    }
+    let mut result = Vec::new();
+    for row in rows {
+        let mut out = Vec::new();
+        for output in &outputs {
+            out.push(match output {
+                Out::Star(i) => row[*i].clone(),
+                Out::Expr(expr) => evaluate(expr, &relation.columns, row)?,
+            });
+        }
+        result.push(out);
+    }
+    Ok(Outcome {
+        columns,
+        rows: result,
+        reads_table: relation.reads_table,
+    })
+}
+
+fn output_column(
+    expr: &Expr,
+    alias: Option<&Ident>,
+    index: usize,
+    columns: &[Column],
+) -> Result<Column, QueryFailure> {
+    // Unnamed expressions are `_col<N>` (Trino's output naming).
+    let name = alias.map(|a| a.canonical()).unwrap_or_else(|| match expr {
+        Expr::Column(parts) => parts.last().map(|p| p.canonical()).unwrap_or_default(),
+        _ => format!("_col{index}"),
+    });
+    Ok(match expr {
+        Expr::Integer(text, _) => {
+            let fits = text.parse::<i32>().is_ok();
+            Column::simple(&name, if fits { "integer" } else { "bigint" })
+        }
+        Expr::Decimal(text, _) => {
+            let digits = text.chars().filter(char::is_ascii_digit).count();
+            let scale = text.split('.').nth(1).map_or(0, str::len);
+            Column::new(
+                &name,
+                &format!("decimal({digits},{scale})"),
+                json!({"rawType": "decimal", "arguments": [{"kind": "LONG", "value": digits}, {"kind": "LONG", "value": scale}]}),
+            )
+        }
+        Expr::String(s, _) => Column::bounded_varchar(&name, s.chars().count()),
+        Expr::Boolean(..) | Expr::Compare(..) | Expr::And(..) | Expr::Or(..) => {
+            Column::simple(&name, "boolean")
+        }
+        Expr::Null(_) => Column::simple(&name, "unknown"),
+        Expr::Column(parts) => {
+            let index = find_column(parts, columns)?;
+            Column {
+                name,
+                ..columns[index].clone()
+            }
+        }
+    })
+}
+
+fn find_column(parts: &[Ident], columns: &[Column]) -> Result<usize, QueryFailure> {
+    let wanted = parts.last().map(|p| p.canonical()).unwrap_or_default();
+    columns
+        .iter()
+        .position(|c| c.name.to_lowercase() == wanted)
+        .ok_or_else(|| {
+            let shown = parts
+                .iter()
+                .map(|p| p.value.clone())
+                .collect::<Vec<_>>()
+                .join(".");
+            QueryFailure::at(
+                codes::COLUMN_NOT_FOUND,
+                parts[0].pos,
+                format!("Column '{shown}' cannot be resolved"),
+            )
+        })
+}
+
+fn sql_type(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "varchar",
+        Value::Number(_) => "integer",
+        Value::Bool(_) => "boolean",
+        _ => "unknown",
+    }
+}
+
+fn evaluate(expr: &Expr, columns: &[Column], row: &[Value]) -> Result<Value, QueryFailure> {
+    Ok(match expr {
+        Expr::String(s, _) => Value::String(s.clone()),
+        Expr::Integer(n, _) => n
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or(Value::String(n.clone())),
+        Expr::Decimal(n, _) => Value::String(n.clone()),
+        Expr::Boolean(b, _) => Value::Bool(*b),
+        Expr::Null(_) => Value::Null,
+        Expr::Column(parts) => row[find_column(parts, columns)?].clone(),
+        Expr::Compare(left, op, right) => {
+            let (l, r) = (
+                evaluate(left, columns, row)?,
+                evaluate(right, columns, row)?,
+            );
+            if l.is_null() || r.is_null() {
+                return Ok(Value::Null);
+            }
+            if sql_type(&l) != sql_type(&r) {
+                let symbol = if *op == CompareOp::Eq { "=" } else { "<>" };
+                return Err(QueryFailure::at(
+                    codes::TYPE_MISMATCH,
+                    left.pos(),
+                    format!(
+                        "Cannot apply operator: {} {symbol} {}",
+                        sql_type(&l),
+                        sql_type(&r)
+                    ),
+                ));
+            }
+            Value::Bool((l == r) == (*op == CompareOp::Eq))
+        }
+        Expr::And(left, right) => {
+            let (l, r) = (
+                evaluate(left, columns, row)?,
+                evaluate(right, columns, row)?,
+            );
+            Value::Bool(l == Value::Bool(true) && r == Value::Bool(true))
+        }
+        Expr::Or(left, right) => {
+            let (l, r) = (
+                evaluate(left, columns, row)?,
+                evaluate(right, columns, row)?,
+            );
+            Value::Bool(l == Value::Bool(true) || r == Value::Bool(true))
+        }
+    })
+}
+
+fn resolve_table(
+    name: &[Ident],
+    catalogs: &CatalogManager,
+    options: EngineOptions,
+) -> Result<Relation, QueryFailure> {
+    let pos = name[0].pos;
+    // No session catalog/schema is ever set on the emulator (MetadataUtil.createQualifiedObjectName).
+    match name.len() {
+        1 => {
+            return Err(QueryFailure::at(
+                codes::MISSING_SCHEMA_NAME,
+                pos,
+                "Schema must be specified when session schema is not set",
+            ));
+        }
+        2 => {
+            return Err(QueryFailure::at(
+                codes::MISSING_CATALOG_NAME,
+                pos,
+                "Catalog must be specified when session catalog is not set",
+            ));
+        }
+        3 => {}
+        _ => {
+            // NOT IN FACTS: Trino's text for a name with too many parts.
+            let shown = name
+                .iter()
+                .map(|p| p.value.clone())
+                .collect::<Vec<_>>()
+                .join(".");
+            return Err(QueryFailure::at(
+                codes::SYNTAX_ERROR,
+                pos,
+                format!("Too many dots in table name: {shown}"),
+            ));
+        }
+    }
+    let catalog = name[0].canonical();
+    let (schema, table) = (name[1].canonical(), name[2].canonical());
+    match catalogs.lookup(&catalog) {
+        Lookup::Missing => Err(QueryFailure::at(
+            codes::CATALOG_NOT_FOUND,
+            pos,
+            // MetadataUtil.getRequiredCatalogHandle
+            format!("Catalog '{catalog}' does not exist"),
+        )),
+        // CatalogConnector.verify (TestDynamicCatalogs.testUnhealthyCatalog, facts §1.6).
+        Lookup::Failed => Err(QueryFailure::new(
+            codes::CATALOG_UNAVAILABLE,
+            format!("Catalog '{catalog}' failed to initialize and is disabled"),
+        )),
+        Lookup::System => {
+            if schema == "metadata" && table == "catalogs" {
+                let mut columns = vec![
+                    Column::varchar("catalog_name"),
+                    Column::varchar("connector_id"),
+                ];
+                if !options.legacy_catalogs_table {
+                    columns.push(Column::varchar("connector_name"));
+                }
+                let rows = catalogs
+                    .list()
+                    .into_iter()
+                    .map(|(name, connector)| {
+                        let mut row = vec![Value::String(name.clone()), Value::String(name)];
+                        if !options.legacy_catalogs_table {
+                            row.push(Value::String(connector));
+                        }
+                        row
+                    })
+                    .collect();
+                Ok(Relation {
+                    columns,
+                    rows,
+                    reads_table: false,
+                })
+            } else {
+                Err(QueryFailure::at(
+                    codes::TABLE_NOT_FOUND,
+                    pos,
+                    format!("Table 'system.{schema}.{table}' does not exist"),
+                ))
+            }
+        }
+        Lookup::Live => {
+            // NOT IN FACTS: every schema.table of a live catalog exists, with two columns and
+            // five rows, so tests can read "a few rows" from any catalog.
+            let rows = (1..=5)
+                .map(|i| vec![Value::from(i), Value::String(format!("{catalog}-row-{i}"))])
+                .collect();
+            Ok(Relation {
+                columns: vec![Column::simple("id", "bigint"), Column::varchar("name")],
+                rows,
+                reads_table: true,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_matches;
+
+    #[test]
+    fn like_with_escape() {
+        assert!(like_matches("t%", None, "tpch"));
+        assert!(like_matches("tpc_", None, "tpch"));
+        assert!(!like_matches("tpc_", None, "tpcds"));
+        assert!(like_matches("a\\_b", Some('\\'), "a_b"));
+        assert!(!like_matches("a\\_b", Some('\\'), "axb"));
+    }
+}
