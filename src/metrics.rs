@@ -201,3 +201,58 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names_help_and_labels_are_pinned() {
+        let m = Metrics::new();
+        m.set_build("dynamic", "trino");
+        m.observe_apply("create", true, 0.02);
+        m.observe_apply("replace", false, 0.3);
+        m.count_pass("startup");
+        m.count_pass("event");
+        m.count_watch_event();
+        m.set_engine_up(true);
+        m.set_catalogs(State::Applied, 3);
+        m.count_restart("ok");
+        m.set_last_success(1_700_000_000.0);
+        let text = m.render().replace(env!("CARGO_PKG_VERSION"), "<version>");
+        insta::assert_snapshot!(sorted_within_families(&text));
+    }
+
+    /// Series within a family come out in hash order; sort them so the snapshot is stable.
+    fn sorted_within_families(text: &str) -> String {
+        let mut out = Vec::new();
+        let mut samples: Vec<&str> = Vec::new();
+        for line in text.lines() {
+            if line.starts_with('#') {
+                samples.sort_unstable();
+                out.append(&mut samples);
+                out.push(line);
+            } else {
+                samples.push(line);
+            }
+        }
+        samples.sort_unstable();
+        out.append(&mut samples);
+        out.join("\n")
+    }
+
+    #[test]
+    fn build_info_keeps_one_series() {
+        let m = Metrics::new();
+        m.set_build("dynamic", "trino");
+        m.set_build("restart", "presto");
+        let series: Vec<&str> = m
+            .render()
+            .lines()
+            .filter(|l| l.starts_with("catalog_reloader_build_info{"))
+            .map(|_| "x")
+            .collect();
+        assert_eq!(series.len(), 1);
+        assert!(m.render().contains("mode=\"restart\",engine=\"presto\"} 1"));
+    }
+}

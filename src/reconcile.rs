@@ -788,13 +788,16 @@ impl Agent {
                 Ok(Applied::Raced(q.to_string()))
             }
             EngineError::Query(q) => {
+                let mut error = scrub(&q.to_string(), specs);
                 if dynamic::is_static_store(&q) {
-                    // Catalog management was switched off under us: probe again next pass.
+                    // Catalog management is off (or was switched off under us): say how to fix
+                    // it, and probe again next pass.
+                    error.push_str(" (the coordinator runs with static catalog management: set catalog.management=dynamic on every node)");
                     self.management = None;
                     self.ledger.engine = None;
                 }
                 Ok(Applied::Refused {
-                    error: scrub(&q.to_string(), specs),
+                    error,
                     error_name: Some(q.error_name),
                     note,
                 })
