@@ -1,1 +1,33 @@
-//! Test helpers (see tests/support/Cargo.toml).
+//! Helpers shared by catalog-reloader's integration tests.
+//!
+//! * [`emulator`]: start the coordinator emulator (tests/emulator) as a real process, query it,
+//!   read what it recorded, restart it.
+//! * [`docker`]: build the emulator's `FROM scratch` images and run containers that clean up
+//!   after themselves.
+
+pub mod docker;
+pub mod emulator;
+
+use std::path::PathBuf;
+
+/// The workspace root (this crate lives in `tests/support`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The target dir the running test executable was built into (`…/target/<profile>/deps/<test>`
+/// → `…/target`), so helpers find and build binaries beside it.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current test executable");
+    exe.ancestors()
+        .find(|dir| dir.file_name().is_some_and(|name| name == "deps"))
+        .and_then(|deps| deps.parent())
+        .and_then(|profile| profile.parent())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// `$CARGO` when run under cargo, else `cargo`.
+pub(crate) fn cargo() -> std::process::Command {
+    std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}

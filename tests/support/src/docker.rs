@@ -1,0 +1,269 @@
+//! Docker for tests: is an engine there, the emulator's images, and containers that remove
+//! themselves. Everything goes through the `docker` CLI.
+//!
+//! The images are `FROM scratch` with the static musl emulator binary
+//! (tests/emulator/docker/Dockerfile), laid out like trinodb/trino and prestodb/presto (facts §6),
+//! so no registry is needed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub use crate::emulator::Flavour;
+
+const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
+
+fn docker() -> Command {
+    Command::new("docker")
+}
+
+/// Runs `docker ARGS` and returns its output; panics if it cannot be started.
+pub fn docker_output(args: &[&str]) -> Output {
+    docker()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run docker {args:?}: {e}"))
+}
+
+/// Runs `docker ARGS`, panicking with its stderr if it fails; returns trimmed stdout.
+pub fn docker_ok(args: &[&str]) -> String {
+    let output = docker_output(args);
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Whether a Docker engine answers.
+pub fn docker_available() -> bool {
+    docker()
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// For the first line of a Docker test: `if !require_docker() { return; }`.
+///
+/// Returns false (skip, saying why) when no engine answers; panics instead when
+/// `REQUIRE_DOCKER=1`, as `.ci/run` sets it.
+pub fn require_docker() -> bool {
+    if docker_available() {
+        return true;
+    }
+    if std::env::var("REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
+        panic!("REQUIRE_DOCKER=1 but no Docker engine answers `docker version`");
+    }
+    eprintln!(
+        "skipping: no Docker engine answers `docker version` (set REQUIRE_DOCKER=1 to fail instead)"
+    );
+    false
+}
+
+/// A name no other test process uses: `prefix-<pid>-<n>-<nanos>`.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The tag of the emulator image for `flavour`.
+pub fn image_tag(flavour: Flavour) -> &'static str {
+    match flavour {
+        Flavour::Trino => "catalog-reloader-test/emulator:trino",
+        Flavour::Presto => "catalog-reloader-test/emulator:presto",
+    }
+}
+
+/// The static emulator binary the images carry; built (`--profile image --target
+/// x86_64-unknown-linux-musl`) if scripts/test.sh has not built it already.
+pub fn static_emulator_binary() -> PathBuf {
+    let target = crate::target_dir();
+    let path = target
+        .join(MUSL_TARGET)
+        .join("image")
+        .join("coordinator-emulator");
+    if !path.exists() {
+        let status = crate::cargo()
+            .args([
+                "build",
+                "--profile",
+                "image",
+                "--target",
+                MUSL_TARGET,
+                "-p",
+                "coordinator-emulator",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .current_dir(crate::workspace_root())
+            .status()
+            .expect("run cargo build for the musl emulator");
+        assert!(
+            status.success(),
+            "building the static emulator failed (needs `rustup target add {MUSL_TARGET}` and musl-tools; scripts/test.sh installs both)"
+        );
+    }
+    path
+}
+
+/// Builds (once per test process, serialised across processes with a lock file) the emulator
+/// image for `flavour` and returns its tag.
+pub fn emulator_image(flavour: Flavour) -> String {
+    static BUILT: Mutex<Vec<Flavour>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let tag = image_tag(flavour);
+    if built.contains(&flavour) {
+        return tag.to_string();
+    }
+    let binary = static_emulator_binary();
+    let lock_path = crate::target_dir().join("emulator-image.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", lock_path.display()));
+    lock.lock().expect("lock the image build");
+    let context = tempfile::tempdir().expect("build context");
+    let docker_dir = crate::workspace_root().join("tests/emulator/docker");
+    copy_dir(&docker_dir, context.path());
+    std::fs::copy(&binary, context.path().join("coordinator-emulator"))
+        .expect("copy the emulator into the build context");
+    let target_stage = match flavour {
+        Flavour::Trino => "trino",
+        Flavour::Presto => "presto",
+    };
+    let context_path = context.path().to_string_lossy().into_owned();
+    docker_ok(&[
+        "build",
+        "-q",
+        "--target",
+        target_stage,
+        "-t",
+        tag,
+        &context_path,
+    ]);
+    let _ = lock.unlock();
+    built.push(flavour);
+    tag.to_string()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.expect("dir entry");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy file");
+        }
+    }
+}
+
+/// A container that is removed (`docker rm -f`) when dropped.
+pub struct Container {
+    name: String,
+}
+
+impl Container {
+    /// `docker run -d --name <unique> ARGS…` (ARGS end with the image and its arguments).
+    pub fn run(args: &[&str]) -> Container {
+        let name = unique_name("catalog-reloader-test");
+        let mut all = vec!["run", "-d", "--name", name.as_str()];
+        all.extend_from_slice(args);
+        docker_ok(&all);
+        Container { name }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The host port published for `container_port` (`-p 127.0.0.1::8080`).
+    pub fn host_port(&self, container_port: u16) -> u16 {
+        let out = docker_ok(&["port", &self.name, &format!("{container_port}/tcp")]);
+        let line = out.lines().next().unwrap_or_default();
+        line.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no published port in {out:?}"))
+    }
+
+    /// `docker logs` (stdout and stderr together).
+    pub fn logs(&self) -> String {
+        let output = docker_output(&["logs", &self.name]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+
+    /// `docker exec NAME ARGS…`.
+    pub fn exec(&self, args: &[&str]) -> Output {
+        let mut all = vec!["exec", self.name.as_str()];
+        all.extend_from_slice(args);
+        docker_output(&all)
+    }
+
+    /// The exit code once the container has stopped, or None if it still runs after `timeout`.
+    pub fn wait_exit(&self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            let state = docker_ok(&[
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.ExitCode}}",
+                &self.name,
+            ]);
+            if let Some(code) = state.strip_prefix("exited ") {
+                return code.trim().parse().ok();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// Polls `GET http://127.0.0.1:<host port>/v1/info` until it answers, and returns the body.
+    pub fn wait_for_info(&self, container_port: u16, timeout: Duration) -> serde_json::Value {
+        let url = format!(
+            "http://127.0.0.1:{}/v1/info",
+            self.host_port(container_port)
+        );
+        let start = Instant::now();
+        loop {
+            if let Ok(response) = reqwest::blocking::get(&url) {
+                if let Ok(body) = response.json::<serde_json::Value>() {
+                    return body;
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{url} did not answer within {timeout:?}; logs:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker()
+            .args(["rm", "-f", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
