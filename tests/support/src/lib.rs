@@ -4,9 +4,11 @@
 //!   read what it recorded, restart it.
 //! * [`docker`]: build the emulator's `FROM scratch` images and run containers that clean up
 //!   after themselves.
+//! * [`python`]: a Python with the PyPI Trino and Presto clients.
 
 pub mod docker;
 pub mod emulator;
+pub mod python;
 
 use std::path::PathBuf;
 
