@@ -279,6 +279,11 @@ pub fn name_warning(name: &str) -> Option<String> {
     })
 }
 
+/// `java.lang.String.trim()`: strips leading and trailing characters <= U+0020.
+pub fn java_trim(text: &str) -> &str {
+    text.trim_matches(|c: char| c <= ' ')
+}
+
 /// Parses and checks one catalog file. `file` is the name used in errors (relative to the folder).
 pub fn parse_file(
     file: &str,
@@ -328,9 +333,9 @@ pub fn parse_file(
                 ),
             ));
         }
-        // airlift trims every value it loads (rust-crates.md §1.3.4); do the same so a trailing
-        // space is neither a difference nor something Trino would see differently.
-        let value = entry.value.trim().to_string();
+        // airlift trims every value it loads (rust-crates.md §1.3.4), with Java's String.trim(),
+        // which strips characters up to U+0020 (not Unicode spaces); do exactly the same.
+        let value = java_trim(&entry.value).to_string();
         if entry.key == CONNECTOR_KEY {
             if value.is_empty() {
                 return Err(fail(Some(entry.line), "connector.name is empty".into()));
@@ -372,6 +377,16 @@ mod tests {
         assert_eq!(spec.connector, "postgresql");
         assert_eq!(spec.properties["connection-url"], "jdbc:postgresql://db/x");
         assert!(!spec.properties.contains_key("connector.name"));
+    }
+
+    #[test]
+    fn values_are_trimmed_like_java_string_trim() {
+        let spec = parse("connector.name=tpch\na=\\u0001x\\t\nb=x\u{a0}\n").unwrap();
+        assert_eq!(spec.properties["a"], "x");
+        assert_eq!(
+            spec.properties["b"], "x\u{a0}",
+            "a no-break space is not trimmed by Java"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::catalog::redact_value;
 use crate::config::{
-    EngineArgs, FolderArgs, OutputFormat, PlanArgs, RunArgs, SyncArgs, ValidateArgs,
+    EngineArgs, FolderArgs, OutputFormat, PlanArgs, RestartArgs, RunArgs, SyncArgs, ValidateArgs,
 };
 use crate::engine::Client;
 use crate::ledger;
@@ -27,12 +27,32 @@ fn shown_server(server: &str) -> String {
     redact_value("server", server)
 }
 
+/// What differs between the subcommands when they build an agent.
+struct Wiring {
+    max_changes_per_minute: u32,
+    render_only: bool,
+    status: SharedStatus,
+    metrics: Arc<Metrics>,
+    heartbeats: Arc<Heartbeats>,
+}
+
+impl Wiring {
+    fn one_shot(render_only: bool) -> Self {
+        Wiring {
+            max_changes_per_minute: 0,
+            render_only,
+            status: SharedStatus::default(),
+            metrics: Arc::new(Metrics::new()),
+            heartbeats: Arc::new(Heartbeats::default()),
+        }
+    }
+}
+
 fn build_agent(
     folder: &FolderArgs,
     engine: &EngineArgs,
-    max_changes_per_minute: u32,
-    status: SharedStatus,
-    metrics: Arc<Metrics>,
+    restart: &RestartArgs,
+    wiring: Wiring,
 ) -> Result<Agent, String> {
     let client_config = engine.client_config()?;
     let client = Client::new(client_config).map_err(|e| e.to_string())?;
@@ -49,9 +69,18 @@ fn build_agent(
         forced_flavour: folder.forced_flavour(),
         mode: engine.mode,
         adopt: engine.adopt,
-        max_changes_per_minute,
+        max_changes_per_minute: wiring.max_changes_per_minute,
+        restart: restart.options(),
+        render_only: wiring.render_only,
     };
-    Agent::new(settings, client, store, status, metrics).map_err(|e| e.to_string())
+    Agent::new(
+        settings,
+        client,
+        store,
+        wiring.status,
+        wiring.metrics,
+        wiring.heartbeats,
+    )
 }
 
 pub fn validate(args: &ValidateArgs) -> ExitCode {
@@ -77,9 +106,8 @@ pub async fn plan(args: &PlanArgs) -> ExitCode {
     let mut agent = match build_agent(
         &args.folder,
         &args.engine,
-        0,
-        SharedStatus::default(),
-        Arc::new(Metrics::new()),
+        &args.restart,
+        Wiring::one_shot(true),
     ) {
         Ok(a) => a,
         Err(e) => {
@@ -107,14 +135,9 @@ pub async fn plan(args: &PlanArgs) -> ExitCode {
 }
 
 pub async fn sync(args: &SyncArgs) -> ExitCode {
-    let status = SharedStatus::default();
-    let mut agent = match build_agent(
-        &args.folder,
-        &args.engine,
-        0,
-        status.clone(),
-        Arc::new(Metrics::new()),
-    ) {
+    let wiring = Wiring::one_shot(true);
+    let status = wiring.status.clone();
+    let mut agent = match build_agent(&args.folder, &args.engine, &args.restart, wiring) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e}");
@@ -147,9 +170,14 @@ pub async fn run(args: &RunArgs) -> ExitCode {
     let agent = match build_agent(
         &args.folder,
         &args.engine,
-        args.watch.max_changes_per_minute,
-        status.clone(),
-        metrics.clone(),
+        &args.restart,
+        Wiring {
+            max_changes_per_minute: args.watch.max_changes_per_minute,
+            render_only: false,
+            status: status.clone(),
+            metrics: metrics.clone(),
+            heartbeats: heartbeats.clone(),
+        },
     ) {
         Ok(a) => a,
         Err(e) => {
@@ -220,7 +248,7 @@ pub async fn run(args: &RunArgs) -> ExitCode {
         let _ = shutdown_tx.send(true);
     });
 
-    let _agent = reconcile::run(agent, trigger_rx, shutdown_rx, heartbeats, readiness).await;
+    let _agent = reconcile::run(agent, trigger_rx, shutdown_rx, readiness).await;
     signals.abort();
     let _ = watcher.await;
     let _ = server.await;

@@ -3,6 +3,8 @@
 
 use crate::catalog::Flavour;
 use crate::engine::ClientConfig;
+use crate::engine::restart::{DrainTimeoutAction, RestartSettings};
+use crate::reconcile::RestartOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -157,6 +159,39 @@ pub struct RestartArgs {
     /// Restart mode: least time between two restarts
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "CATALOG_RELOADER_MIN_RESTART_INTERVAL")]
     pub min_restart_interval: Duration,
+
+    /// Restart mode: at the drain timeout, restart anyway or wait for a quiet moment
+    #[arg(long, value_enum, default_value_t = DrainTimeoutAction::Restart, env = "CATALOG_RELOADER_DRAIN_TIMEOUT_ACTION")]
+    pub drain_timeout_action: DrainTimeoutAction,
+
+    /// Restart mode, PrestoDB: stop the coordinator with PUT /v1/info/state SHUTTING_DOWN (it finishes running queries) before starting its container again
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_GRACEFUL_SHUTDOWN")]
+    pub graceful_shutdown: bool,
+
+    /// Restart mode: how long the coordinator may take to start before the change is rolled back
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, env = "CATALOG_RELOADER_START_TIMEOUT")]
+    pub start_timeout: Duration,
+
+    /// Restart mode: how long Docker waits for the coordinator to stop before killing it
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "CATALOG_RELOADER_STOP_TIMEOUT")]
+    pub stop_timeout: Duration,
+}
+
+impl RestartArgs {
+    pub fn options(&self) -> RestartOptions {
+        RestartOptions {
+            target_dir: self.target_dir.clone(),
+            docker: self.container.clone().map(|container| RestartSettings {
+                container,
+                drain_timeout: self.drain_timeout,
+                drain_timeout_action: self.drain_timeout_action,
+                graceful_shutdown: self.graceful_shutdown,
+                start_timeout: self.start_timeout,
+                stop_timeout: self.stop_timeout,
+            }),
+            min_restart_interval: self.min_restart_interval,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -47,6 +47,25 @@ pub struct Ledger {
     /// (the probe is a statement, and a restart with nothing to do should send none but a read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineMemo>,
+    /// Restart mode's memory across agent restarts.
+    #[serde(default, skip_serializing_if = "RestartMemo::is_empty")]
+    pub restart: RestartMemo,
+}
+
+/// Restart mode: whether rendered files still wait for a coordinator restart, and the owned
+/// catalogs the coordinator last started with successfully (what a rollback restores).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartMemo {
+    #[serde(default)]
+    pub pending: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_good: Option<BTreeMap<String, CatalogSpec>>,
+}
+
+impl RestartMemo {
+    pub fn is_empty(&self) -> bool {
+        !self.pending && self.known_good.is_none()
+    }
 }
 
 /// Whether the coordinator at `server` manages catalogs dynamically, as last probed.

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod plan;
 pub mod properties;
 pub mod reconcile;
+pub mod render;
 pub mod report;
 pub mod scan;
 pub mod server;

@@ -16,6 +16,9 @@ pub const SYSTEM_CATALOG: &str = "system";
 pub struct LiveCatalog {
     /// `None` when the engine only answered `SHOW CATALOGS` (older versions, facts §2.2).
     pub connector: Option<String>,
+    /// The live definition's fingerprint, when it can be read back (restart mode's target files;
+    /// an engine never tells).
+    pub fingerprint: Option<Fingerprint>,
 }
 
 pub type Live = BTreeMap<String, LiveCatalog>;
@@ -169,7 +172,9 @@ pub fn diff(
                         .connector
                         .as_ref()
                         .is_some_and(|c| *c != entry.spec.connector);
-                    if entry.fingerprint == want.fingerprint && !connector_moved {
+                    let edited_under_us = l.fingerprint.is_some_and(|f| f != want.fingerprint);
+                    if entry.fingerprint == want.fingerprint && !connector_moved && !edited_under_us
+                    {
                         Step::Keep
                     } else {
                         Step::Replace {
@@ -298,6 +303,7 @@ mod tests {
                 name.into(),
                 LiveCatalog {
                     connector: connector.map(Into::into),
+                    fingerprint: None,
                 },
             );
             self
@@ -358,6 +364,21 @@ mod tests {
             .file(spec("a", "tpch", "1"))
             .live("a", Some("memory"))
             .owned(spec("a", "tpch", "1"));
+        assert!(matches!(w.step("a"), Some(Step::Replace { .. })));
+    }
+
+    #[test]
+    fn a_live_definition_edited_under_us_is_put_back() {
+        let mut w = World::default()
+            .file(spec("a", "tpch", "1"))
+            .owned(spec("a", "tpch", "1"));
+        w.live.insert(
+            "a".into(),
+            LiveCatalog {
+                connector: Some("tpch".into()),
+                fingerprint: Some(spec("a", "tpch", "9").fingerprint()),
+            },
+        );
         assert!(matches!(w.step("a"), Some(Step::Replace { .. })));
     }
 
@@ -556,7 +577,7 @@ mod tests {
                 }
             }
             // A second plan over the result has nothing left to do.
-            let live_after: Live = engine.iter().map(|(n, (c, _))| (n.clone(), LiveCatalog { connector: Some(c.clone()) })).collect();
+            let live_after: Live = engine.iter().map(|(n, (c, _))| (n.clone(), LiveCatalog { connector: Some(c.clone()), fingerprint: None })).collect();
             let again = diff(&w.desired, &live_after, &ledger, &w.holds, Options { adopt });
             prop_assert!(!again.has_changes(), "not converged: {:?}", again.changes());
         }

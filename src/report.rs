@@ -3,7 +3,7 @@
 
 use crate::catalog::CatalogSpec;
 use crate::plan::{Plan, Step};
-use crate::reconcile::Prepared;
+use crate::reconcile::{Mode, Prepared};
 use crate::scan::Desired;
 use serde_json::json;
 use std::fmt::Write;
@@ -123,15 +123,22 @@ fn rows(plan: &Plan) -> Vec<Row> {
 
 pub fn plan_text(prepared: &Prepared, server: &str) -> String {
     let mut out = String::new();
-    writeln!(
-        out,
-        "Engine: {} {} at {} — mode: {}",
-        prepared.info.flavour(),
-        prepared.info.node_version.version,
-        server,
-        prepared.mode.as_str()
-    )
-    .expect("write to String");
+    let engine = match &prepared.info {
+        Some(info) => format!(
+            "{} {} at {server}",
+            info.flavour(),
+            info.node_version.version
+        ),
+        None => format!("{server} (not asked)"),
+    };
+    writeln!(out, "Engine: {engine} — mode: {}", prepared.mode.as_str()).expect("write to String");
+    if prepared.mode == Mode::Restart && prepared.plan.has_changes() {
+        writeln!(
+            out,
+            "The changed files are rendered into the target folder; the coordinator is then restarted."
+        )
+        .expect("write to String");
+    }
     let rows = rows(&prepared.plan);
     if rows.is_empty() {
         writeln!(out, "No catalog files and no managed catalogs.").expect("write to String");
@@ -178,8 +185,8 @@ pub fn plan_text(prepared: &Prepared, server: &str) -> String {
 pub fn plan_json(prepared: &Prepared, server: &str) -> serde_json::Value {
     json!({
         "engine": {
-            "flavour": prepared.info.flavour().to_string(),
-            "version": prepared.info.node_version.version,
+            "flavour": prepared.info.as_ref().map(|i| i.flavour().to_string()),
+            "version": prepared.info.as_ref().map(|i| i.node_version.version.clone()),
             "server": server,
         },
         "mode": prepared.mode.as_str(),

@@ -82,7 +82,7 @@ async fn readyz(State(s): State<Arc<ServerState>>) -> Response {
         (_, None) => "no pass has completed yet".to_string(),
         (_, Some(pass)) => match &pass.error {
             Some(e) => e.clone(),
-            None => "not every valid catalog is applied yet".to_string(),
+            None => "some catalogs are still waiting to be applied".to_string(),
         },
     };
     json(

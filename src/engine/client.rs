@@ -347,6 +347,34 @@ impl Client {
             .collect())
     }
 
+    /// PrestoDB's `GET /v1/cluster` (facts §4), as raw JSON.
+    pub async fn cluster_stats(&self) -> Result<Value, EngineError> {
+        let url = format!("{}/v1/cluster", self.base);
+        let resp = self
+            .request(reqwest::Method::GET, &url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let resp = self.check_status(resp).await?;
+        resp.json()
+            .await
+            .map_err(|e| EngineError::Protocol(format!("/v1/cluster: {e}")))
+    }
+
+    /// `PUT /v1/info/state "SHUTTING_DOWN"`: a PrestoDB coordinator then waits its grace period and
+    /// its running queries, and exits (facts §4). Trino coordinators refuse it.
+    pub async fn request_shutdown(&self) -> Result<(), EngineError> {
+        let url = format!("{}/v1/info/state", self.base);
+        let resp = self
+            .request(reqwest::Method::PUT, &url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body("\"SHUTTING_DOWN\"")
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        self.check_status(resp).await.map(drop)
+    }
+
     async fn check_status(
         &self,
         resp: reqwest::Response,

@@ -72,7 +72,13 @@ fn rows_to_live(rows: &[Vec<Value>], with_connector: bool) -> Live {
             } else {
                 None
             };
-            Some((name, LiveCatalog { connector }))
+            Some((
+                name,
+                LiveCatalog {
+                    connector,
+                    fingerprint: None,
+                },
+            ))
         })
         .collect()
 }

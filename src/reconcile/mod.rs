@@ -1,17 +1,26 @@
 //! One pass: scan → engine state → plan → apply → record. The [`Agent`] keeps what must survive
 //! between passes (ledger, failure backoff, rate limits, what the engine is) and [`run`] drives
 //! passes one at a time, coalescing triggers that arrive meanwhile into one more pass.
+//!
+//! Applying differs by mode: [`dynamic`] sends CREATE/DROP CATALOG; [`restart`] renders the
+//! coordinator's catalog folder and restarts its container. [`record`] turns what happened into
+//! per-catalog status.
 
-use crate::catalog::{CatalogSpec, Flavour};
+mod dynamic;
+mod record;
+mod restart;
+
+use crate::catalog::{CatalogSpec, Fingerprint, Flavour};
 use crate::config::ModeChoice;
-use crate::engine::dynamic::{self, CatalogLister, Management};
+use crate::engine::dynamic::{CatalogLister, Management, probe};
+use crate::engine::restart::{RestartError, RestartSettings, Restarter};
 use crate::engine::{Client, EngineError, ServerInfo};
 use crate::ledger::{self, EngineMemo, Ledger};
 use crate::metrics::Metrics;
-use crate::plan::{self, Hold, HoldKind, Live, Plan, Step};
+use crate::plan::{self, Hold, HoldKind, Live, LiveCatalog, Plan};
 use crate::scan::{self, Desired, ScanError};
-use crate::status::{self, CatalogStatus, EngineStatus, PassStatus, SharedStatus, State};
-use std::collections::{BTreeMap, VecDeque};
+use crate::status::{self, EngineStatus, PassStatus, SharedStatus, State};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -58,6 +67,16 @@ impl Mode {
     }
 }
 
+/// Restart mode's settings.
+#[derive(Debug, Clone, Default)]
+pub struct RestartOptions {
+    /// The coordinator's catalog folder.
+    pub target_dir: Option<PathBuf>,
+    /// How to restart the coordinator; `None` without `--container` (then only `sync` works).
+    pub docker: Option<RestartSettings>,
+    pub min_restart_interval: Duration,
+}
+
 pub struct Settings {
     pub catalog_dir: PathBuf,
     pub forced_flavour: Option<Flavour>,
@@ -65,6 +84,10 @@ pub struct Settings {
     pub adopt: bool,
     /// 0 = unlimited.
     pub max_changes_per_minute: u32,
+    pub restart: RestartOptions,
+    /// `sync`: in restart mode, render the target folder and stop (an init step before the
+    /// coordinator starts); never restart.
+    pub render_only: bool,
 }
 
 /// Liveness stamps for `/healthz` (Unix milliseconds).
@@ -72,6 +95,12 @@ pub struct Settings {
 pub struct Heartbeats {
     pub reconcile: AtomicU64,
     pub watch: AtomicU64,
+}
+
+impl Heartbeats {
+    pub fn beat_reconcile(&self) {
+        self.reconcile.store(now_millis(), Ordering::Relaxed);
+    }
 }
 
 pub fn now_millis() -> u64 {
@@ -83,14 +112,14 @@ pub fn now_millis() -> u64 {
 /// What a pass left behind, for the run loop, `sync`'s exit code and readiness.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PassResult {
-    /// Reached the engine; every valid catalog is as its file says; no file is invalid and no
-    /// catalog failed or conflicts.
+    /// Every valid catalog is as its file says; no file is invalid and no catalog failed, conflicts
+    /// or waits.
     Converged,
     /// Nothing changed in the folder since the last converged pass: the engine was not contacted.
     Unchanged,
-    /// Reached the engine, but some catalog is invalid, failed, in conflict or held back.
+    /// Some catalog is invalid, failed, in conflict or waiting.
     Degraded,
-    /// The pass could not run: the folder or the engine could not be read.
+    /// The pass could not run: the folder, the engine or Docker could not be used.
     Error(String),
 }
 
@@ -110,17 +139,19 @@ pub struct PassReport {
     pub result: PassResult,
     /// When to run again without a trigger (failure backoff, rate limit, unreachable engine).
     pub retry_in: Option<Duration>,
-    /// Every valid catalog was applied (readiness).
-    pub all_valid_applied: bool,
+    /// Every catalog the files ask for is applied or has a verdict; nothing waits (readiness).
+    pub settled: bool,
 }
 
 /// Everything a plan is made from, for `plan` output and for applying.
 pub struct Prepared {
     pub desired: Desired,
+    /// Dynamic mode: the engine's catalogs. Restart mode: the target folder's catalog files.
     pub live: Live,
     pub plan: Plan,
     pub mode: Mode,
-    pub info: ServerInfo,
+    /// `None` when the engine was not asked (restart mode's render-only `sync`).
+    pub info: Option<ServerInfo>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,19 +160,24 @@ pub enum PassError {
     Scan(#[from] ScanError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Restart(#[from] RestartError),
     #[error("{0}")]
     Unsupported(String),
 }
 
 impl PassError {
-    /// True when the failure is the engine's reachability (retry with backoff, not ready).
-    pub fn is_engine(&self) -> bool {
-        matches!(self, PassError::Engine(_))
+    /// Failures that go away by themselves (engine or Docker down): retried with backoff.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PassError::Engine(_) | PassError::Restart(RestartError::Docker { .. })
+        )
     }
 }
 
 struct Failure {
-    fingerprint: Option<crate::catalog::Fingerprint>,
+    fingerprint: Option<Fingerprint>,
     attempts: u32,
     retry_at: Instant,
     error: String,
@@ -152,6 +188,8 @@ const BACKOFF_FIRST: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 const ENGINE_BACKOFF_MAX: Duration = Duration::from_secs(30);
 const RATE_WINDOW: Duration = Duration::from_secs(60);
+/// A definition that kept the coordinator from starting is not tried again until its file changes.
+const UNTIL_FILE_CHANGES: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// How long a removed catalog stays visible in `/status`.
 const REMOVED_RETENTION_SECS: u64 = 600;
 
@@ -159,6 +197,7 @@ pub struct Agent {
     settings: Settings,
     client: Client,
     lister: CatalogLister,
+    restarter: Option<Restarter>,
     store: ledger::Store,
     ledger: Ledger,
     flavour: Flavour,
@@ -168,8 +207,10 @@ pub struct Agent {
     recent_changes: BTreeMap<String, VecDeque<Instant>>,
     converged_digest: Option<[u8; 32]>,
     engine_failures: u32,
+    last_restart: Option<Instant>,
     status: SharedStatus,
     metrics: Arc<Metrics>,
+    heartbeats: Arc<Heartbeats>,
     stop: Arc<AtomicBool>,
 }
 
@@ -180,16 +221,29 @@ impl Agent {
         store: ledger::Store,
         status: SharedStatus,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, ledger::LedgerError> {
-        let loaded = store.load()?;
+        heartbeats: Arc<Heartbeats>,
+    ) -> Result<Self, String> {
+        let loaded = store.load().map_err(|e| e.to_string())?;
         if let Some(note) = &loaded.set_aside {
             tracing::error!(error = %note, "ledger set aside");
+            status
+                .lock()
+                .expect("status lock")
+                .warnings
+                .push(note.clone());
         }
+        let restarter = match &settings.restart.docker {
+            Some(docker) if !settings.render_only => {
+                Some(Restarter::new(docker.clone()).map_err(|e| e.to_string())?)
+            }
+            _ => None,
+        };
         let flavour = settings.forced_flavour.unwrap_or(Flavour::Trino);
         let mut agent = Agent {
             settings,
             client,
             lister: CatalogLister::default(),
+            restarter,
             store,
             ledger: loaded.ledger,
             flavour,
@@ -199,8 +253,10 @@ impl Agent {
             recent_changes: BTreeMap::new(),
             converged_digest: None,
             engine_failures: 0,
+            last_restart: None,
             status,
             metrics,
+            heartbeats,
             stop: Arc::new(AtomicBool::new(false)),
         };
         agent.client.set_flavour(flavour);
@@ -225,12 +281,19 @@ impl Agent {
         &self.ledger
     }
 
-    async fn scan(&self) -> Result<Desired, ScanError> {
-        let dir = self.settings.catalog_dir.clone();
+    fn beat(&self) {
+        self.heartbeats.beat_reconcile();
+    }
+
+    async fn scan_dir(&self, dir: PathBuf) -> Result<Desired, ScanError> {
         let flavour = self.flavour;
         tokio::task::spawn_blocking(move || scan::scan(&dir, flavour))
             .await
             .expect("scan task does not panic")
+    }
+
+    async fn scan(&self) -> Result<Desired, ScanError> {
+        self.scan_dir(self.settings.catalog_dir.clone()).await
     }
 
     /// Reads `/v1/info`, learns the flavour, notices coordinator restarts.
@@ -264,7 +327,9 @@ impl Agent {
                 uptime = %info.uptime.as_deref().unwrap_or(""),
                 "the coordinator restarted; checking its catalogs and catalog management again"
             );
-            self.management = None;
+            if self.settings.mode == ModeChoice::Auto {
+                self.management = None;
+            }
             self.converged_digest = None;
         }
         self.last_uptime = uptime;
@@ -295,8 +360,9 @@ impl Agent {
         });
     }
 
-    /// Decides how changes are applied, probing the engine when `--mode auto` needs to know.
-    async fn mode(&mut self, info: &ServerInfo) -> Result<Mode, PassError> {
+    /// Decides how changes are applied. Asks the engine only when it has to: `--mode auto` without
+    /// `--engine presto` needs `/v1/info` and, for Trino, a probe of catalog management.
+    async fn decide_mode(&mut self, info: Option<&ServerInfo>) -> Result<Mode, PassError> {
         let mode = match self.settings.mode {
             ModeChoice::Dynamic => Mode::Dynamic,
             ModeChoice::Restart => Mode::Restart,
@@ -305,10 +371,14 @@ impl Agent {
                 let management = match self.management {
                     Some(m) => m,
                     None => {
-                        let m = dynamic::probe(&self.client).await?;
+                        let m = probe(&self.client).await?;
                         tracing::info!(
-                            catalog_management = if m == Management::Dynamic { "dynamic" } else { "static" },
-                            version = %info.node_version.version,
+                            catalog_management = if m == Management::Dynamic {
+                                "dynamic"
+                            } else {
+                                "static"
+                            },
+                            version = %info.map_or("unknown", |i| i.node_version.version.as_str()),
                             "probed the coordinator's catalog management"
                         );
                         self.management = Some(m);
@@ -322,18 +392,31 @@ impl Agent {
                 }
             }
         };
-        let mut status = self.status.lock().expect("status lock");
-        if status.mode.as_deref() != Some(mode.as_str()) {
-            tracing::info!(mode = mode.as_str(), engine = %self.flavour, "apply mode");
-            status.mode = Some(mode.as_str().to_string());
+        {
+            let mut status = self.status.lock().expect("status lock");
+            if status.mode.as_deref() != Some(mode.as_str()) {
+                let why = match (self.settings.mode, mode, self.flavour) {
+                    (ModeChoice::Auto, Mode::Restart, Flavour::Presto) => {
+                        "PrestoDB cannot add catalogs at run time"
+                    }
+                    (ModeChoice::Auto, Mode::Restart, Flavour::Trino) => {
+                        "this Trino runs with catalog.management=static"
+                    }
+                    (ModeChoice::Auto, Mode::Dynamic, _) => {
+                        "this Trino runs with catalog.management=dynamic"
+                    }
+                    _ => "chosen with --mode",
+                };
+                tracing::info!(mode = mode.as_str(), engine = %self.flavour, reason = why, "apply mode");
+                status.mode = Some(mode.as_str().to_string());
+            }
         }
-        drop(status);
         self.metrics
             .set_build(mode.as_str(), &self.flavour.to_string());
-        if mode == Mode::Restart {
-            return Err(PassError::Unsupported(match self.flavour {
-                Flavour::Presto => "PrestoDB cannot add catalogs at run time, and restart mode is not available in this build".into(),
-                Flavour::Trino => "this Trino coordinator runs with static catalog management: set catalog.management=dynamic on every node (see the README), because restart mode is not available in this build".into(),
+        if mode == Mode::Restart && self.settings.restart.target_dir.is_none() {
+            return Err(PassError::Unsupported(match (self.settings.mode, self.flavour) {
+                (ModeChoice::Auto, Flavour::Trino) => "this Trino coordinator runs with static catalog management: either set catalog.management=dynamic on every node (see the README), or give the agent --target-dir (the coordinator's catalog folder) and --container so it can apply changes by restarting the coordinator".to_string(),
+                _ => "restart mode needs --target-dir (the coordinator's catalog folder) and, to restart the coordinator, --container".to_string(),
             }));
         }
         Ok(mode)
@@ -344,9 +427,7 @@ impl Agent {
             server: self.client.server().to_string(),
             dynamic: m == Management::Dynamic,
         });
-        if let Err(e) = self.store.save(&self.ledger) {
-            tracing::error!(error = %e, "cannot persist the ledger");
-        }
+        self.save_ledger();
     }
 
     /// Holds for catalogs in failure backoff or over their change budget.
@@ -354,15 +435,20 @@ impl Agent {
         let mut holds = BTreeMap::new();
         for (name, f) in &self.failures {
             if f.retry_at > now {
+                let reason = if f.retry_at - now > BACKOFF_MAX {
+                    "not tried again until its file changes".to_string()
+                } else {
+                    format!(
+                        "retrying in {}s, or when the file changes",
+                        (f.retry_at - now).as_secs().max(1)
+                    )
+                };
                 holds.insert(
                     name.clone(),
                     Hold {
                         fingerprint: f.fingerprint,
                         kind: HoldKind::Backoff,
-                        reason: format!(
-                            "retrying in {}s, or when the file changes",
-                            (f.retry_at - now).as_secs().max(1)
-                        ),
+                        reason,
                     },
                 );
             }
@@ -398,12 +484,42 @@ impl Agent {
         holds
     }
 
-    /// Reads folder and engine and computes the plan; changes nothing.
+    /// Whether this pass needs `/v1/info` before deciding the mode.
+    fn mode_needs_engine(&self) -> bool {
+        match self.settings.mode {
+            ModeChoice::Dynamic => true,
+            ModeChoice::Restart => !self.settings.render_only,
+            ModeChoice::Auto => {
+                !(self.flavour == Flavour::Presto
+                    && self.settings.forced_flavour.is_some()
+                    && self.settings.render_only)
+            }
+        }
+    }
+
+    /// Reads folder, engine (and in restart mode the target folder) and computes the plan;
+    /// changes nothing but the probe's memo.
     pub async fn prepare(&mut self) -> Result<Prepared, PassError> {
-        let info = self.engine_info().await?;
+        // Restart mode renders even when the coordinator is down (it may be down because of a
+        // bad catalog); the coordinator is needed only later, to restart and verify.
+        let restart_for_sure = self.settings.mode == ModeChoice::Restart
+            || (self.settings.mode == ModeChoice::Auto
+                && self.settings.forced_flavour == Some(Flavour::Presto));
+        let info = if self.mode_needs_engine() {
+            match self.engine_info().await {
+                Ok(info) => Some(info),
+                Err(_) if restart_for_sure => None,
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            None
+        };
         let desired = self.scan().await?;
-        let mode = self.mode(&info).await?;
-        let live = self.lister.live(&self.client).await?;
+        let mode = self.decide_mode(info.as_ref()).await?;
+        let live = match mode {
+            Mode::Dynamic => self.lister.live(&self.client).await?,
+            Mode::Restart => self.target_catalogs().await?,
+        };
         let holds = self.holds(Instant::now());
         let plan = plan::diff(
             &desired,
@@ -423,10 +539,45 @@ impl Agent {
         })
     }
 
+    /// Restart mode's live state: the catalog files in the target folder, with what they define.
+    async fn target_catalogs(&self) -> Result<Live, ScanError> {
+        let dir = self
+            .settings
+            .restart
+            .target_dir
+            .clone()
+            .expect("decide_mode checked --target-dir");
+        let target = self.scan_dir(dir).await?;
+        let mut live: Live = target
+            .catalogs
+            .into_iter()
+            .map(|(name, c)| {
+                (
+                    name,
+                    LiveCatalog {
+                        connector: Some(c.spec.connector),
+                        fingerprint: Some(c.fingerprint),
+                    },
+                )
+            })
+            .collect();
+        // A file the agent cannot read is still a file the coordinator will try to load.
+        for bad in target.invalid {
+            if let Some(name) = bad.catalog {
+                live.entry(name).or_insert(LiveCatalog {
+                    connector: None,
+                    fingerprint: None,
+                });
+            }
+        }
+        Ok(live)
+    }
+
     /// One pass. Never panics on bad input or an unreachable engine: the report says what happened.
     pub async fn pass(&mut self, trigger: Trigger) -> PassReport {
         let started = Instant::now();
         let started_unix = ledger::now_secs();
+        self.beat();
         self.metrics.count_pass(trigger.label());
         let report = self.pass_inner(trigger).await;
         let duration_ms = started.elapsed().as_millis() as u64;
@@ -481,7 +632,7 @@ impl Agent {
         let error_report = |e: String, retry_in: Option<Duration>| PassReport {
             result: PassResult::Error(e),
             retry_in,
-            all_valid_applied: false,
+            settled: false,
         };
 
         // A file event that leaves the desired state as it was when everything last converged
@@ -494,7 +645,7 @@ impl Agent {
                     return PassReport {
                         result: PassResult::Unchanged,
                         retry_in: None,
-                        all_valid_applied: true,
+                        settled: true,
                     };
                 }
                 Ok(_) => {}
@@ -505,31 +656,38 @@ impl Agent {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let prepared = match self.prepare().await {
-                Ok(p) => p,
+            let result = match self.prepare().await {
+                Ok(prepared) => {
+                    let applied = match prepared.mode {
+                        Mode::Dynamic => {
+                            self.apply_dynamic(&prepared).await.map_err(PassError::from)
+                        }
+                        Mode::Restart => self.apply_restart(&prepared).await,
+                    };
+                    applied.map(|outcome| (prepared, outcome))
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok((_, outcome)) if outcome.raced && attempts < 3 => {
+                    // Someone else created or dropped a catalog under us: read live state again.
+                    continue;
+                }
+                Ok((prepared, outcome)) => {
+                    self.engine_failures = 0;
+                    return self.finish(&prepared, outcome);
+                }
                 Err(e) => {
-                    let retry_in = if e.is_engine() {
+                    if let PassError::Scan(scan_error) = &e {
+                        tracing::error!(error = %scan_error, "a catalog folder cannot be read; nothing is changed");
+                    }
+                    let retry_in = if e.is_transient() {
                         self.engine_failures += 1;
                         Some(engine_backoff(self.engine_failures))
                     } else {
                         None
                     };
-                    if let PassError::Scan(scan_error) = &e {
-                        tracing::error!(error = %scan_error, "the catalog folder cannot be read; nothing is changed");
-                    }
                     return error_report(e.to_string(), retry_in);
-                }
-            };
-            self.engine_failures = 0;
-            match self.apply_dynamic(&prepared).await {
-                Ok(ApplyOutcome { raced: true, .. }) if attempts < 3 => {
-                    // Someone else created or dropped a catalog under us: read live state again.
-                    continue;
-                }
-                Ok(outcome) => return self.finish(&prepared, outcome),
-                Err(e) => {
-                    self.engine_failures += 1;
-                    return error_report(e.to_string(), Some(engine_backoff(self.engine_failures)));
                 }
             }
         }
@@ -538,13 +696,17 @@ impl Agent {
     fn finish(&mut self, prepared: &Prepared, outcome: ApplyOutcome) -> PassReport {
         self.record_status(prepared, &outcome);
         let status = self.status.lock().expect("status lock");
-        let all_valid_applied = prepared.desired.catalogs.keys().all(|n| {
+        // Ready means the agent has done what it can: every catalog the files ask for is applied
+        // or has a verdict (invalid file, engine refusal, conflict). Those verdicts show in
+        // /status and the metrics; letting one bad file fail readiness would take a coordinator
+        // pod out of its Service.
+        let settled = prepared.desired.catalogs.keys().all(|n| {
             status
                 .catalogs
                 .get(n)
-                .is_some_and(|c| c.state == State::Applied)
+                .is_some_and(|c| c.state != State::Pending)
         });
-        let clean = all_valid_applied
+        let clean = settled
             && [
                 State::Invalid,
                 State::Failed,
@@ -556,24 +718,20 @@ impl Agent {
         drop(status);
         self.converged_digest = clean.then(|| prepared.desired.digest());
         let now = Instant::now();
-        let mut retry_in: Option<Duration> = self
+        let limit = self.settings.max_changes_per_minute as usize;
+        let waits = self
             .failures
             .values()
             .map(|f| f.retry_at.saturating_duration_since(now))
-            .min();
-        if let Some(free) = self
-            .recent_changes
-            .iter()
-            .filter(|(_, t)| {
-                t.len() >= self.settings.max_changes_per_minute as usize
-                    && self.settings.max_changes_per_minute > 0
-            })
-            .filter_map(|(_, t)| t.front())
-            .map(|t| (*t + RATE_WINDOW).saturating_duration_since(now))
-            .min()
-        {
-            retry_in = Some(retry_in.map_or(free, |r| r.min(free)));
-        }
+            .chain(
+                self.recent_changes
+                    .values()
+                    .filter(|t| limit > 0 && t.len() >= limit)
+                    .filter_map(|t| t.front())
+                    .map(|t| (*t + RATE_WINDOW).saturating_duration_since(now)),
+            )
+            .chain(outcome.retry_in);
+        let retry_in = waits.filter(|d| *d < BACKOFF_MAX * 2).min();
         PassReport {
             result: if clean {
                 PassResult::Converged
@@ -581,7 +739,7 @@ impl Agent {
                 PassResult::Degraded
             },
             retry_in: retry_in.map(|d| d.max(Duration::from_millis(100))),
-            all_valid_applied,
+            settled,
         }
     }
 
@@ -595,15 +753,20 @@ impl Agent {
     fn note_failure(
         &mut self,
         name: &str,
-        fingerprint: Option<crate::catalog::Fingerprint>,
+        fingerprint: Option<Fingerprint>,
         error: String,
         error_name: Option<String>,
+        until_file_changes: bool,
     ) {
         let attempts = match self.failures.get(name) {
             Some(f) if f.fingerprint == fingerprint => f.attempts + 1,
             _ => 1,
         };
-        let backoff = (BACKOFF_FIRST * 2u32.saturating_pow(attempts - 1)).min(BACKOFF_MAX);
+        let backoff = if until_file_changes {
+            UNTIL_FILE_CHANGES
+        } else {
+            (BACKOFF_FIRST * 2u32.saturating_pow(attempts - 1)).min(BACKOFF_MAX)
+        };
         self.failures.insert(
             name.to_string(),
             Failure {
@@ -621,328 +784,11 @@ impl Agent {
             tracing::error!(error = %e, "cannot persist the ledger; ownership may be lost if the agent restarts");
         }
     }
+}
 
-    /// Applies the plan's changes with CREATE/DROP CATALOG, one statement at a time.
-    async fn apply_dynamic(&mut self, prepared: &Prepared) -> Result<ApplyOutcome, EngineError> {
-        let mut outcome = ApplyOutcome::default();
-        for (name, step) in prepared.plan.changes() {
-            if self.stop.load(Ordering::Relaxed) {
-                tracing::info!("stopping: remaining changes are left for the next start");
-                break;
-            }
-            let started = Instant::now();
-            let action = step.action();
-            let result = match step {
-                Step::Create { spec } => self.create(name, spec).await,
-                Step::Invalid {
-                    restore: Some(spec),
-                    ..
-                } => self.create(name, spec).await,
-                Step::Replace { from, to } => self.replace(name, from, to).await,
-                Step::Drop { previous } => self.drop_owned(name, previous).await,
-                Step::Adopt { spec } => {
-                    self.ledger
-                        .catalogs
-                        .insert(name.to_string(), ledger::Entry::new(spec.clone(), true));
-                    self.save_ledger();
-                    Ok(Applied::Done(None))
-                }
-                Step::Forget => {
-                    self.ledger.catalogs.remove(name);
-                    self.save_ledger();
-                    Ok(Applied::Done(None))
-                }
-                Step::Keep | Step::Conflict { .. } | Step::Invalid { .. } | Step::Held { .. } => {
-                    continue;
-                }
-            };
-            let seconds = started.elapsed().as_secs_f64();
-            let duration_ms = started.elapsed().as_millis() as u64;
-            match result {
-                Ok(Applied::Done(note)) => {
-                    if !matches!(step, Step::Adopt { .. } | Step::Forget) {
-                        self.metrics.observe_apply(action, true, seconds);
-                        self.note_change(name);
-                    }
-                    self.failures.remove(name);
-                    tracing::info!(
-                        catalog = name,
-                        action,
-                        outcome = "ok",
-                        duration_ms,
-                        note = note.as_deref().unwrap_or(""),
-                        "applied"
-                    );
-                    outcome.done.insert(name.to_string(), note);
-                }
-                Ok(Applied::Raced(why)) => {
-                    tracing::info!(catalog = name, action, outcome = "raced", duration_ms, error = %why, "live state changed under us; reading it again");
-                    outcome.raced = true;
-                    break;
-                }
-                Ok(Applied::Refused {
-                    error,
-                    error_name,
-                    note,
-                }) => {
-                    self.metrics.observe_apply(action, false, seconds);
-                    self.note_change(name);
-                    let fingerprint = match step {
-                        Step::Create { spec } | Step::Replace { to: spec, .. } => {
-                            Some(spec.fingerprint())
-                        }
-                        Step::Invalid {
-                            restore: Some(spec),
-                            ..
-                        } => Some(spec.fingerprint()),
-                        _ => None,
-                    };
-                    tracing::warn!(catalog = name, action, outcome = "failed", duration_ms, error = %error, note = note.as_deref().unwrap_or(""), "the engine refused the change");
-                    self.note_failure(name, fingerprint, error.clone(), error_name.clone());
-                    outcome
-                        .refused
-                        .insert(name.to_string(), (error, error_name, note));
-                }
-                Err(e) => {
-                    self.metrics.observe_apply(action, false, seconds);
-                    tracing::warn!(catalog = name, action, outcome = "error", duration_ms, error = %e, "lost the engine while applying");
-                    return Err(e);
-                }
-            }
-        }
-        Ok(outcome)
-    }
-
-    async fn create(&mut self, name: &str, spec: &CatalogSpec) -> Result<Applied, EngineError> {
-        match dynamic::create(&self.client, spec).await {
-            Ok(()) => {
-                self.ledger
-                    .catalogs
-                    .insert(name.to_string(), ledger::Entry::new(spec.clone(), false));
-                self.save_ledger();
-                Ok(Applied::Done(None))
-            }
-            Err(e) => self.refusal(e, &[spec], None),
-        }
-    }
-
-    async fn replace(
-        &mut self,
-        name: &str,
-        from: &CatalogSpec,
-        to: &CatalogSpec,
-    ) -> Result<Applied, EngineError> {
-        match dynamic::drop_catalog(&self.client, name).await {
-            Ok(()) => {}
-            Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
-            Err(e) => return self.refusal(e, &[from, to], None),
-        }
-        let create_error = match dynamic::create(&self.client, to).await {
-            Ok(()) => {
-                self.ledger
-                    .catalogs
-                    .insert(name.to_string(), ledger::Entry::new(to.clone(), false));
-                self.save_ledger();
-                return Ok(Applied::Done(None));
-            }
-            Err(e) if !matches!(e, EngineError::Query(_)) => return Err(e),
-            Err(e) => e,
-        };
-        // The new definition was refused: put the previous one back so queries keep working.
-        let note = match dynamic::create(&self.client, from).await {
-            Ok(()) => "the previous definition was restored".to_string(),
-            Err(EngineError::Query(q)) => format!(
-                "the previous definition could not be restored either: {}",
-                scrub(&q.to_string(), &[from, to])
-            ),
-            Err(e) => return Err(e),
-        };
-        self.refusal(create_error, &[from, to], Some(note))
-    }
-
-    async fn drop_owned(
-        &mut self,
-        name: &str,
-        previous: &CatalogSpec,
-    ) -> Result<Applied, EngineError> {
-        match dynamic::drop_catalog(&self.client, name).await {
-            Ok(()) => {}
-            Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
-            Err(e) => return self.refusal(e, &[previous], None),
-        }
-        self.ledger.catalogs.remove(name);
-        self.save_ledger();
-        Ok(Applied::Done(None))
-    }
-
-    /// Sorts an engine error into "engine refused this catalog" (reported per catalog), a race
-    /// (re-read live state) or a lost engine (abort the pass).
-    fn refusal(
-        &mut self,
-        e: EngineError,
-        specs: &[&CatalogSpec],
-        note: Option<String>,
-    ) -> Result<Applied, EngineError> {
-        match e {
-            EngineError::Query(q) if dynamic::is_already_exists(&q) && note.is_none() => {
-                Ok(Applied::Raced(q.to_string()))
-            }
-            EngineError::Query(q) => {
-                let mut error = scrub(&q.to_string(), specs);
-                if dynamic::is_static_store(&q) {
-                    // Catalog management is off (or was switched off under us): say how to fix
-                    // it, and probe again next pass.
-                    error.push_str(" (the coordinator runs with static catalog management: set catalog.management=dynamic on every node)");
-                    self.management = None;
-                    self.ledger.engine = None;
-                }
-                Ok(Applied::Refused {
-                    error,
-                    error_name: Some(q.error_name),
-                    note,
-                })
-            }
-            other => Err(other),
-        }
-    }
-
-    /// Writes the per-catalog status from the plan and what the engine answered.
-    fn record_status(&self, prepared: &Prepared, outcome: &ApplyOutcome) {
-        let now = ledger::now_secs();
-        let mut status = self.status.lock().expect("status lock");
-        let mut next: BTreeMap<String, CatalogStatus> = BTreeMap::new();
-        let file_of = |name: &str| {
-            prepared
-                .desired
-                .catalogs
-                .get(name)
-                .map(|c| c.file.clone())
-                .or_else(|| {
-                    prepared
-                        .desired
-                        .protected(name)
-                        .map(|f| f.error.file.clone())
-                })
-        };
-        for (name, step) in &prepared.plan.steps {
-            let owned = self.ledger.catalogs.get(name);
-            let base = |state: State, spec: Option<&CatalogSpec>| CatalogStatus {
-                state,
-                connector: spec.map(|s| s.connector.clone()),
-                fingerprint: spec.map(|s| s.fingerprint().short()),
-                file: file_of(name),
-                error: None,
-                error_name: None,
-                note: None,
-                last_change: String::new(),
-                last_change_unix: 0,
-            };
-            let mut entry = if let Some((error, error_name, note)) = outcome.refused.get(name) {
-                let mut e = base(State::Failed, owned.map(|o| &o.spec));
-                e.error = Some(error.clone());
-                e.error_name = error_name.clone();
-                e.note = note.clone();
-                e
-            } else {
-                match step {
-                    Step::Create { spec } | Step::Replace { to: spec, .. } => {
-                        if outcome.done.contains_key(name) {
-                            base(State::Applied, Some(spec))
-                        } else {
-                            base(State::Pending, owned.map(|o| &o.spec))
-                        }
-                    }
-                    Step::Adopt { spec } => {
-                        let mut e = base(
-                            if outcome.done.contains_key(name) {
-                                State::Applied
-                            } else {
-                                State::Pending
-                            },
-                            Some(spec),
-                        );
-                        e.note = Some("adopted: taken over without changing it".into());
-                        e
-                    }
-                    Step::Keep => base(State::Applied, owned.map(|o| &o.spec)),
-                    Step::Drop { .. } | Step::Forget => {
-                        if outcome.done.contains_key(name) {
-                            let mut e = base(State::Removed, None);
-                            e.file = None;
-                            e
-                        } else {
-                            base(State::Pending, owned.map(|o| &o.spec))
-                        }
-                    }
-                    Step::Conflict { reason } => {
-                        let mut e = base(
-                            State::Conflict,
-                            prepared.desired.catalogs.get(name).map(|c| &c.spec),
-                        );
-                        e.error = Some(reason.clone());
-                        e
-                    }
-                    Step::Invalid { error, restore } => {
-                        let mut e = base(State::Invalid, owned.map(|o| &o.spec));
-                        e.error = Some(error.to_string());
-                        e.note = Some(match (restore, outcome.done.contains_key(name)) {
-                            (Some(_), true) => {
-                                "the last good definition was restored on the coordinator".into()
-                            }
-                            _ if prepared.live.contains_key(name) => {
-                                "the live catalog is left as it was".into()
-                            }
-                            _ => "not applied".into(),
-                        });
-                        e
-                    }
-                    Step::Held { hold, wanted } => {
-                        let failure = self.failures.get(name);
-                        let state = match hold.kind {
-                            HoldKind::Backoff => State::Failed,
-                            HoldKind::RateLimited => State::Pending,
-                        };
-                        let spec = match wanted.as_ref() {
-                            Step::Create { spec } | Step::Replace { to: spec, .. } => Some(spec),
-                            _ => owned.map(|o| &o.spec),
-                        };
-                        let mut e = base(state, spec);
-                        e.error = failure.map(|f| f.error.clone());
-                        e.error_name = failure.and_then(|f| f.error_name.clone());
-                        e.note = Some(hold.reason.clone());
-                        e
-                    }
-                }
-            };
-            match status.catalogs.get(name) {
-                Some(old) if old.state == entry.state && old.fingerprint == entry.fingerprint => {
-                    entry.last_change = old.last_change.clone();
-                    entry.last_change_unix = old.last_change_unix;
-                }
-                _ => {
-                    entry.last_change = status::rfc3339(now);
-                    entry.last_change_unix = now;
-                }
-            }
-            next.insert(name.clone(), entry);
-        }
-        // Removed catalogs stay visible for a while after they leave the plan.
-        for (name, old) in &status.catalogs {
-            if old.state == State::Removed
-                && !next.contains_key(name)
-                && now.saturating_sub(old.last_change_unix) < REMOVED_RETENTION_SECS
-            {
-                next.insert(name.clone(), old.clone());
-            }
-        }
-        status.catalogs = next;
-        status.warnings = prepared
-            .desired
-            .warnings
-            .iter()
-            .map(|w| format!("{}: {}", w.file, w.message))
-            .collect();
-    }
+/// Engine messages can span lines (airlift's "Configuration errors:" list); a log line should not.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn scrub(text: &str, specs: &[&CatalogSpec]) -> String {
@@ -967,9 +813,24 @@ enum Applied {
 
 #[derive(Default)]
 struct ApplyOutcome {
+    /// Changes the engine (or, in restart mode, the restarted coordinator) accepted.
     done: BTreeMap<String, Option<String>>,
+    /// Changes refused: error, error name, note.
     refused: BTreeMap<String, (String, Option<String>, Option<String>)>,
+    /// Catalogs whose definition is in place but not yet running (restart mode), with why.
+    pending: BTreeMap<String, String>,
+    /// Live state changed under the pass: plan again.
     raced: bool,
+    /// Run again after this long (restart mode: the restart waits for a quiet moment).
+    retry_in: Option<Duration>,
+}
+
+/// Names of catalogs the coordinator runs, `system` excluded.
+fn catalog_names(live: &Live) -> BTreeSet<String> {
+    live.keys()
+        .filter(|n| *n != plan::SYSTEM_CATALOG)
+        .cloned()
+        .collect()
 }
 
 /// Readiness as `/readyz` reports it.
@@ -984,14 +845,14 @@ pub async fn run(
     mut agent: Agent,
     mut triggers: mpsc::UnboundedReceiver<Trigger>,
     mut shutdown: watch::Receiver<bool>,
-    heartbeats: Arc<Heartbeats>,
     readiness: Arc<Readiness>,
 ) -> Agent {
     let stop = agent.stop_flag();
+    let heartbeats = agent.heartbeats.clone();
     let mut next: Option<Trigger> = Some(Trigger::Startup);
     let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
-        heartbeats.reconcile.store(now_millis(), Ordering::Relaxed);
+        heartbeats.beat_reconcile();
         let mut trigger = match next.take() {
             Some(t) => t,
             None => {
@@ -1017,7 +878,6 @@ pub async fn run(
         while let Ok(more) = triggers.try_recv() {
             trigger = trigger.max(more);
         }
-        heartbeats.reconcile.store(now_millis(), Ordering::Relaxed);
         let report = {
             let pass = agent.pass(trigger);
             tokio::pin!(pass);
@@ -1036,13 +896,11 @@ pub async fn run(
                 }
             }
         };
-        heartbeats.reconcile.store(now_millis(), Ordering::Relaxed);
+        heartbeats.beat_reconcile();
         match &report.result {
             PassResult::Unchanged => {}
             PassResult::Error(_) => readiness.ready.store(false, Ordering::Relaxed),
-            _ => readiness
-                .ready
-                .store(report.all_valid_applied, Ordering::Relaxed),
+            _ => readiness.ready.store(report.settled, Ordering::Relaxed),
         }
         if stop.load(Ordering::Relaxed) || *shutdown.borrow() {
             break;

@@ -1,0 +1,332 @@
+//! Restart mode's engine side: drain running queries, restart the coordinator's container through
+//! the Docker API, wait until it is up, and read its log when it is not (facts §4, §5, §6).
+//!
+//! The Docker connection comes from `DOCKER_HOST` as the Docker CLI reads it (`unix://…`,
+//! `tcp://…`; default `/var/run/docker.sock`). bollard 0.21 sends unversioned API paths
+//! (rust-crates.md §1.4.3); `negotiate_version` is still called so a later bollard pins a version the
+//! daemon supports.
+
+use super::client::{Client, EngineError, ServerInfo};
+use bollard::Docker;
+use bollard::models::ContainerStateStatusEnum;
+use bollard::query_parameters::{LogsOptionsBuilder, RestartContainerOptionsBuilder};
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::time::{Instant, sleep};
+
+/// What to do when running queries do not finish within the drain timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DrainTimeoutAction {
+    /// Restart anyway (the running queries fail).
+    Restart,
+    /// Do not restart now; try again at the next quiet moment.
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestartSettings {
+    pub container: String,
+    pub drain_timeout: Duration,
+    pub drain_timeout_action: DrainTimeoutAction,
+    /// PrestoDB only: ask the coordinator to shut down gracefully (`PUT /v1/info/state`).
+    pub graceful_shutdown: bool,
+    /// How long the coordinator may take to answer `starting: false` after a restart.
+    pub start_timeout: Duration,
+    /// Seconds Docker waits after SIGTERM before SIGKILL.
+    pub stop_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestartError {
+    #[error("cannot reach the Docker daemon ({host}): {detail}")]
+    Docker { host: String, detail: String },
+    #[error("there is no container named '{0}' (check --container)")]
+    NoSuchContainer(String),
+    #[error("the Docker daemon refused to restart '{container}': {detail}")]
+    Refused { container: String, detail: String },
+}
+
+impl RestartError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RestartError::Docker { .. } => "docker_unreachable",
+            RestartError::NoSuchContainer(_) => "no_such_container",
+            RestartError::Refused { .. } => "docker_refused",
+        }
+    }
+}
+
+/// How the drain ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drain {
+    /// No query was queued or running.
+    Quiet { waited: Duration },
+    /// Queries were still running at the timeout.
+    TimedOut { running: usize },
+}
+
+/// Why the coordinator did not come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    pub reason: String,
+    pub exit_code: Option<i64>,
+}
+
+pub struct Restarter {
+    docker: Docker,
+    host: String,
+    pub settings: RestartSettings,
+}
+
+/// The Docker host as the Docker CLI would pick it.
+fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
+}
+
+fn docker_error(host: &str, container: &str, e: bollard::errors::Error) -> RestartError {
+    use bollard::errors::Error as E;
+    match e {
+        E::DockerResponseServerError {
+            status_code: 404, ..
+        } => RestartError::NoSuchContainer(container.to_string()),
+        E::DockerResponseServerError {
+            status_code,
+            message,
+        } => RestartError::Refused {
+            container: container.to_string(),
+            detail: format!("HTTP {status_code}: {message}"),
+        },
+        other => RestartError::Docker {
+            host: host.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+impl Restarter {
+    /// Connects lazily: no request is sent until the first operation, so a daemon that is down at
+    /// start-up is an error of the first restart, not of the agent.
+    pub fn new(settings: RestartSettings) -> Result<Self, RestartError> {
+        let host = docker_host();
+        let docker = Docker::connect_with_defaults().map_err(|e| RestartError::Docker {
+            host: host.clone(),
+            detail: e.to_string(),
+        })?;
+        // Above `stop_timeout`: a restart blocks while Docker stops the container.
+        let docker = docker.with_timeout(settings.stop_timeout + Duration::from_secs(60));
+        Ok(Restarter {
+            docker,
+            host,
+            settings,
+        })
+    }
+
+    fn err(&self, e: bollard::errors::Error) -> RestartError {
+        docker_error(&self.host, &self.settings.container, e)
+    }
+
+    /// Checks that the daemon answers and the container exists; returns its state.
+    pub async fn check(&self) -> Result<String, RestartError> {
+        let docker = self
+            .docker
+            .clone()
+            .negotiate_version()
+            .await
+            .map_err(|e| self.err(e))?;
+        let inspect = docker
+            .inspect_container(&self.settings.container, None)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(inspect
+            .state
+            .and_then(|s| s.status)
+            .map_or_else(|| "unknown".to_string(), |s| s.to_string()))
+    }
+
+    /// Waits until the coordinator has no unfinished query (`GET /v1/query`; PrestoDB's
+    /// `/v1/cluster` if that is refused), up to the drain timeout.
+    pub async fn drain(&self, client: &Client, mut beat: impl FnMut()) -> Drain {
+        let started = Instant::now();
+        let deadline = started + self.settings.drain_timeout;
+        let mut logged = false;
+        loop {
+            beat();
+            let running = match client.unfinished_queries().await {
+                Ok(queries) => queries.len(),
+                Err(EngineError::Unreachable { .. }) => 0, // nothing can be running on a dead coordinator
+                Err(_) => match cluster_running(client).await {
+                    Some(n) => n,
+                    None => 0,
+                },
+            };
+            if running == 0 {
+                return Drain::Quiet {
+                    waited: started.elapsed(),
+                };
+            }
+            if Instant::now() >= deadline {
+                return Drain::TimedOut { running };
+            }
+            if !logged {
+                tracing::info!(
+                    running,
+                    drain_timeout = %humantime::format_duration(self.settings.drain_timeout),
+                    "waiting for running queries to finish before restarting the coordinator"
+                );
+                logged = true;
+            }
+            sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Restarts the container (or, with graceful shutdown on PrestoDB, asks the coordinator to stop
+    /// and starts the container again). Returns the Unix time just before, for log excerpts.
+    pub async fn restart(&self, client: &Client, presto: bool) -> Result<i64, RestartError> {
+        let since = chrono_now_secs();
+        let docker = self
+            .docker
+            .clone()
+            .negotiate_version()
+            .await
+            .map_err(|e| self.err(e))?;
+        if self.settings.graceful_shutdown && presto {
+            match client.request_shutdown().await {
+                Ok(()) => {
+                    self.wait_stopped(&docker).await?;
+                    docker
+                        .start_container(&self.settings.container, None)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    return Ok(since);
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "the coordinator refused a graceful shutdown; restarting its container instead"
+                ),
+            }
+        }
+        let options = RestartContainerOptionsBuilder::default()
+            .t(self.settings.stop_timeout.as_secs() as i32)
+            .build();
+        docker
+            .restart_container(&self.settings.container, Some(options))
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(since)
+    }
+
+    /// After a graceful shutdown request: the coordinator waits its grace period and for running
+    /// queries, then exits. Bounded by the drain timeout plus a margin; then stopped by force.
+    async fn wait_stopped(&self, docker: &Docker) -> Result<(), RestartError> {
+        let deadline = Instant::now() + self.settings.drain_timeout + Duration::from_secs(180);
+        loop {
+            let inspect = docker
+                .inspect_container(&self.settings.container, None)
+                .await
+                .map_err(|e| self.err(e))?;
+            let status = inspect.state.and_then(|s| s.status);
+            if !matches!(status, Some(ContainerStateStatusEnum::RUNNING)) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "the coordinator did not stop after its graceful shutdown; stopping the container"
+                );
+                return docker
+                    .stop_container(&self.settings.container, None)
+                    .await
+                    .map_err(|e| self.err(e));
+            }
+            sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits for `/v1/info` to say `starting: false`, watching the container: if it exits or
+    /// keeps restarting, the coordinator is not coming up.
+    pub async fn wait_ready(
+        &self,
+        client: &Client,
+        mut beat: impl FnMut(),
+    ) -> Result<ServerInfo, NotReady> {
+        let deadline = Instant::now() + self.settings.start_timeout;
+        let mut last_error: String;
+        loop {
+            beat();
+            match client.info().await {
+                Ok(info) if !info.starting => return Ok(info),
+                Ok(_) => last_error = "the coordinator is still starting".into(),
+                Err(e) => last_error = e.to_string(),
+            }
+            if let Ok(inspect) = self
+                .docker
+                .inspect_container(&self.settings.container, None)
+                .await
+                && let Some(state) = inspect.state
+            {
+                let exited = matches!(
+                    state.status,
+                    Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD)
+                );
+                let crash_looping =
+                    matches!(state.status, Some(ContainerStateStatusEnum::RESTARTING))
+                        && state.exit_code.is_some_and(|c| c != 0);
+                if exited || crash_looping {
+                    return Err(NotReady {
+                        reason: format!(
+                            "the coordinator's container {} (exit code {})",
+                            if exited { "exited" } else { "keeps restarting" },
+                            state
+                                .exit_code
+                                .map_or_else(|| "unknown".into(), |c| c.to_string())
+                        ),
+                        exit_code: state.exit_code,
+                    });
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(NotReady {
+                    reason: format!(
+                        "the coordinator did not become ready within {} ({last_error})",
+                        humantime::format_duration(self.settings.start_timeout)
+                    ),
+                    exit_code: None,
+                });
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The container's log since `since` (Unix seconds), last `lines` lines, for failure reports.
+    pub async fn log_excerpt(&self, since: i64, lines: usize) -> String {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .since(since.saturating_sub(1) as i32)
+            .tail(&lines.to_string())
+            .build();
+        let mut out = String::new();
+        let mut stream = self.docker.logs(&self.settings.container, Some(options));
+        while let Some(Ok(chunk)) = stream.next().await {
+            out.push_str(&chunk.to_string());
+        }
+        out.trim().to_string()
+    }
+}
+
+/// Presto's `/v1/cluster` (facts §4): running + queued + blocked queries.
+async fn cluster_running(client: &Client) -> Option<usize> {
+    let stats = client.cluster_stats().await.ok()?;
+    let n = |k: &str| {
+        stats
+            .get(k)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    Some((n("runningQueries") + n("queuedQueries") + n("blockedQueries")) as usize)
+}
+
+fn chrono_now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

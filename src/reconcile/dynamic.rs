@@ -1,0 +1,201 @@
+//! Dynamic mode's apply: the plan's changes as CREATE/DROP CATALOG, one statement at a time. A
+//! replacement is a drop and a create; when the engine refuses the new definition, the previous one
+//! is created again so queries keep working.
+
+use super::{Agent, Applied, ApplyOutcome, Prepared, one_line, scrub};
+use crate::catalog::CatalogSpec;
+use crate::engine::EngineError;
+use crate::engine::dynamic;
+use crate::ledger;
+use crate::plan::Step;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+impl Agent {
+    /// Applies the plan's changes with CREATE/DROP CATALOG, one statement at a time.
+    pub(super) async fn apply_dynamic(
+        &mut self,
+        prepared: &Prepared,
+    ) -> Result<ApplyOutcome, EngineError> {
+        let mut outcome = ApplyOutcome::default();
+        for (name, step) in prepared.plan.changes() {
+            if self.stop.load(Ordering::Relaxed) {
+                tracing::info!("stopping: remaining changes are left for the next start");
+                break;
+            }
+            let started = Instant::now();
+            let action = step.action();
+            let result = match step {
+                Step::Create { spec } => self.create(name, spec).await,
+                Step::Invalid {
+                    restore: Some(spec),
+                    ..
+                } => self.create(name, spec).await,
+                Step::Replace { from, to } => self.replace(name, from, to).await,
+                Step::Drop { previous } => self.drop_owned(name, previous).await,
+                Step::Adopt { spec } => {
+                    self.ledger
+                        .catalogs
+                        .insert(name.to_string(), ledger::Entry::new(spec.clone(), true));
+                    self.save_ledger();
+                    Ok(Applied::Done(None))
+                }
+                Step::Forget => {
+                    self.ledger.catalogs.remove(name);
+                    self.save_ledger();
+                    Ok(Applied::Done(None))
+                }
+                Step::Keep | Step::Conflict { .. } | Step::Invalid { .. } | Step::Held { .. } => {
+                    continue;
+                }
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            let duration_ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(Applied::Done(note)) => {
+                    if !matches!(step, Step::Adopt { .. } | Step::Forget) {
+                        self.metrics.observe_apply(action, true, seconds);
+                        self.note_change(name);
+                    }
+                    self.failures.remove(name);
+                    tracing::info!(
+                        catalog = name,
+                        action,
+                        outcome = "ok",
+                        duration_ms,
+                        note = note.as_deref().unwrap_or(""),
+                        "applied"
+                    );
+                    outcome.done.insert(name.to_string(), note);
+                }
+                Ok(Applied::Raced(why)) => {
+                    tracing::info!(catalog = name, action, outcome = "raced", duration_ms, error = %why, "live state changed under us; reading it again");
+                    outcome.raced = true;
+                    break;
+                }
+                Ok(Applied::Refused {
+                    error,
+                    error_name,
+                    note,
+                }) => {
+                    self.metrics.observe_apply(action, false, seconds);
+                    self.note_change(name);
+                    let fingerprint = match step {
+                        Step::Create { spec } | Step::Replace { to: spec, .. } => {
+                            Some(spec.fingerprint())
+                        }
+                        Step::Invalid {
+                            restore: Some(spec),
+                            ..
+                        } => Some(spec.fingerprint()),
+                        _ => None,
+                    };
+                    tracing::warn!(catalog = name, action, outcome = "failed", duration_ms, error = %one_line(&error), note = note.as_deref(), "the engine refused the change");
+                    self.note_failure(name, fingerprint, error.clone(), error_name.clone(), false);
+                    outcome
+                        .refused
+                        .insert(name.to_string(), (error, error_name, note));
+                }
+                Err(e) => {
+                    self.metrics.observe_apply(action, false, seconds);
+                    tracing::warn!(catalog = name, action, outcome = "error", duration_ms, error = %e, "lost the engine while applying");
+                    return Err(e);
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn create(&mut self, name: &str, spec: &CatalogSpec) -> Result<Applied, EngineError> {
+        match dynamic::create(&self.client, spec).await {
+            Ok(()) => {
+                self.ledger
+                    .catalogs
+                    .insert(name.to_string(), ledger::Entry::new(spec.clone(), false));
+                self.save_ledger();
+                Ok(Applied::Done(None))
+            }
+            Err(e) => self.refusal(e, &[spec], None),
+        }
+    }
+
+    async fn replace(
+        &mut self,
+        name: &str,
+        from: &CatalogSpec,
+        to: &CatalogSpec,
+    ) -> Result<Applied, EngineError> {
+        match dynamic::drop_catalog(&self.client, name).await {
+            Ok(()) => {}
+            Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
+            Err(e) => return self.refusal(e, &[from, to], None),
+        }
+        let create_error = match dynamic::create(&self.client, to).await {
+            Ok(()) => {
+                self.ledger
+                    .catalogs
+                    .insert(name.to_string(), ledger::Entry::new(to.clone(), false));
+                self.save_ledger();
+                return Ok(Applied::Done(None));
+            }
+            Err(e) if !matches!(e, EngineError::Query(_)) => return Err(e),
+            Err(e) => e,
+        };
+        // The new definition was refused: put the previous one back so queries keep working.
+        let note = match dynamic::create(&self.client, from).await {
+            Ok(()) => "the previous definition was restored".to_string(),
+            Err(EngineError::Query(q)) => format!(
+                "the previous definition could not be restored either: {}",
+                scrub(&q.to_string(), &[from, to])
+            ),
+            Err(e) => return Err(e),
+        };
+        self.refusal(create_error, &[from, to], Some(note))
+    }
+
+    async fn drop_owned(
+        &mut self,
+        name: &str,
+        previous: &CatalogSpec,
+    ) -> Result<Applied, EngineError> {
+        match dynamic::drop_catalog(&self.client, name).await {
+            Ok(()) => {}
+            Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
+            Err(e) => return self.refusal(e, &[previous], None),
+        }
+        self.ledger.catalogs.remove(name);
+        self.save_ledger();
+        Ok(Applied::Done(None))
+    }
+
+    /// Sorts an engine error into "engine refused this catalog" (reported per catalog), a race
+    /// (re-read live state) or a lost engine (abort the pass).
+    fn refusal(
+        &mut self,
+        e: EngineError,
+        specs: &[&CatalogSpec],
+        note: Option<String>,
+    ) -> Result<Applied, EngineError> {
+        match e {
+            EngineError::Query(q) if dynamic::is_already_exists(&q) && note.is_none() => {
+                Ok(Applied::Raced(q.to_string()))
+            }
+            EngineError::Query(q) => {
+                let mut error = scrub(&q.to_string(), specs);
+                if dynamic::is_static_store(&q) {
+                    // Catalog management is off (or was switched off under us): say how to fix
+                    // it, and probe again next pass.
+                    error.push_str(" (the coordinator runs with static catalog management: set catalog.management=dynamic on every node)");
+                    self.management = None;
+                    self.ledger.engine = None;
+                }
+                Ok(Applied::Refused {
+                    error,
+                    error_name: Some(q.error_name),
+                    note,
+                })
+            }
+            other => Err(other),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Per-catalog status from the plan and from what the engine answered (or, in restart mode, what
+//! the restarted coordinator loaded).
+
+use super::{Agent, ApplyOutcome, Prepared, REMOVED_RETENTION_SECS};
+use crate::catalog::CatalogSpec;
+use crate::ledger;
+use crate::plan::{HoldKind, Step};
+use crate::status::{self, CatalogStatus, State};
+use std::collections::BTreeMap;
+
+impl Agent {
+    /// Writes the per-catalog status from the plan and what the engine answered.
+    pub(super) fn record_status(&self, prepared: &Prepared, outcome: &ApplyOutcome) {
+        let now = ledger::now_secs();
+        let mut status = self.status.lock().expect("status lock");
+        let mut next: BTreeMap<String, CatalogStatus> = BTreeMap::new();
+        let file_of = |name: &str| {
+            prepared
+                .desired
+                .catalogs
+                .get(name)
+                .map(|c| c.file.clone())
+                .or_else(|| {
+                    prepared
+                        .desired
+                        .protected(name)
+                        .map(|f| f.error.file.clone())
+                })
+        };
+        for (name, step) in &prepared.plan.steps {
+            let owned = self.ledger.catalogs.get(name);
+            let base = |state: State, spec: Option<&CatalogSpec>| CatalogStatus {
+                state,
+                connector: spec.map(|s| s.connector.clone()),
+                fingerprint: spec.map(|s| s.fingerprint().short()),
+                file: file_of(name),
+                error: None,
+                error_name: None,
+                note: None,
+                last_change: String::new(),
+                last_change_unix: 0,
+            };
+            let mut entry = if let Some((error, error_name, note)) = outcome.refused.get(name) {
+                // Show the definition that was refused, when there is one.
+                let tried = prepared.desired.catalogs.get(name).map(|c| &c.spec);
+                let mut e = base(State::Failed, tried.or(owned.map(|o| &o.spec)));
+                e.error = Some(error.clone());
+                e.error_name = error_name.clone();
+                e.note = note.clone();
+                e
+            } else {
+                match step {
+                    Step::Create { spec } | Step::Replace { to: spec, .. } => {
+                        if outcome.done.contains_key(name) {
+                            base(State::Applied, Some(spec))
+                        } else {
+                            base(State::Pending, owned.map(|o| &o.spec))
+                        }
+                    }
+                    Step::Adopt { spec } => {
+                        let mut e = base(
+                            if outcome.done.contains_key(name) {
+                                State::Applied
+                            } else {
+                                State::Pending
+                            },
+                            Some(spec),
+                        );
+                        e.note = Some("adopted: taken over without changing it".into());
+                        e
+                    }
+                    Step::Keep => base(State::Applied, owned.map(|o| &o.spec)),
+                    Step::Drop { .. } | Step::Forget => {
+                        if outcome.done.contains_key(name) {
+                            let mut e = base(State::Removed, None);
+                            e.file = None;
+                            e
+                        } else {
+                            base(State::Pending, owned.map(|o| &o.spec))
+                        }
+                    }
+                    Step::Conflict { reason } => {
+                        let mut e = base(
+                            State::Conflict,
+                            prepared.desired.catalogs.get(name).map(|c| &c.spec),
+                        );
+                        e.error = Some(reason.clone());
+                        e
+                    }
+                    Step::Invalid { error, restore } => {
+                        let mut e = base(State::Invalid, owned.map(|o| &o.spec));
+                        e.error = Some(error.to_string());
+                        e.note = Some(match (restore, outcome.done.contains_key(name)) {
+                            (Some(_), true) => {
+                                "the last good definition was restored on the coordinator".into()
+                            }
+                            _ if prepared.live.contains_key(name) => {
+                                "the live catalog is left as it was".into()
+                            }
+                            _ => "not applied".into(),
+                        });
+                        e
+                    }
+                    Step::Held { hold, wanted } => {
+                        let failure = self.failures.get(name);
+                        let state = match hold.kind {
+                            HoldKind::Backoff => State::Failed,
+                            HoldKind::RateLimited => State::Pending,
+                        };
+                        let spec = match wanted.as_ref() {
+                            Step::Create { spec } | Step::Replace { to: spec, .. } => Some(spec),
+                            _ => owned.map(|o| &o.spec),
+                        };
+                        let mut e = base(state, spec);
+                        e.error = failure.map(|f| f.error.clone());
+                        e.error_name = failure.and_then(|f| f.error_name.clone());
+                        e.note = Some(hold.reason.clone());
+                        e
+                    }
+                }
+            };
+            if let Some(note) = outcome.pending.get(name)
+                && matches!(entry.state, State::Applied | State::Pending)
+            {
+                entry.state = State::Pending;
+                entry.note = Some(note.clone());
+            }
+            match status.catalogs.get(name) {
+                Some(old) if old.state == entry.state && old.fingerprint == entry.fingerprint => {
+                    entry.last_change = old.last_change.clone();
+                    entry.last_change_unix = old.last_change_unix;
+                }
+                _ => {
+                    entry.last_change = status::rfc3339(now);
+                    entry.last_change_unix = now;
+                }
+            }
+            next.insert(name.clone(), entry);
+        }
+        // Removed catalogs stay visible for a while after they leave the plan.
+        for (name, old) in &status.catalogs {
+            if old.state == State::Removed
+                && !next.contains_key(name)
+                && now.saturating_sub(old.last_change_unix) < REMOVED_RETENTION_SECS
+            {
+                next.insert(name.clone(), old.clone());
+            }
+        }
+        status.catalogs = next;
+        status.warnings = prepared
+            .desired
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.file, w.message))
+            .collect();
+    }
+}

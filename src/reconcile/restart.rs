@@ -1,0 +1,522 @@
+//! Restart mode's apply (PrestoDB, Trino with static catalogs): render the plan into the
+//! coordinator's catalog folder, then — when what the coordinator runs differs from the folder —
+//! drain, restart its container, wait until it is up and verify `SHOW CATALOGS`. When it does not
+//! come up, restore the last known-good files, restart again, and mark the catalogs that broke it.
+//!
+//! Never a restart loop: at most one restart per `--min-restart-interval`, a definition that broke
+//! a start is not tried again until its file changes, and after a failed rollback restarts back off.
+
+use super::{Agent, ApplyOutcome, PassError, Prepared, catalog_names, scrub};
+use crate::catalog::{CatalogSpec, Flavour};
+use crate::engine::restart::{Drain, DrainTimeoutAction, NotReady};
+use crate::engine::{EngineError, ServerInfo};
+use crate::ledger;
+use crate::plan::Step;
+use crate::render;
+use crate::sql;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// A drain that timed out with `--drain-timeout-action skip` is tried again after this long.
+const SKIPPED_DRAIN_RETRY: Duration = Duration::from_secs(15);
+/// Lines of the coordinator's log kept for a failure report.
+const LOG_EXCERPT_LINES: usize = 30;
+
+impl Agent {
+    fn target_dir(&self) -> std::path::PathBuf {
+        self.settings
+            .restart
+            .target_dir
+            .clone()
+            .expect("decide_mode checked --target-dir")
+    }
+
+    /// The owned catalogs whose file is not what the coordinator last started with.
+    fn unverified(&self) -> BTreeSet<String> {
+        let empty = BTreeMap::new();
+        let good = self.ledger.restart.known_good.as_ref().unwrap_or(&empty);
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for (name, entry) in &self.ledger.catalogs {
+            if good.get(name) != Some(&entry.spec) {
+                names.insert(name.clone());
+            }
+        }
+        for name in good.keys() {
+            if !self.ledger.catalogs.contains_key(name) {
+                names.insert(name.clone());
+            }
+        }
+        names
+    }
+
+    fn owned_specs(&self) -> BTreeMap<String, CatalogSpec> {
+        self.ledger
+            .catalogs
+            .iter()
+            .map(|(n, e)| (n.clone(), e.spec.clone()))
+            .collect()
+    }
+
+    /// Names the running coordinator lists, or `None` when it cannot be asked.
+    async fn running_catalogs(&mut self) -> Option<BTreeSet<String>> {
+        self.engine_info().await.ok()?;
+        match self.client.execute(sql::SHOW_CATALOGS).await {
+            Ok(out) => Some(
+                out.rows
+                    .iter()
+                    .filter_map(|r| r.first()?.as_str().map(str::to_string))
+                    .filter(|n| n != crate::plan::SYSTEM_CATALOG)
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the coordinator's catalogs");
+                None
+            }
+        }
+    }
+
+    pub(super) async fn apply_restart(
+        &mut self,
+        prepared: &Prepared,
+    ) -> Result<ApplyOutcome, PassError> {
+        let target = self.target_dir();
+        let mut outcome = ApplyOutcome::default();
+
+        // 1. Render the plan into the target folder.
+        let mut rendered = false;
+        for (name, step) in prepared.plan.changes() {
+            let source = prepared
+                .desired
+                .catalogs
+                .get(name)
+                .map_or("the ledger (last good definition)", |c| c.file.as_str());
+            let written = match step {
+                Step::Create { spec }
+                | Step::Replace { to: spec, .. }
+                | Step::Invalid {
+                    restore: Some(spec),
+                    ..
+                } => render::write(&target, spec, source).map(|()| Some(spec)),
+                Step::Drop { .. } => render::remove(&target, name).map(|()| None),
+                Step::Adopt { spec } => {
+                    self.ledger
+                        .catalogs
+                        .insert(name.to_string(), ledger::Entry::new(spec.clone(), true));
+                    outcome.done.insert(name.to_string(), None);
+                    continue;
+                }
+                Step::Forget => {
+                    self.ledger.catalogs.remove(name);
+                    outcome.done.insert(name.to_string(), None);
+                    continue;
+                }
+                _ => continue,
+            };
+            let file = render::file_name(name);
+            match written {
+                Ok(Some(spec)) => {
+                    self.ledger
+                        .catalogs
+                        .insert(name.to_string(), ledger::Entry::new(spec.clone(), false));
+                    tracing::info!(catalog = name, action = step.action(), outcome = "rendered", file = %target.join(&file).display(), "wrote the catalog file");
+                }
+                Ok(None) => {
+                    self.ledger.catalogs.remove(name);
+                    tracing::info!(catalog = name, action = step.action(), outcome = "rendered", file = %target.join(&file).display(), "removed the catalog file");
+                }
+                Err(e) => {
+                    let error = format!("cannot write {}: {e}", target.join(&file).display());
+                    tracing::warn!(catalog = name, action = step.action(), outcome = "failed", error = %error, "rendering failed");
+                    outcome
+                        .refused
+                        .insert(name.to_string(), (error, None, None));
+                    continue;
+                }
+            }
+            self.note_change(name);
+            rendered = true;
+        }
+        if rendered {
+            self.ledger.restart.pending = true;
+        }
+        self.save_ledger();
+
+        if self.settings.render_only {
+            // An init step before the coordinator starts: the files are what it will load.
+            for (name, step) in prepared.plan.changes() {
+                if !outcome.refused.contains_key(name) && !matches!(step, Step::Forget) {
+                    outcome
+                        .done
+                        .insert(name.to_string(), Some("rendered".into()));
+                }
+            }
+            return Ok(outcome);
+        }
+
+        // 2. Does the coordinator run what the folder holds?
+        if self.restarter.is_none() {
+            return Err(PassError::Unsupported(
+                "restart mode needs --container (the coordinator's container) to restart the coordinator; `sync` only renders the target folder".into(),
+            ));
+        }
+        let running = self.running_catalogs().await;
+        let in_folder = catalog_names(&self.target_catalogs().await?);
+        let drift = running.as_ref().is_some_and(|r| *r != in_folder);
+        if !self.ledger.restart.pending && !drift {
+            if running.is_some() && self.ledger.restart.known_good.is_none() {
+                self.ledger.restart.known_good = Some(self.owned_specs());
+                self.save_ledger();
+            }
+            return Ok(outcome);
+        }
+        let waiting = self.unverified();
+        if drift && !self.ledger.restart.pending {
+            tracing::info!(
+                running = ?running,
+                folder = ?in_folder,
+                "the coordinator does not run the catalogs of its folder; restarting it"
+            );
+        }
+
+        // 3. At most one restart per --min-restart-interval.
+        if let Some(last) = self.last_restart {
+            let min = self.settings.restart.min_restart_interval;
+            if last.elapsed() < min {
+                let left = min - last.elapsed();
+                for name in &waiting {
+                    outcome.pending.insert(
+                        name.clone(),
+                        format!(
+                            "waiting for the next coordinator restart (at most one every {}), in {}s",
+                            humantime::format_duration(min),
+                            left.as_secs().max(1)
+                        ),
+                    );
+                }
+                outcome.retry_in = Some(left);
+                return Ok(outcome);
+            }
+        }
+
+        // 4. Drain.
+        let restarter = self.restarter.as_ref().expect("checked above");
+        let heartbeats = self.heartbeats.clone();
+        if running.is_some() {
+            match restarter
+                .drain(&self.client, || heartbeats.beat_reconcile())
+                .await
+            {
+                Drain::Quiet { waited } => {
+                    if !waited.is_zero() {
+                        tracing::info!(
+                            waited_ms = waited.as_millis() as u64,
+                            "running queries finished"
+                        );
+                    }
+                }
+                Drain::TimedOut { running } => match restarter.settings.drain_timeout_action {
+                    DrainTimeoutAction::Skip => {
+                        tracing::info!(
+                            running,
+                            "queries still running at the drain timeout; the restart waits for a quiet moment"
+                        );
+                        for name in &waiting {
+                            outcome.pending.insert(
+                                name.clone(),
+                                format!("waiting for a quiet moment: {running} queries were still running at the drain timeout"),
+                            );
+                        }
+                        outcome.retry_in = Some(SKIPPED_DRAIN_RETRY);
+                        return Ok(outcome);
+                    }
+                    DrainTimeoutAction::Restart => {
+                        tracing::warn!(
+                            running,
+                            "queries still running at the drain timeout; restarting anyway"
+                        );
+                    }
+                },
+            }
+        }
+
+        // 5. Restart, wait, verify.
+        let started = Instant::now();
+        tracing::info!(container = %restarter.settings.container, changed = ?waiting, "restarting the coordinator");
+        let since = match restarter
+            .restart(&self.client, self.flavour == Flavour::Presto)
+            .await
+        {
+            Ok(since) => since,
+            Err(e) => {
+                self.metrics.count_restart("failed");
+                self.metrics
+                    .observe_apply("restart", false, started.elapsed().as_secs_f64());
+                return Err(e.into());
+            }
+        };
+        self.last_restart = Some(Instant::now());
+        let ready = restarter
+            .wait_ready(&self.client, || heartbeats.beat_reconcile())
+            .await;
+        match ready {
+            Ok(info) => {
+                let seconds = started.elapsed().as_secs_f64();
+                self.verify_after_restart(&info, &waiting, &mut outcome)
+                    .await;
+                self.metrics.count_restart("ok");
+                self.metrics.observe_apply("restart", true, seconds);
+                tracing::info!(action = "restart", outcome = "ok", duration_ms = (seconds * 1000.0) as u64, changed = ?waiting, "the coordinator restarted with the new catalogs");
+            }
+            Err(not_ready) => {
+                self.roll_back(prepared, since, not_ready, &waiting, &mut outcome)
+                    .await?;
+                self.metrics
+                    .observe_apply("restart", false, started.elapsed().as_secs_f64());
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// After a start: `SHOW CATALOGS` must list every catalog file of the folder.
+    async fn verify_after_restart(
+        &mut self,
+        info: &ServerInfo,
+        waiting: &BTreeSet<String>,
+        outcome: &mut ApplyOutcome,
+    ) {
+        let _ = self.engine_info().await;
+        let running = self.running_catalogs().await.unwrap_or_default();
+        let in_folder = self
+            .target_catalogs()
+            .await
+            .map(|l| catalog_names(&l))
+            .unwrap_or_default();
+        let missing: Vec<&String> = in_folder.difference(&running).collect();
+        for name in waiting {
+            if missing.contains(&name) {
+                continue;
+            }
+            outcome.done.insert(name.clone(), None);
+        }
+        for name in missing {
+            if self.ledger.catalogs.contains_key(name) {
+                let error = format!(
+                    "the coordinator ({} {}) started but does not list this catalog",
+                    self.flavour, info.node_version.version
+                );
+                let fingerprint = self.ledger.catalogs[name].fingerprint;
+                self.note_failure(name, Some(fingerprint), error.clone(), None, true);
+                outcome.refused.insert(name.clone(), (error, None, None));
+            }
+        }
+        self.ledger.restart.pending = false;
+        self.ledger.restart.known_good = Some(self.owned_specs());
+        self.save_ledger();
+    }
+
+    /// The coordinator did not come up: put the last known-good files back, restart again, and
+    /// blame the catalogs the coordinator's log names (all changed ones if it names none).
+    async fn roll_back(
+        &mut self,
+        prepared: &Prepared,
+        since: i64,
+        not_ready: NotReady,
+        changed: &BTreeSet<String>,
+        outcome: &mut ApplyOutcome,
+    ) -> Result<(), PassError> {
+        let restarter = self
+            .restarter
+            .as_ref()
+            .expect("restart mode has a restarter");
+        let mut specs: Vec<&CatalogSpec> = prepared
+            .desired
+            .catalogs
+            .values()
+            .map(|c| &c.spec)
+            .collect();
+        specs.extend(self.ledger.catalogs.values().map(|e| &e.spec));
+        let excerpt = scrub(
+            &restarter.log_excerpt(since, LOG_EXCERPT_LINES).await,
+            &specs,
+        );
+        let new_specs = self.owned_specs();
+        let culprits = culprits(changed, &new_specs, &excerpt);
+        tracing::error!(
+            reason = %not_ready.reason,
+            culprits = ?culprits,
+            log = %excerpt,
+            "the coordinator did not come up with the new catalogs; rolling back to the last known-good set"
+        );
+
+        let good = self.ledger.restart.known_good.clone().unwrap_or_default();
+        let target = self.target_dir();
+        for name in changed {
+            let restored = match good.get(name) {
+                Some(spec) => {
+                    render::write(&target, spec, "the last known-good set").map(|()| Some(spec))
+                }
+                None => render::remove(&target, name).map(|()| None),
+            };
+            match restored {
+                Ok(Some(spec)) => {
+                    self.ledger
+                        .catalogs
+                        .insert(name.clone(), ledger::Entry::new(spec.clone(), false));
+                }
+                Ok(None) => {
+                    self.ledger.catalogs.remove(name);
+                }
+                Err(e) => {
+                    tracing::error!(catalog = %name, error = %e, "cannot restore the catalog file")
+                }
+            }
+        }
+        self.save_ledger();
+
+        let restarter = self
+            .restarter
+            .as_ref()
+            .expect("restart mode has a restarter");
+        let heartbeats = self.heartbeats.clone();
+        let again = match restarter
+            .restart(&self.client, self.flavour == Flavour::Presto)
+            .await
+        {
+            Ok(_) => {
+                restarter
+                    .wait_ready(&self.client, || heartbeats.beat_reconcile())
+                    .await
+            }
+            Err(e) => Err(NotReady {
+                reason: e.to_string(),
+                exit_code: None,
+            }),
+        };
+        self.last_restart = Some(Instant::now());
+        let recovered = again.is_ok();
+        let why = format!(
+            "the coordinator did not start with this catalog: {}; rolled back to the last known-good catalogs. Coordinator log:\n{excerpt}",
+            not_ready.reason
+        );
+        for name in &culprits {
+            let fingerprint = prepared.desired.catalogs.get(name).map(|c| c.fingerprint);
+            self.note_failure(name, fingerprint, why.clone(), None, true);
+            outcome.refused.insert(
+                name.clone(),
+                (
+                    why.clone(),
+                    None,
+                    Some(if recovered {
+                        "rolled back; not tried again until its file changes".into()
+                    } else {
+                        "rolled back, but the coordinator does not start with the last known-good catalogs either".into()
+                    }),
+                ),
+            );
+        }
+        for name in changed.difference(&culprits) {
+            outcome.pending.insert(
+                name.clone(),
+                "rolled back together with a catalog that broke the start; applied again at the next restart".into(),
+            );
+        }
+        if recovered {
+            self.metrics.count_restart("rolled_back");
+            self.ledger.restart.pending = false;
+            self.save_ledger();
+            tracing::warn!(action = "rollback", outcome = "ok", culprits = ?culprits, "the coordinator is back with the last known-good catalogs");
+            Ok(())
+        } else {
+            self.metrics.count_restart("failed");
+            let reason = again.err().map(|e| e.reason).unwrap_or_default();
+            tracing::error!(action = "rollback", outcome = "failed", reason = %reason, "the coordinator does not start with the last known-good catalogs either");
+            Err(PassError::Engine(EngineError::Protocol(format!(
+                "the coordinator does not start, even with the last known-good catalogs: {reason}"
+            ))))
+        }
+    }
+}
+
+/// The changed catalogs a start-up log blames: by file name, quoted name, or connector. If the
+/// log names none of them, every changed catalog that was added or redefined is suspect.
+fn culprits(
+    changed: &BTreeSet<String>,
+    new_specs: &BTreeMap<String, CatalogSpec>,
+    log: &str,
+) -> BTreeSet<String> {
+    let named = |name: &str, spec: Option<&CatalogSpec>| {
+        let mut needles = vec![
+            format!("{name}.properties"),
+            format!("'{name}'"),
+            format!("\"{name}\""),
+            format!("catalog {name}"),
+        ];
+        if let Some(spec) = spec {
+            needles.push(format!("connector '{}'", spec.connector));
+            needles.push(format!("connector {}", spec.connector));
+        }
+        needles.iter().any(|n| log.contains(n.as_str()))
+    };
+    let blamed: BTreeSet<String> = changed
+        .iter()
+        .filter(|n| named(n, new_specs.get(*n)))
+        .cloned()
+        .collect();
+    if !blamed.is_empty() {
+        return blamed;
+    }
+    let redefined: BTreeSet<String> = changed
+        .iter()
+        .filter(|n| new_specs.contains_key(*n))
+        .cloned()
+        .collect();
+    if redefined.is_empty() {
+        changed.clone()
+    } else {
+        redefined
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, connector: &str) -> CatalogSpec {
+        CatalogSpec {
+            name: name.into(),
+            connector: connector.into(),
+            properties: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_log_names_the_culprit() {
+        let changed: BTreeSet<String> = ["a".into(), "b".into()].into();
+        let specs: BTreeMap<String, CatalogSpec> = [
+            ("a".to_string(), spec("a", "tpch")),
+            ("b".to_string(), spec("b", "nosuch")),
+        ]
+        .into();
+        let log =
+            "ERROR main com.facebook.presto.server.PrestoServer No factory for connector nosuch";
+        assert_eq!(culprits(&changed, &specs, log), ["b".to_string()].into());
+        let log = "Catalog configuration etc/catalog/a.properties does not contain connector.name";
+        assert_eq!(culprits(&changed, &specs, log), ["a".to_string()].into());
+    }
+
+    #[test]
+    fn when_the_log_names_nothing_every_redefined_catalog_is_suspect() {
+        let changed: BTreeSet<String> = ["a".into(), "gone".into()].into();
+        let specs: BTreeMap<String, CatalogSpec> = [("a".to_string(), spec("a", "tpch"))].into();
+        assert_eq!(
+            culprits(
+                &changed,
+                &specs,
+                "1) Error: Configuration property 'x' was not used"
+            ),
+            ["a".to_string()].into()
+        );
+        let only_removed: BTreeSet<String> = ["gone".into()].into();
+        assert_eq!(culprits(&only_removed, &specs, ""), only_removed);
+    }
+}
