@@ -154,9 +154,12 @@ impl Restarter {
             let running = match client.unfinished_queries().await {
                 Ok(queries) => queries.len(),
                 Err(EngineError::Unreachable { .. }) => 0, // nothing can be running on a dead coordinator
-                Err(_) => match cluster_running(client).await {
+                Err(e) => match cluster_running(client).await {
                     Some(n) => n,
-                    None => 0,
+                    None => {
+                        tracing::warn!(error = %e, "cannot see the coordinator's running queries (GET /v1/query, /v1/cluster); restarting without draining");
+                        0
+                    }
                 },
             };
             if running == 0 {
