@@ -46,9 +46,17 @@ fn the_trino_python_client_manages_catalogs() {
             "second_drop": {"error_name": "NOT_FOUND", "message": "Catalog 'py_pg' does not exist"},
         })
     );
-    let sent: Vec<(String, String)> = engine.records().into_iter().map(|r| (r.user.unwrap_or_default(), r.outcome)).collect();
+    let sent: Vec<(String, String)> = engine
+        .records()
+        .into_iter()
+        .map(|r| (r.user.unwrap_or_default(), r.outcome))
+        .collect();
     assert!(sent.iter().all(|(user, _)| user == "py-trino"), "{sent:?}");
-    let create = engine.records().into_iter().find(|r| r.sql.starts_with("CREATE")).unwrap();
+    let create = engine
+        .records()
+        .into_iter()
+        .find(|r| r.sql.starts_with("CREATE"))
+        .unwrap();
     assert!(create.sql.contains("'o''brien'"), "{}", create.sql);
 }
 
@@ -61,5 +69,11 @@ fn the_presto_python_client_reads_catalogs_and_cannot_create_them() {
     assert_eq!(seen["catalogs"], json!(["system", "tpch"]));
     assert_eq!(seen["select_rows"], json!([["tpch"]]));
     assert_eq!(seen["create"]["error_name"], "SYNTAX_ERROR");
-    assert!(seen["create"]["message"].as_str().unwrap().starts_with("line 1:8: mismatched input 'CATALOG'"), "{seen}");
+    assert!(
+        seen["create"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 1:8: mismatched input 'CATALOG'"),
+        "{seen}"
+    );
 }

@@ -243,7 +243,7 @@ impl Container {
         );
         let start = Instant::now();
         loop {
-            if let Ok(response) = reqwest::blocking::get(&url) {
+            if let Ok(response) = crate::emulator::http_client().get(&url).send() {
                 if let Ok(body) = response.json::<serde_json::Value>() {
                     return body;
                 }

@@ -418,7 +418,7 @@ impl Drop for RunningEmulator {
     }
 }
 
-fn http_client() -> reqwest::blocking::Client {
+pub(crate) fn http_client() -> reqwest::blocking::Client {
     static PROVIDER: OnceLock<()> = OnceLock::new();
     PROVIDER.get_or_init(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

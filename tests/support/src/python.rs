@@ -12,11 +12,22 @@ pub fn python_with_clients() -> PathBuf {
     let venv = crate::target_dir().join("python-venv");
     let python = venv.join("bin/python");
     let lock_path = crate::target_dir().join("python-venv.lock");
-    let lock = std::fs::File::create(&lock_path).unwrap_or_else(|e| panic!("{}: {e}", lock_path.display()));
+    let lock = std::fs::File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", lock_path.display()));
     lock.lock().expect("lock the venv");
-    let ready = || Command::new(&python).args(["-c", "import trino, prestodb"]).output().is_ok_and(|o| o.status.success());
+    let ready = || {
+        Command::new(&python)
+            .args(["-c", "import trino, prestodb"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
     if !ready() {
-        let status = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 -m venv");
+        let status = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
         assert!(status.success(), "python3 -m venv failed");
         let requirements = crate::workspace_root().join("tests/emulator/python-requirements.txt");
         let status = Command::new(venv.join("bin/pip"))
@@ -24,7 +35,11 @@ pub fn python_with_clients() -> PathBuf {
             .arg(&requirements)
             .status()
             .expect("pip install");
-        assert!(status.success(), "pip install -r {} failed", requirements.display());
+        assert!(
+            status.success(),
+            "pip install -r {} failed",
+            requirements.display()
+        );
     }
     let _ = lock.unlock();
     python
