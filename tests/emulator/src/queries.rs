@@ -204,10 +204,11 @@ impl Query {
         }
         {
             let inner = self.lock();
-            if let Some((k, t, page)) = &inner.last_page {
-                if *k == kind && *t == token {
-                    return Ok(page.clone());
-                }
+            if let Some((k, t, page)) = &inner.last_page
+                && *k == kind
+                && *t == token
+            {
+                return Ok(page.clone());
             }
             if inner.next_page != (kind, token) {
                 return Err(PageError::Gone);

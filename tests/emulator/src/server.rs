@@ -232,7 +232,7 @@ const BEARER_CHALLENGE: &str = "Bearer realm=\"Trino\"";
 
 /// Basic credentials: ISO-8859-1, split at the first `:` (BasicAuthCredentials.java).
 fn basic_credentials(value: &str) -> Result<(String, Option<String>), String> {
-    let encoded = value.get(6..).unwrap_or("").trim();
+    let encoded = value.get("basic ".len()..).unwrap_or("").trim();
     // NOT IN FACTS: the text for undecodable credentials.
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
@@ -282,22 +282,19 @@ fn authenticate(emulator: &Emulator, headers: &HeaderMap) -> Result<String, Auth
             return Err(unauthorized(settings, "Unauthorized".to_string()));
         };
         let mut failures = Vec::new();
-        if let Some(passwords) = &settings.passwords {
-            if value.len() >= 6 && value[..6].eq_ignore_ascii_case("basic ") {
-                match basic_credentials(value) {
-                    Ok((user, Some(password))) if passwords.get(&user) == Some(&password) => {
-                        return Ok(header_user.map_or(user, str::to_string));
-                    }
-                    // NOT IN FACTS: the password authenticator's failure text.
-                    Ok(_) => failures.push("Access Denied: Invalid credentials".to_string()),
-                    Err(message) => failures.push(message),
+        if let Some(passwords) = &settings.passwords
+            && has_scheme(value, "basic ")
+        {
+            match basic_credentials(value) {
+                Ok((user, Some(password))) if passwords.get(&user) == Some(&password) => {
+                    return Ok(header_user.map_or(user, str::to_string));
                 }
+                // NOT IN FACTS: the password authenticator's failure text.
+                Ok(_) => failures.push("Access Denied: Invalid credentials".to_string()),
+                Err(message) => failures.push(message),
             }
         }
-        if !settings.bearer_tokens.is_empty()
-            && value.len() >= 7
-            && value[..7].eq_ignore_ascii_case("bearer ")
-        {
+        if !settings.bearer_tokens.is_empty() && has_scheme(value, "bearer ") {
             let token = value[7..].trim();
             if settings.bearer_tokens.iter().any(|t| t == token) {
                 // NOT IN FACTS: the principal of a bearer token (real JWTs carry a `sub`).
@@ -313,21 +310,21 @@ fn authenticate(emulator: &Emulator, headers: &HeaderMap) -> Result<String, Auth
     }
 
     // The insecure authenticator: a user name, never a password.
-    if let Some(value) = authorization.first() {
-        if value.len() >= 6 && value[..6].eq_ignore_ascii_case("basic ") {
-            let (user, password) =
-                basic_credentials(value).map_err(|message| AuthFailure::Unauthorized {
-                    message,
-                    challenges: vec![BASIC_CHALLENGE],
-                })?;
-            if password.is_some_and(|p| !p.is_empty()) {
-                return Err(AuthFailure::Unauthorized {
-                    message: "Password not allowed for insecure authentication".to_string(),
-                    challenges: vec![BASIC_CHALLENGE],
-                });
-            }
-            return Ok(header_user.map_or(user, str::to_string));
+    if let Some(value) = authorization.first()
+        && has_scheme(value, "basic ")
+    {
+        let (user, password) =
+            basic_credentials(value).map_err(|message| AuthFailure::Unauthorized {
+                message,
+                challenges: vec![BASIC_CHALLENGE],
+            })?;
+        if password.is_some_and(|p| !p.is_empty()) {
+            return Err(AuthFailure::Unauthorized {
+                message: "Password not allowed for insecure authentication".to_string(),
+                challenges: vec![BASIC_CHALLENGE],
+            });
         }
+        return Ok(header_user.map_or(user, str::to_string));
     }
     match (header_user, emulator.settings.engine) {
         (Some(user), _) => Ok(user.to_string()),
@@ -337,6 +334,11 @@ fn authenticate(emulator: &Emulator, headers: &HeaderMap) -> Result<String, Auth
         }),
         (None, Engine::Presto) => Err(AuthFailure::PrestoNoUser),
     }
+}
+
+/// Whether an Authorization value uses `scheme` (case-insensitive, with its trailing space).
+fn has_scheme(value: &str, scheme: &str) -> bool {
+    value.len() >= scheme.len() && value[..scheme.len()].eq_ignore_ascii_case(scheme)
 }
 
 fn unauthorized(settings: &Settings, message: String) -> AuthFailure {
@@ -656,11 +658,11 @@ async fn list_queries(
         return failure.into_response();
     }
     let wanted = filter.state.map(|s| s.to_uppercase());
-    if let Some(state) = &wanted {
-        if !QUERY_STATE_NAMES.contains(&state.as_str()) {
-            // NOT IN FACTS: the response to a state that is no QueryState name.
-            return text(StatusCode::BAD_REQUEST, &format!("Invalid state: {state}"));
-        }
+    if let Some(state) = &wanted
+        && !QUERY_STATE_NAMES.contains(&state.as_str())
+    {
+        // NOT IN FACTS: the response to a state that is no QueryState name.
+        return text(StatusCode::BAD_REQUEST, &format!("Invalid state: {state}"));
     }
     let base = emulator.base_url(&headers);
     let list: Vec<Value> = emulator

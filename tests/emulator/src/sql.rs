@@ -769,11 +769,11 @@ impl Parser {
                 items.push(SelectItem::All);
             } else {
                 let expr = self.expression()?;
-                let alias = if self.accept_keyword("AS") {
-                    Some(self.identifier()?)
-                } else if matches!(&self.peek().tok, Tok::Word(w) if !is_reserved(w) && !w.eq_ignore_ascii_case("LIMIT"))
-                    || matches!(self.peek().tok, Tok::Quoted(_))
-                {
+                // `AS alias`, or an alias right after the expression (LIMIT is non-reserved
+                // but starts the LIMIT clause).
+                let bare_alias = matches!(&self.peek().tok, Tok::Word(w) if !is_reserved(w) && !w.eq_ignore_ascii_case("LIMIT"))
+                    || matches!(self.peek().tok, Tok::Quoted(_));
+                let alias = if self.accept_keyword("AS") || bare_alias {
                     Some(self.identifier()?)
                 } else {
                     None

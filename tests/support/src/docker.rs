@@ -243,10 +243,12 @@ impl Container {
         );
         let start = Instant::now();
         loop {
-            if let Ok(response) = crate::emulator::http_client().get(&url).send() {
-                if let Ok(body) = response.json::<serde_json::Value>() {
-                    return body;
-                }
+            if let Ok(body) = crate::emulator::http_client()
+                .get(&url)
+                .send()
+                .and_then(|r| r.json::<serde_json::Value>())
+            {
+                return body;
             }
             assert!(
                 start.elapsed() < timeout,
