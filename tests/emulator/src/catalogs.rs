@@ -124,7 +124,8 @@ impl CatalogManager {
                 (Ok(()), _, _) => {}
                 (Err(message), Engine::Trino, Management::Dynamic) => {
                     // CoordinatorDynamicCatalogManager.loadInitialCatalogs catches the failure and
-                    // registers a failed catalog (facts §1.6).
+                    // registers a failed catalog (facts §1.6). NOT IN FACTS: the log line layout
+                    // around the quoted message.
                     warnings.push(format!(
                         "ERROR\tmain\tio.trino.connector.CoordinatorDynamicCatalogManager\t-- Failed to load catalog {} using connector {} --\n{message}",
                         catalog.name, catalog.connector
@@ -175,6 +176,7 @@ impl CatalogManager {
                         "Catalog name SYSTEM is reserved for internal usage".to_string(),
                     ));
                 }
+                // NOT IN FACTS: the log line layout around FileCatalogStore's warning text.
                 if connector.contains('-') {
                     let corrected = connector.replace('-', "_");
                     warnings.push(format!(

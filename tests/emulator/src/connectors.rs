@@ -270,7 +270,9 @@ impl ConnectorError {
 
 /// airlift's `ApplicationConfigurationException.getMessage()`: Guice's
 /// `Messages.formatMessages("Configuration errors", …)` over messages prefixed `Error: `
-/// (airlift bootstrap/ApplicationConfigurationException.java).
+/// (airlift bootstrap/ApplicationConfigurationException.java). NOT IN FACTS: the blank lines and
+/// the closing `N error(s)` line are Guice's layout as we remember it (Guice's source was not
+/// read), and the order of the errors (values, missing, unused) is ours.
 pub fn configuration_errors(errors: &[String]) -> String {
     let mut out = String::from("Configuration errors:\n\n");
     for (index, error) in errors.iter().enumerate() {

@@ -168,6 +168,7 @@ fn show_catalogs(
     escape: Option<&str>,
 ) -> Result<Outcome, QueryFailure> {
     let escape = match escape {
+        // NOT IN FACTS: LikeFunctions' text, from memory.
         Some(e) if e.chars().count() != 1 => {
             return Err(QueryFailure::new(
                 codes::INVALID_FUNCTION_ARGUMENT,
@@ -308,7 +309,7 @@ fn output_column(
     index: usize,
     columns: &[Column],
 ) -> Result<Column, QueryFailure> {
-    // Unnamed expressions are `_col<N>` (Trino's output naming).
+    // Unnamed expressions are `_col<N>` (NOT IN FACTS: Trino's output naming, from memory).
     let name = alias.map(|a| a.canonical()).unwrap_or_else(|| match expr {
         Expr::Column(parts) => parts.last().map(|p| p.canonical()).unwrap_or_default(),
         _ => format!("_col{index}"),
@@ -342,6 +343,7 @@ fn output_column(
     })
 }
 
+/// NOT IN FACTS: "Column '…' cannot be resolved" is the analyzer's text from memory.
 fn find_column(parts: &[Ident], columns: &[Column]) -> Result<usize, QueryFailure> {
     let wanted = parts.last().map(|p| p.canonical()).unwrap_or_default();
     columns
@@ -390,6 +392,7 @@ fn evaluate(expr: &Expr, columns: &[Column], row: &[Value]) -> Result<Value, Que
                 return Ok(Value::Null);
             }
             if sql_type(&l) != sql_type(&r) {
+                // NOT IN FACTS: the analyzer's text, from memory.
                 let symbol = if *op == CompareOp::Eq { "=" } else { "<>" };
                 return Err(QueryFailure::at(
                     codes::TYPE_MISMATCH,
@@ -427,6 +430,7 @@ fn resolve_table(
 ) -> Result<Relation, QueryFailure> {
     let pos = name[0].pos;
     // No session catalog/schema is ever set on the emulator (MetadataUtil.createQualifiedObjectName).
+    // NOT IN FACTS: both texts are from memory.
     match name.len() {
         1 => {
             return Err(QueryFailure::at(

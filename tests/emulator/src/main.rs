@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         Ok(warnings) => warnings.iter().for_each(|w| eprintln!("{w}")),
         Err(error) => {
             // Trino Server.java: log.error + System.exit(100); PrestoServer: System.exit(1) (facts §4/§5).
+            // NOT IN FACTS: the log line layout.
             let (logger, code) = match settings.engine {
                 Engine::Trino => ("io.trino.server.Server", 100),
                 Engine::Presto => ("com.facebook.presto.server.PrestoServer", 1),

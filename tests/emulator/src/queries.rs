@@ -422,7 +422,8 @@ impl Query {
             .duration_since(self.created_at)
     }
 
-    /// StatementStats (client/trino-client StatementStats.java).
+    /// StatementStats (client/trino-client StatementStats.java). NOT IN FACTS: the values; only
+    /// `state`, `queued`, `scheduled` and the elapsed times move, splits and bytes stay 0.
     fn stats(&self, inner: &Inner) -> Value {
         let elapsed = self.elapsed(inner).as_millis() as u64;
         let running = inner.state == QueryState::Running;
@@ -503,7 +504,8 @@ fn error_code_json(code: ErrorCode) -> Value {
     json!({"code": code.code, "name": code.name, "type": code.kind})
 }
 
-/// QueryError (client/trino-client QueryError.java; facts §3).
+/// QueryError (client/trino-client QueryError.java; facts §3). NOT IN FACTS: the PrestoDB flavour
+/// reports the same numeric codes as Trino's StandardErrorCode.
 pub fn error_json(failure: &QueryFailure, engine: Engine) -> Value {
     // NOT IN FACTS: the Java exception class a failure reports in failureInfo.type.
     let exception = match (engine, failure.code.name) {

@@ -86,7 +86,8 @@ impl Emulator {
         }
     }
 
-    /// Trino query ids: `YYYYMMDD_HHMMSS_NNNNN_xxxxx` (QueryIdGenerator).
+    /// Trino query ids: `YYYYMMDD_HHMMSS_NNNNN_xxxxx` (NOT IN FACTS: QueryIdGenerator's format
+    /// from memory).
     fn next_query_id(&self) -> String {
         let now = clock::rfc3339(SystemTime::now());
         let digits: String = now.chars().filter(char::is_ascii_digit).collect();
@@ -684,6 +685,7 @@ async fn query_info(
     }
     match emulator.find(&id) {
         Some(query) => json_response(query.basic_info(&emulator, &emulator.base_url(&headers))),
+        // NOT IN FACTS: the answer for an unknown query id.
         None => StatusCode::GONE.into_response(),
     }
 }

@@ -195,7 +195,7 @@ struct Token {
 }
 
 /// Reserved keywords of Trino (docs/src/main/sphinx/language/reserved.md): they cannot be
-/// unquoted identifiers.
+/// unquoted identifiers. NOT IN FACTS: the list is from memory of that page, not re-read.
 const RESERVED: &[&str] = &[
     "ALTER",
     "AND",
@@ -365,7 +365,7 @@ fn lex(sql: &str) -> Result<Vec<Token>, SyntaxError> {
                 '\'' => Tok::Str(value),
                 '"' => {
                     if value.is_empty() {
-                        // Trino's AstBuilder: "Zero-length delimited identifier not allowed".
+                        // NOT IN FACTS: Trino's AstBuilder text, from memory.
                         return Err(SyntaxError {
                             pos,
                             message: "Zero-length delimited identifier not allowed".to_string(),
@@ -374,7 +374,7 @@ fn lex(sql: &str) -> Result<Vec<Token>, SyntaxError> {
                     Tok::Quoted(value)
                 }
                 _ => {
-                    // Trino's parser rejects BACKQUOTED_IDENTIFIER with this text.
+                    // NOT IN FACTS: the text Trino's parser rejects BACKQUOTED_IDENTIFIER with, from memory.
                     return Err(SyntaxError {
                         pos,
                         message: "backquoted identifiers are not supported; use double quotes to quote identifiers"
@@ -398,7 +398,7 @@ fn lex(sql: &str) -> Result<Vec<Token>, SyntaxError> {
                 }
             }
             if j < chars.len() && (chars[j].is_alphabetic() || chars[j] == '_') {
-                // DIGIT_IDENTIFIER in SqlBase.g4, rejected by the parser with this text.
+                // DIGIT_IDENTIFIER in SqlBase.g4; NOT IN FACTS: the parser's text, from memory.
                 return Err(SyntaxError {
                     pos,
                     message: "identifiers must not start with a digit; surround the identifier with double quotes"

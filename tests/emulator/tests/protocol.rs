@@ -192,3 +192,18 @@ fn fixture_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+#[test]
+fn a_syntax_error_fails_on_the_first_queued_page() {
+    let engine = trino().start();
+    let pages = pages(&engine, "SHOW TABLES");
+    assert_eq!(pages.len(), 2, "POST, then the dispatching GET fails it");
+    insta::assert_json_snapshot!(normalize(pages[1].clone(), &engine));
+}
+
+#[test]
+fn an_engine_error_fails_on_an_executing_page() {
+    let engine = trino().dynamic().memory_store().start();
+    let pages = pages(&engine, "CREATE CATALOG x USING nosuch");
+    insta::assert_json_snapshot!(normalize(pages.last().unwrap().clone(), &engine));
+}
