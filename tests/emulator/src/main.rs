@@ -32,7 +32,7 @@ pub enum Engine {
 }
 
 fn main() -> ExitCode {
-    let mut argv: Vec<String> = std::env::args().collect();
+    let argv: Vec<String> = std::env::args().collect();
     let called_as = argv
         .first()
         .and_then(|a| Path::new(a).file_name())
@@ -45,7 +45,6 @@ fn main() -> ExitCode {
             config.as_deref().unwrap_or("/etc/trino/config.properties"),
         ));
     }
-    argv.truncate(argv.len());
     let args = cli::Args::parse();
     let settings = match settings::Settings::from_args(args) {
         Ok(settings) => settings,
