@@ -139,7 +139,15 @@ pub async fn run(
         tokio::select! {
             Some(res) = raw_rx.recv() => {
                 let relevant = match &res {
-                    Ok(event) => is_relevant(&event.kind),
+                    Ok(event) => {
+                        // The folder itself was removed or moved away: the inotify watch died with
+                        // it (a new folder may even reuse the inode number). Re-arm at the next tick.
+                        let about_root = event.paths.iter().any(|p| p == &config.dir);
+                        if about_root && matches!(event.kind, EventKind::Remove(_) | EventKind::Modify(notify::event::ModifyKind::Name(_))) {
+                            armed = None;
+                        }
+                        is_relevant(&event.kind)
+                    }
                     Err(e) => {
                         tracing::warn!(error = %explain(e), "watch error; rescanning");
                         true

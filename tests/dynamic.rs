@@ -1,0 +1,327 @@
+//! The agent against the coordinator emulator in Trino dynamic mode: real agent process, real folder,
+//! real file events. Assertions are what a user sees: `SHOW CATALOGS`, the statements the engine
+//! received (its record), `/status`.
+
+mod common;
+
+use common::{Folder, PATIENCE, agent, wait_for};
+use std::time::Duration;
+use test_support::emulator::{Emulator, RunningEmulator};
+
+const TPCH: &str = "connector.name=tpch\ntpch.splits-per-node=4\n";
+
+fn trino() -> RunningEmulator {
+    Emulator::trino().dynamic().memory_store().start()
+}
+
+fn has_catalog(engine: &RunningEmulator, name: &str) -> bool {
+    engine.show_catalogs().iter().any(|c| c == name)
+}
+
+fn wait_live(engine: &RunningEmulator, name: &str) {
+    wait_for(PATIENCE, &format!("{name} in SHOW CATALOGS"), || {
+        has_catalog(engine, name).then_some(())
+    });
+}
+
+fn wait_gone(engine: &RunningEmulator, name: &str) {
+    wait_for(PATIENCE, &format!("{name} gone from SHOW CATALOGS"), || {
+        (!has_catalog(engine, name)).then_some(())
+    });
+}
+
+/// Statements other than the read-only catalog listing and the probe of catalog management (a
+/// DROP of a catalog that does not exist), as `OUTCOME SQL`.
+fn changes(engine: &RunningEmulator) -> Vec<String> {
+    engine
+        .records()
+        .into_iter()
+        .filter(|r| !r.sql.starts_with("SELECT") && !r.sql.starts_with("SHOW"))
+        .filter(|r| !r.sql.contains("catalog_reloader_probe_does_not_exist"))
+        .map(|r| format!("{} {}", r.outcome, r.sql))
+        .collect()
+}
+
+#[test]
+fn a_file_dropped_into_the_folder_becomes_a_live_catalog_and_leaves_when_deleted() {
+    let engine = trino();
+    let folder = Folder::new();
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms"])
+        .start();
+    agent.wait_first_pass();
+
+    folder.write_atomically("sales.properties", TPCH);
+    wait_live(&engine, "sales");
+    let status = agent.wait_state("sales", "applied");
+    assert_eq!(status["connector"], "tpch");
+    assert_eq!(status["file"], "sales.properties");
+    assert_eq!(
+        engine
+            .query("SELECT * FROM sales.tiny.nation LIMIT 1")
+            .map(|o| o.rows.len()),
+        Ok(1),
+        "the new catalog answers queries"
+    );
+
+    folder.remove("sales.properties");
+    wait_gone(&engine, "sales");
+    agent.wait_state("sales", "removed");
+    assert_eq!(
+        changes(&engine),
+        [
+            r#"FINISHED CREATE CATALOG "sales" USING "tpch" WITH ("tpch.splits-per-node" = '4')"#,
+            r#"FINISHED DROP CATALOG "sales""#,
+        ]
+    );
+}
+
+#[test]
+fn an_edit_replaces_the_catalog_and_a_rename_moves_it() {
+    let engine = trino();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    wait_live(&engine, "a");
+    agent.wait_state("a", "applied");
+
+    folder.write(
+        "a.properties",
+        "connector.name=tpch\ntpch.splits-per-node=8\n",
+    );
+    wait_for(PATIENCE, "the replacement", || {
+        changes(&engine)
+            .iter()
+            .any(|s| s.contains("'8'"))
+            .then_some(())
+    });
+    folder.rename("a.properties", "b.properties");
+    wait_live(&engine, "b");
+    wait_gone(&engine, "a");
+    assert_eq!(
+        changes(&engine),
+        [
+            r#"FINISHED CREATE CATALOG "a" USING "tpch" WITH ("tpch.splits-per-node" = '4')"#,
+            r#"FINISHED DROP CATALOG "a""#,
+            r#"FINISHED CREATE CATALOG "a" USING "tpch" WITH ("tpch.splits-per-node" = '8')"#,
+            r#"FINISHED DROP CATALOG "a""#,
+            r#"FINISHED CREATE CATALOG "b" USING "tpch" WITH ("tpch.splits-per-node" = '8')"#,
+        ]
+    );
+}
+
+#[test]
+fn an_invalid_file_is_reported_with_its_line_and_never_blocks_or_drops_anything() {
+    let engine = trino();
+    let folder = Folder::new();
+    folder.write("good.properties", TPCH);
+    folder.write("keep.properties", TPCH);
+    folder.write(
+        "bad.properties",
+        "connector.name=tpch\ntpch.splits-per-node=4\ntpch.splits-per-node=5\n",
+    );
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    wait_live(&engine, "good");
+    wait_live(&engine, "keep");
+    let bad = agent.wait_state("bad", "invalid");
+    assert_eq!(
+        bad["error"],
+        "bad.properties:3: duplicate property 'tpch.splits-per-node' (first set on line 2)"
+    );
+    assert!(!has_catalog(&engine, "bad"));
+
+    // Breaking a live catalog's file leaves the live catalog exactly as it was.
+    folder.write("keep.properties", "tpch.splits-per-node=4\n");
+    let keep = agent.wait_state("keep", "invalid");
+    assert!(
+        keep["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("keep.properties: connector.name is missing"),
+        "{keep}"
+    );
+    assert_eq!(keep["note"], "the live catalog is left as it was");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(has_catalog(&engine, "keep"));
+    assert!(
+        changes(&engine).iter().all(|s| !s.contains("DROP")),
+        "{:?}",
+        changes(&engine)
+    );
+    assert!(
+        agent
+            .metrics()
+            .contains("catalog_reloader_catalogs{state=\"invalid\"} 2")
+    );
+}
+
+#[test]
+fn an_engine_refusal_is_reported_and_a_failed_replacement_restores_the_previous_definition() {
+    let engine = trino();
+    let folder = Folder::new();
+    folder.write(
+        "pg.properties",
+        "connector.name=postgresql\nconnection-url=jdbc:postgresql://db:5432/x\n",
+    );
+    folder.write(
+        "nope.properties",
+        "connector.name=tpch\nno.such.property=1\n",
+    );
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    wait_live(&engine, "pg");
+    let nope = agent.wait_state("nope", "failed");
+    assert!(
+        nope["error"]
+            .as_str()
+            .unwrap()
+            .contains("Configuration property 'no.such.property' was not used"),
+        "{nope}"
+    );
+    assert_eq!(nope["error_name"], "GENERIC_INTERNAL_ERROR");
+
+    // A replacement the engine refuses: the catalog is back with its previous definition.
+    folder.write(
+        "pg.properties",
+        "connector.name=postgresql\nconnection-url=jdbc:postgresql://db:5432/x\nbogus=1\n",
+    );
+    let pg = agent.wait_state("pg", "failed");
+    assert_eq!(pg["note"], "the previous definition was restored");
+    assert!(has_catalog(&engine, "pg"));
+    let pg_changes: Vec<String> = changes(&engine)
+        .into_iter()
+        .filter(|s| s.contains("\"pg\""))
+        .collect();
+    assert_eq!(pg_changes.len(), 4, "{pg_changes:?}");
+    assert!(pg_changes[1].starts_with("FINISHED DROP"));
+    assert!(pg_changes[2].starts_with("FAILED CREATE") && pg_changes[2].contains("bogus"));
+    assert!(pg_changes[3].starts_with("FINISHED CREATE") && !pg_changes[3].contains("bogus"));
+    assert_eq!(
+        pg_changes[0].replacen("FINISHED ", "", 1),
+        pg_changes[3].replacen("FINISHED ", "", 1)
+    );
+}
+
+#[test]
+fn a_live_catalog_the_agent_did_not_create_is_a_conflict_and_left_alone() {
+    let engine = trino();
+    engine
+        .query("CREATE CATALOG theirs USING memory")
+        .expect("create an unmanaged catalog");
+    let folder = Folder::new();
+    folder.write("theirs.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    let theirs = agent.wait_state("theirs", "conflict");
+    assert!(
+        theirs["error"].as_str().unwrap().contains("'memory'"),
+        "{theirs}"
+    );
+    assert_eq!(
+        changes(&engine),
+        ["FINISHED CREATE CATALOG theirs USING memory"]
+    );
+    // Deleting the file does not drop it either: the agent never owned it.
+    folder.remove("theirs.properties");
+    wait_for(PATIENCE, "the catalog to leave the status", || {
+        agent.catalog("theirs").is_none().then_some(())
+    });
+    assert!(has_catalog(&engine, "theirs"));
+}
+
+#[test]
+fn adopt_takes_over_a_matching_live_catalog_without_touching_it() {
+    let engine = trino();
+    engine.query("CREATE CATALOG theirs USING tpch").unwrap();
+    let folder = Folder::new();
+    folder.write("theirs.properties", TPCH);
+    let state = tempfile::tempdir().unwrap();
+    let out = agent("sync", folder.path(), &engine.url())
+        .args(["--adopt", "--state-dir"])
+        .arg(state.path().display().to_string())
+        .output();
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(
+        changes(&engine),
+        ["FINISHED CREATE CATALOG theirs USING tpch"]
+    );
+    let ledger = std::fs::read_to_string(state.path().join("ledger.json")).unwrap();
+    assert!(ledger.contains("\"adopted\": true"), "{ledger}");
+}
+
+#[test]
+fn an_agent_restart_with_nothing_changed_sends_no_change_statement() {
+    let engine = trino();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    folder.write("b.properties", "connector.name=memory\n");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let first = agent("run", folder.path(), &engine.url())
+        .args(["--state-dir", &state_arg])
+        .start();
+    first.wait_state("a", "applied");
+    first.wait_state("b", "applied");
+    let (exit, _, _) = first.terminate();
+    assert!(exit.success());
+    let before = engine.records().len();
+
+    let second = agent("run", folder.path(), &engine.url())
+        .args(["--state-dir", &state_arg])
+        .start();
+    second.wait_state("a", "applied");
+    second.wait_state("b", "applied");
+    let after: Vec<String> = engine.records()[before..]
+        .iter()
+        .map(|r| r.sql.clone())
+        .collect();
+    assert_eq!(
+        after,
+        ["SELECT catalog_name, connector_name FROM system.metadata.catalogs"],
+        "a restarted agent only reads the live catalogs"
+    );
+}
+
+#[test]
+fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
+    let mut engine = trino();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--resync-interval", "500ms"])
+        .start();
+    wait_live(&engine, "a");
+    engine.restart();
+    assert!(
+        !has_catalog(&engine, "a"),
+        "the memory store forgets on restart"
+    );
+    wait_live(&engine, "a");
+    agent.wait_state("a", "applied");
+}
+
+#[test]
+fn a_pass_with_nothing_to_do_sends_no_statement() {
+    let engine = trino();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "20ms"])
+        .start();
+    agent.wait_state("a", "applied");
+    let before = engine.records().len();
+    let passes = agent.passes();
+    // Same meaning, different bytes: comments, order, spacing, escaping.
+    folder.write_atomically(
+        "a.properties",
+        "# rewritten\ntpch.splits-per-node = 4   \nconnector.name : tp\\\n    ch\n",
+    );
+    wait_for(PATIENCE, "a pass after the rewrite", || {
+        (agent.passes() > passes).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        engine.records().len(),
+        before,
+        "{:?}",
+        &engine.records()[before..]
+    );
+}

@@ -1,0 +1,326 @@
+//! File-system edge cases, end to end: the kubelet's ConfigMap update sequence, editor saves,
+//! a thousand files at once, exotic characters, and secrets that must never be shown.
+
+mod common;
+
+use common::{Folder, PATIENCE, agent, wait_for};
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use test_support::emulator::{Emulator, RunningEmulator};
+
+fn live(engine: &RunningEmulator) -> Vec<String> {
+    engine.show_catalogs()
+}
+
+fn wait_catalogs(engine: &RunningEmulator, want: &[&str]) {
+    let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    want.push("system".into());
+    want.sort();
+    wait_for(PATIENCE, &format!("SHOW CATALOGS = {want:?}"), || {
+        (live(engine) == want).then_some(())
+    });
+}
+
+/// One ConfigMap generation, written the way the kubelet's AtomicWriter does: payload into a new
+/// timestamped directory, `..data_tmp` link to it, rename over `..data`, visible links for new keys,
+/// stale visible links removed, old directory removed.
+fn kubelet_update(root: &Path, generation: u32, files: &[(&str, &str)]) {
+    let ts = format!("..2026_11_24_10_00_{generation:02}.{generation:09}");
+    let new_dir = root.join(&ts);
+    std::fs::create_dir(&new_dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(new_dir.join(name), text).unwrap();
+    }
+    let old_target = std::fs::read_link(root.join("..data")).ok();
+    symlink(&ts, root.join("..data_tmp")).unwrap();
+    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+    for (name, _) in files {
+        let link = root.join(name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            symlink(format!("..data/{name}"), &link).unwrap();
+        }
+    }
+    for entry in std::fs::read_dir(root).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !name.starts_with("..") && !files.iter().any(|(n, _)| *n == name) {
+            std::fs::remove_file(root.join(&name)).unwrap();
+        }
+    }
+    if let Some(old) = old_target {
+        std::fs::remove_dir_all(root.join(old)).unwrap();
+    }
+}
+
+#[test]
+fn kubelet_configmap_updates_are_applied() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    kubelet_update(
+        folder.path(),
+        1,
+        &[("a.properties", "connector.name=tpch\n")],
+    );
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "100ms"])
+        .start();
+    wait_catalogs(&engine, &["a"]);
+
+    kubelet_update(
+        folder.path(),
+        2,
+        &[
+            (
+                "a.properties",
+                "connector.name=tpch\ntpch.splits-per-node=2\n",
+            ),
+            ("b.properties", "connector.name=memory\n"),
+        ],
+    );
+    wait_catalogs(&engine, &["a", "b"]);
+    wait_for(PATIENCE, "a replaced with its new definition", || {
+        engine
+            .records()
+            .iter()
+            .any(|r| r.sql.contains("\"a\"") && r.sql.contains("'2'") && r.outcome == "FINISHED")
+            .then_some(())
+    });
+
+    kubelet_update(
+        folder.path(),
+        3,
+        &[("b.properties", "connector.name=memory\n")],
+    );
+    wait_catalogs(&engine, &["b"]);
+    agent.wait_state("a", "removed");
+    assert!(
+        agent.catalog("..data").is_none()
+            && agent.status()["warnings"].as_array().unwrap().is_empty(),
+        "{}",
+        agent.status()
+    );
+}
+
+#[test]
+fn an_editor_atomic_save_is_one_replacement_and_never_an_invalid_state() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    folder.write("a.properties", "connector.name=tpch\n");
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    agent.wait_state("a", "applied");
+    // vim: write the swap file, then rename it over the original.
+    folder.write_atomically(
+        "a.properties",
+        "connector.name=tpch\ntpch.splits-per-node=3\n",
+    );
+    wait_for(PATIENCE, "the replacement", || {
+        engine
+            .records()
+            .iter()
+            .any(|r| r.sql.contains("'3'") && r.outcome == "FINISHED")
+            .then_some(())
+    });
+    agent.wait_state("a", "applied");
+    let creates = engine
+        .records()
+        .iter()
+        .filter(|r| r.sql.starts_with("CREATE"))
+        .count();
+    assert_eq!(creates, 2);
+    assert!(
+        !agent.log_text().contains(".swp"),
+        "the swap file was never looked at as a catalog"
+    );
+}
+
+#[test]
+fn a_thousand_files_at_once_all_become_live_once_each() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    agent.wait_first_pass();
+    for i in 0..1000 {
+        folder.write(&format!("c{i:04}.properties"), "connector.name=memory\n");
+    }
+    wait_for(
+        std::time::Duration::from_secs(120),
+        "1000 live catalogs",
+        || (live(&engine).len() == 1001).then_some(()),
+    );
+    let creates: Vec<String> = engine
+        .records()
+        .into_iter()
+        .filter(|r| r.sql.starts_with("CREATE"))
+        .map(|r| r.sql)
+        .collect();
+    let mut unique = creates.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(creates.len(), 1000);
+    assert_eq!(unique.len(), 1000);
+    agent.wait_state("c0999", "applied");
+}
+
+#[test]
+fn exotic_characters_reach_the_engine_exactly_as_the_file_meant_them() {
+    let store = tempfile::tempdir().unwrap();
+    let engine = Emulator::trino().dynamic().file_store(store.path()).start();
+    let folder = Folder::new();
+    // In the file: \\ is a backslash, \n a newline, \u00e9 an é; the emoji is raw UTF-8.
+    folder.write(
+        "pg.properties",
+        "connector.name=postgresql\nconnection-url=jdbc:postgresql://db/x?opt='a;b'&p=C:\\\\dir\\n\"q\"\\u00e9😀; DROP CATALOG pg\n",
+    );
+    folder.write(
+        "odd.properties",
+        "connector.name=memory\nwe\"ird\\ key'=1\n",
+    );
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    agent.wait_state("pg", "applied");
+
+    let stored = std::fs::read_to_string(store.path().join("pg.properties")).unwrap();
+    let entries = catalog_reloader::properties::parse(&stored).unwrap();
+    let url = entries
+        .iter()
+        .find(|e| e.key == "connection-url")
+        .expect("the store file has the url");
+    assert_eq!(
+        url.value,
+        "jdbc:postgresql://db/x?opt='a;b'&p=C:\\dir\n\"q\"é😀; DROP CATALOG pg"
+    );
+    assert!(live(&engine).contains(&"pg".to_string()));
+
+    // The key arrived exactly too: the engine names it in its refusal.
+    let odd = agent.wait_state("odd", "failed");
+    assert!(
+        odd["error"]
+            .as_str()
+            .unwrap()
+            .contains("Configuration property 'we\"ird key'' was not used"),
+        "{odd}"
+    );
+}
+
+#[test]
+fn a_planted_password_appears_in_no_log_status_metric_or_output() {
+    const SECRET: &str = "hunter2-planted-7f3a";
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    folder.write(
+        "pg.properties",
+        &format!("connector.name=postgresql\nconnection-url=jdbc:postgresql://db/x\nconnection-user=u\nconnection-password={SECRET}\n"),
+    );
+    folder.write(
+        "broken.properties",
+        &format!("connector.name=postgresql\nconnection-url=jdbc:postgresql://u:{SECRET}@db/x\nconnection-password={SECRET}\nnot.a.property=1\n"),
+    );
+    // The engine echoes the bad enum value in its error; that value is also a secret key's value.
+    folder.write(
+        "echo.properties",
+        &format!(
+            "connector.name=iceberg\niceberg.catalog.type={SECRET}\ns3.aws-secret-key={SECRET}\n"
+        ),
+    );
+    folder.write(
+        "dup.properties",
+        &format!("connector.name=postgresql\nconnection-password={SECRET}\nconnection-password={SECRET}\n"),
+    );
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    agent.wait_state("pg", "applied");
+    agent.wait_state("broken", "failed");
+    agent.wait_state("dup", "invalid");
+    let echo = agent.wait_state("echo", "failed");
+    assert!(
+        echo["error"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid value '***' for type CatalogType"),
+        "{echo}"
+    );
+    folder.write(
+        "pg.properties",
+        &format!("connector.name=postgresql\nconnection-url=jdbc:postgresql://db/y\nconnection-user=u\nconnection-password={SECRET}\nbogus=1\n"),
+    );
+    let pg = agent.wait_state("pg", "failed");
+    assert!(pg["error"].as_str().unwrap().contains("bogus"), "{pg}");
+
+    let plan = common::agent("plan", folder.path(), &engine.url()).output();
+    let sync = common::agent("sync", folder.path(), &engine.url()).output();
+    let validate = common::validate(folder.path()).output();
+    for (what, text) in [
+        ("log", agent.log_text()),
+        ("status", agent.get("/status").1),
+        ("metrics", agent.metrics()),
+        ("plan", format!("{}{}", plan.stdout, plan.stderr)),
+        ("sync", format!("{}{}", sync.stdout, sync.stderr)),
+        (
+            "validate",
+            format!("{}{}", validate.stdout, validate.stderr),
+        ),
+    ] {
+        assert!(
+            !text.contains(SECRET),
+            "the secret leaked into the {what}:\n{text}"
+        );
+    }
+    // It did reach the engine, which is where it belongs.
+    assert!(engine.records().iter().any(|r| r.sql.contains(SECRET)));
+}
+
+#[test]
+fn polling_finds_changes_without_inotify() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let agent = agent("run", folder.path(), &engine.url())
+        .arg("--poll=100ms")
+        .start();
+    agent.wait_first_pass();
+    folder.write("a.properties", "connector.name=tpch\n");
+    wait_catalogs(&engine, &["a"]);
+    // Two writes within the same second: only content comparison can tell them apart.
+    folder.write(
+        "a.properties",
+        "connector.name=tpch\ntpch.splits-per-node=2\n",
+    );
+    wait_for(PATIENCE, "the second write", || {
+        engine
+            .records()
+            .iter()
+            .any(|r| r.sql.contains("'2'") && r.outcome == "FINISHED")
+            .then_some(())
+    });
+    folder.remove("a.properties");
+    wait_catalogs(&engine, &[]);
+}
+
+#[test]
+fn a_watched_folder_that_is_deleted_and_recreated_is_watched_again() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let dir = folder.path().join("catalogs");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a.properties"), "connector.name=tpch\n").unwrap();
+    let agent = agent("run", &dir, &engine.url())
+        .args(["--resync-interval", "300ms"])
+        .start();
+    wait_catalogs(&engine, &["a"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    wait_for(PATIENCE, "a pass that cannot read the folder", || {
+        (agent.status()["last_pass"]["result"] == "error").then_some(())
+    });
+    assert!(
+        live(&engine).contains(&"a".to_string()),
+        "a folder that cannot be read is not an empty folder: nothing is dropped"
+    );
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("b.properties"), "connector.name=tpch\n").unwrap();
+    wait_catalogs(&engine, &["b"]);
+    // Events work again (not only the resync): a new file appears well before the next resync
+    // would matter, and the log says the watch was re-armed.
+    std::fs::write(dir.join("c.properties"), "connector.name=tpch\n").unwrap();
+    wait_catalogs(&engine, &["b", "c"]);
+    assert!(
+        agent
+            .log_text()
+            .contains("watching the catalog folder again")
+    );
+}
