@@ -108,3 +108,44 @@ async fn status(State(s): State<Arc<ServerState>>) -> Response {
     let value = serde_json::to_value(&status).expect("status serialises");
     json(StatusCode::OK, value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::now_millis;
+
+    fn state(watch_age_ms: u64, reconcile_age_ms: u64) -> Arc<ServerState> {
+        let heartbeats = Arc::new(Heartbeats::default());
+        heartbeats
+            .watch
+            .store(now_millis() - watch_age_ms, Ordering::Relaxed);
+        heartbeats
+            .reconcile
+            .store(now_millis() - reconcile_age_ms, Ordering::Relaxed);
+        Arc::new(ServerState {
+            status: SharedStatus::default(),
+            metrics: Arc::new(Metrics::new()),
+            heartbeats,
+            readiness: Arc::new(Readiness::default()),
+            stale_after: Duration::from_secs(180),
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn healthz_fails_when_either_loop_stops_stamping() {
+        assert_eq!(healthz(State(state(1_000, 1_000))).await.status(), 200);
+        let dead_watch = healthz(State(state(181_000, 1_000))).await;
+        assert_eq!(dead_watch.status(), 503);
+        let dead_reconcile = healthz(State(state(1_000, 200_000))).await;
+        assert_eq!(dead_reconcile.status(), 503);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn readyz_says_why_it_is_not_ready() {
+        let s = state(0, 0);
+        let resp = readyz(State(s.clone())).await;
+        assert_eq!(resp.status(), 503);
+        s.readiness.ready.store(true, Ordering::Relaxed);
+        assert_eq!(readyz(State(s)).await.status(), 200);
+    }
+}

@@ -118,6 +118,17 @@ impl AgentBuilder {
         self
     }
 
+    /// Replaces the default `--log-format json`.
+    pub fn log_format(mut self, format: &str) -> Self {
+        let at = self
+            .args
+            .iter()
+            .position(|a| a == "--log-format")
+            .expect("set by agent()");
+        self.args[at + 1] = format.to_string();
+        self
+    }
+
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.envs.push((k.into(), v.into()));
         self

@@ -1,0 +1,205 @@
+//! What an operator watches: probes, metrics, status, logs, and a clean stop on SIGTERM.
+
+mod common;
+
+use common::{Folder, PATIENCE, agent, wait_for};
+use serde_json::Value;
+use std::time::Duration;
+use test_support::emulator::Emulator;
+
+fn metric(agent: &common::RunningAgent, series: &str) -> Option<f64> {
+    agent
+        .metrics()
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn readiness_follows_the_engine_and_health_stays_green() {
+    let mut engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--startup-delay", "1500ms"])
+        .start();
+    let folder = Folder::new();
+    folder.write("a.properties", "connector.name=tpch\n");
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--resync-interval", "300ms"])
+        .start();
+
+    // The coordinator is still starting: not ready, and it says why.
+    let (code, body) = agent.get("/readyz");
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(agent.get("/healthz").0, 200);
+    wait_for(PATIENCE, "the engine to be seen as starting", || {
+        let (_, body) = agent.get("/readyz");
+        body.contains("still starting").then_some(())
+    });
+
+    // Started: the catalog is applied and the agent is ready.
+    wait_for(PATIENCE, "ready", || {
+        (agent.get("/readyz").0 == 200).then_some(())
+    });
+    agent.wait_state("a", "applied");
+    assert_eq!(metric(&agent, "catalog_reloader_engine_up"), Some(1.0));
+    assert!(metric(&agent, "catalog_reloader_last_success_timestamp_seconds").unwrap() > 1.7e9);
+
+    // The coordinator goes away: not ready, engine_up 0, still alive.
+    engine.stop();
+    wait_for(PATIENCE, "not ready after the engine stopped", || {
+        (agent.get("/readyz").0 == 503).then_some(())
+    });
+    assert_eq!(metric(&agent, "catalog_reloader_engine_up"), Some(0.0));
+    let (_, body) = agent.get("/readyz");
+    assert!(body.contains("not reachable"), "{body}");
+    assert_eq!(agent.status()["engine"]["up"], false);
+    assert_eq!(
+        agent.get("/healthz").0,
+        200,
+        "an unreachable engine is not the agent's death"
+    );
+
+    // Back (with its memory store empty): the catalog is re-created and the agent is ready again.
+    engine.restart();
+    wait_for(PATIENCE, "ready again", || {
+        (agent.get("/readyz").0 == 200).then_some(())
+    });
+    assert!(engine.show_catalogs().contains(&"a".to_string()));
+    assert_eq!(metric(&agent, "catalog_reloader_engine_up"), Some(1.0));
+}
+
+#[test]
+fn a_failed_catalog_shows_in_status_and_metrics_and_the_log_has_stable_fields() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    folder.write("good.properties", "connector.name=tpch\n");
+    folder.write("bad.properties", "connector.name=nosuchconnector\n");
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    let bad = agent.wait_state("bad", "failed");
+    assert_eq!(bad["error_name"], "GENERIC_INTERNAL_ERROR");
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap()
+            .contains("No factory for connector 'nosuchconnector'"),
+        "{bad}"
+    );
+    assert_eq!(bad["file"], "bad.properties");
+    agent.wait_state("good", "applied");
+
+    let status = agent.status();
+    assert_eq!(status["mode"], "dynamic");
+    assert_eq!(status["engine"]["flavour"], "trino");
+    assert_eq!(status["engine"]["version"], "476");
+    assert!(status["last_pass"]["trigger"].is_string());
+    assert!(status["last_pass"]["duration_ms"].is_u64());
+    assert_eq!(
+        status["catalogs"]["good"]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .len(),
+        12
+    );
+
+    wait_for(PATIENCE, "the failed gauge", || {
+        (metric(&agent, "catalog_reloader_catalogs{state=\"failed\"}") == Some(1.0)).then_some(())
+    });
+    assert_eq!(
+        metric(&agent, "catalog_reloader_catalogs{state=\"applied\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &agent,
+            "catalog_reloader_apply_total{action=\"create\",result=\"failed\"}"
+        ),
+        Some(1.0)
+    );
+    assert!(metric(&agent, "catalog_reloader_passes_total{trigger=\"startup\"}") == Some(1.0));
+    assert!(agent.metrics().contains(
+        "catalog_reloader_build_info{version=\"0.1.0\",mode=\"dynamic\",engine=\"trino\"} 1"
+    ));
+    // One-object-per-line JSON with the documented field names.
+    let logs = agent.log_json();
+    let created = logs
+        .iter()
+        .find(|l| l["catalog"] == "good" && l["action"] == "create")
+        .expect("a log line for the create");
+    assert_eq!(created["outcome"], "ok");
+    assert!(created["duration_ms"].is_u64());
+    assert!(created["level"] == "INFO" && created["timestamp"].is_string());
+    let failed = logs
+        .iter()
+        .find(|l| l["catalog"] == "bad" && l["outcome"] == "failed")
+        .expect("a log line for the refusal");
+    assert!(failed["error"].as_str().unwrap().contains("No factory"));
+    assert_eq!(agent.log_lines().len(), logs.len(), "every line is JSON");
+}
+
+#[test]
+fn text_logs_have_no_colour_codes_when_not_on_a_terminal() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    folder.write("a.properties", "connector.name=tpch\n");
+    let out = common::agent("sync", folder.path(), &engine.url())
+        .log_format("text")
+        .output();
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("applied"), "{}", out.stderr);
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+}
+
+#[test]
+fn sigterm_during_a_pass_finishes_the_statement_keeps_the_ledger_and_exits_0() {
+    let engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--statement-latency", "400ms"])
+        .start();
+    let folder = Folder::new();
+    for i in 0..10 {
+        folder.write(&format!("c{i}.properties"), "connector.name=memory\n");
+    }
+    let state = tempfile::tempdir().unwrap();
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--state-dir", &state.path().display().to_string()])
+        .start();
+    wait_for(PATIENCE, "the first create to finish", || {
+        engine
+            .records()
+            .iter()
+            .any(|r| r.sql.starts_with("CREATE") && r.outcome == "FINISHED")
+            .then_some(())
+    });
+    let (exit, took, log) = agent.terminate();
+    assert!(exit.success(), "exit {exit:?}\n{log}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(log.contains("stopped"), "{log}");
+
+    let ledger: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.path().join("ledger.json")).unwrap())
+            .expect("the ledger is intact JSON");
+    let owned: Vec<&String> = ledger["catalogs"].as_object().unwrap().keys().collect();
+    let live = engine.show_catalogs();
+    assert!(
+        !owned.is_empty() && owned.len() < 10,
+        "stopped mid-pass: {owned:?}"
+    );
+    for name in &owned {
+        assert!(live.contains(name), "{name} is in the ledger but not live");
+    }
+    for name in live.iter().filter(|n| n.starts_with('c')) {
+        assert!(
+            owned.contains(&name),
+            "{name} is live but the ledger lost it"
+        );
+    }
+    // No statement was cut off: everything sent finished.
+    assert!(
+        engine
+            .records()
+            .iter()
+            .all(|r| r.outcome != "USER_CANCELED")
+    );
+}
