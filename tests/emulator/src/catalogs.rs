@@ -77,11 +77,6 @@ pub struct CatalogManager {
     catalogs: BTreeMap<String, Catalog>,
 }
 
-/// `${ENV:…}` lookups go to the emulator's own environment, as Trino's go to the coordinator's.
-fn process_env(key: &str) -> Option<String> {
-    std::env::var(key).ok()
-}
-
 impl CatalogManager {
     pub fn new(engine: Engine, management: Management, store: Store) -> Self {
         CatalogManager {
@@ -208,7 +203,7 @@ impl CatalogManager {
                 for (key, value) in properties {
                     resolved.push((
                         key.clone(),
-                        connectors::resolve_secrets(value, &process_env)?,
+                        connectors::resolve_secrets(value, &connectors::process_env)?,
                     ));
                 }
                 resolved
@@ -218,6 +213,13 @@ impl CatalogManager {
         };
         connectors::validate(self.engine, connector, &resolved)
             .map_err(|e: ConnectorError| e.message(self.engine))
+    }
+
+    fn read_only(&self) -> Option<ReadOnlyMode> {
+        match &self.store {
+            Store::File { read_only, .. } => *read_only,
+            Store::Memory => None,
+        }
     }
 
     pub fn lookup(&self, name: &str) -> Lookup {
@@ -268,10 +270,7 @@ impl CatalogManager {
                 format!("Catalog '{name}' already exists"),
             ));
         }
-        let read_only = match &self.store {
-            Store::File { read_only, .. } => *read_only,
-            Store::Memory => None,
-        };
+        let read_only = self.read_only();
         if read_only == Some(ReadOnlyMode::Code) {
             return Err(QueryFailure::new(
                 codes::NOT_SUPPORTED,
@@ -320,10 +319,7 @@ impl CatalogManager {
                 "DROP CATALOG is not supported by the static catalog store",
             ));
         }
-        let read_only = match &self.store {
-            Store::File { read_only, .. } => *read_only,
-            Store::Memory => None,
-        };
+        let read_only = self.read_only();
         if read_only == Some(ReadOnlyMode::Code) {
             // FileCatalogStore.removeCatalog calls checkModifiable() first, so even a no-op drop
             // fails (facts §1.6 caveats).

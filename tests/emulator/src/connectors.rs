@@ -365,6 +365,11 @@ fn required_properties(
     }
 }
 
+/// `${ENV:…}` lookups go to the emulator's own environment, as Trino's go to the coordinator's.
+pub fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
 /// `${PROVIDER:key}` references in a value, resolved as airlift's SecretsResolver does
 /// (airlift configuration/secrets/SecretsResolver.java): the provider name is case-insensitive;
 /// the only provider built in is `env` (EnvironmentVariableSecretProvider), whose failure reads

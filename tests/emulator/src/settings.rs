@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::catalogs::{Management, Store};
 use crate::cli::{Args, EngineArg, ManagementArg, StoreArg};
-use crate::connectors::{configuration_errors, resolve_secrets};
+use crate::connectors::{configuration_errors, process_env, resolve_secrets};
 use crate::{Engine, props};
 
 pub struct Settings {
@@ -197,17 +197,13 @@ fn read_properties(path: &Path) -> Result<Option<HashMap<String, String>>, Strin
     }
 }
 
-fn env_lookup(key: &str) -> Option<String> {
-    std::env::var(key).ok()
-}
-
 impl EtcConfig {
     fn read(engine: Engine, dir: &Path) -> Result<EtcConfig, String> {
         let mut config = read_properties(&dir.join("config.properties"))?.unwrap_or_default();
         // Newer Trino resolves secrets in config.properties (the image's ${ENV:CATALOG_MANAGEMENT}).
         if engine == Engine::Trino {
             for value in config.values_mut() {
-                *value = resolve_secrets(value, &env_lookup)?;
+                *value = resolve_secrets(value, &process_env)?;
             }
         }
         let node = read_properties(&dir.join("node.properties"))?.unwrap_or_default();

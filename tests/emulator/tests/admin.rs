@@ -252,7 +252,7 @@ fn presto_cluster_stats() {
 
 #[test]
 fn while_starting_statements_are_refused_and_recorded() {
-    let engine = trino().args(["--startup-delay", "1500ms"]).start();
+    let engine = trino().args(["--startup-delay", "3s"]).start();
     let info = json(get(&format!("{}/v1/info", engine.url())));
     assert_eq!(info["starting"], true);
     let refused = post(&engine, "X-Trino-User", "early", "SHOW CATALOGS");
@@ -297,7 +297,7 @@ fn while_starting_newer_trino_fails_the_query_instead() {
 
 #[test]
 fn health_check_personality_reads_the_port_and_waits_for_starting_false() {
-    let engine = trino().args(["--startup-delay", "1s"]).start();
+    let engine = trino().args(["--startup-delay", "3s"]).start();
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         config.path(),

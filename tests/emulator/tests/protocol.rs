@@ -10,7 +10,7 @@ use serde_json::Value;
 
 #[test]
 fn show_catalogs_walks_queued_executing_finished() {
-    let dir = fixture_dir(&[("tpch", "connector.name=tpch\n")]);
+    let dir = catalog_dir(&[("tpch", "connector.name=tpch\n")]);
     let engine = trino().catalog_dir(dir.path()).start();
     let pages = pages(&engine, "SHOW CATALOGS");
     insta::assert_json_snapshot!(normalize(Value::Array(pages), &engine));
@@ -138,10 +138,10 @@ fn injected_503s_are_retried_and_do_not_advance_the_query() {
 
 #[test]
 fn query_latency_keeps_a_table_read_running() {
-    let dir = fixture_dir(&[("tpch", "connector.name=tpch\n")]);
+    let dir = catalog_dir(&[("tpch", "connector.name=tpch\n")]);
     let engine = trino()
         .catalog_dir(dir.path())
-        .args(["--query-latency", "1500ms"])
+        .args(["--query-latency", "3s"])
         .start();
     let first = json(post(
         &engine,
@@ -182,15 +182,6 @@ fn statement_latency_delays_the_side_effect() {
     engine.query("CREATE CATALOG slow USING memory").unwrap();
     assert!(started.elapsed() >= Duration::from_millis(800));
     assert!(engine.show_catalogs().contains(&"slow".to_string()));
-}
-
-/// A temp dir of catalog files `(name, contents)`.
-fn fixture_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, contents) in files {
-        std::fs::write(dir.path().join(format!("{name}.properties")), contents).unwrap();
-    }
-    dir
 }
 
 #[test]

@@ -6,14 +6,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn catalog_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, contents) in files {
-        std::fs::write(dir.path().join(format!("{name}.properties")), contents).unwrap();
-    }
-    dir
-}
-
 fn run_all(engine: &RunningEmulator, statements: &[&str]) -> Value {
     Value::Array(statements.iter().map(|sql| outcome(engine, sql)).collect())
 }

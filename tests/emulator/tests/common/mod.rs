@@ -165,6 +165,15 @@ fn scrub_slug(uri: &str) -> String {
     })
 }
 
+/// A temp dir of catalog files: `(name, contents)` → `name.properties`.
+pub fn catalog_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, contents) in files {
+        std::fs::write(dir.path().join(format!("{name}.properties")), contents).unwrap();
+    }
+    dir
+}
+
 /// Waits until `check` holds, or panics saying `what`.
 pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
