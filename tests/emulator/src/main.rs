@@ -96,6 +96,10 @@ async fn serve(emulator: Arc<server::Emulator>) -> std::io::Result<()> {
     use hyper_util::service::TowerToHyperService;
     use tokio::signal::unix::{SignalKind, signal};
 
+    // PID 1 in a container gets SIGTERM; a terminal gets SIGINT: both end the process at once.
+    // Installed before the listening line, so a signal right after it is never missed.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let listener = tokio::net::TcpListener::bind(emulator.settings.listen).await?;
     let address = listener.local_addr()?;
     let acceptor = if emulator.settings.tls {
@@ -113,9 +117,6 @@ async fn serve(emulator: Arc<server::Emulator>) -> std::io::Result<()> {
         stdout.flush()?;
     }
     let app = server::router(Arc::clone(&emulator));
-    // PID 1 in a container gets SIGTERM; a terminal gets SIGINT: both end the process at once.
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -367,3 +367,22 @@ fn the_record_file_has_one_line_per_finished_statement() {
     ]
     "#);
 }
+
+#[test]
+fn sigterm_and_sigint_end_the_process_with_exit_0() {
+    for signal in ["-TERM", "-INT"] {
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut first).unwrap();
+        assert!(first.starts_with("listening on http://127.0.0.1:"), "{first}");
+        let started = std::time::Instant::now();
+        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{signal}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{signal} took {:?}", started.elapsed());
+    }
+}

@@ -89,14 +89,15 @@ pub fn image_tag(flavour: Flavour) -> &'static str {
 }
 
 /// The static emulator binary the images carry; built (`--profile image --target
-/// x86_64-unknown-linux-musl`) if scripts/test.sh has not built it already.
+/// x86_64-unknown-linux-musl`) if scripts/test.sh has not built it already, or if it is older than
+/// the emulator's sources.
 pub fn static_emulator_binary() -> PathBuf {
     let target = crate::target_dir();
     let path = target
         .join(MUSL_TARGET)
         .join("image")
         .join("coordinator-emulator");
-    if !path.exists() {
+    if crate::emulator_binary_is_stale(&path) {
         let status = crate::cargo()
             .args([
                 "build",

@@ -43,7 +43,8 @@ impl Flavour {
     }
 }
 
-/// The emulator binary: beside the test executable, built on first use if it is not there.
+/// The emulator binary: beside the test executable, (re)built on first use if it is missing or
+/// older than the emulator's sources.
 pub fn binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
@@ -54,7 +55,7 @@ pub fn binary() -> PathBuf {
                 .and_then(|exe| exe.parent().and_then(Path::parent).map(Path::to_path_buf))
                 .unwrap_or_else(|| target.join("debug"));
             let path = profile_dir.join("coordinator-emulator");
-            if !path.exists() {
+            if crate::emulator_binary_is_stale(&path) {
                 let status = crate::cargo()
                     .args(["build", "-p", "coordinator-emulator", "--target-dir"])
                     .arg(&target)

@@ -29,6 +29,26 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// Whether `binary` is missing or older than any emulator source (tests/emulator/src,
+/// Cargo.toml, Cargo.lock): a stale binary would test yesterday's emulator.
+pub(crate) fn emulator_binary_is_stale(binary: &std::path::Path) -> bool {
+    let Ok(built) = binary.metadata().and_then(|m| m.modified()) else {
+        return true;
+    };
+    let root = workspace_root();
+    let mut sources = vec![
+        root.join("Cargo.lock"),
+        root.join("tests/emulator/Cargo.toml"),
+    ];
+    if let Ok(entries) = std::fs::read_dir(root.join("tests/emulator/src")) {
+        sources.extend(entries.flatten().map(|e| e.path()));
+    }
+    sources
+        .iter()
+        .filter_map(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .any(|changed| changed > built)
+}
+
 /// `$CARGO` when run under cargo, else `cargo`.
 pub(crate) fn cargo() -> std::process::Command {
     std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
