@@ -145,24 +145,29 @@ pub fn router(emulator: Shared) -> Router {
         .route("/v1/status", get(status).head(status))
         .route("/v1/query", get(list_queries))
         .route("/v1/query/{id}", get(query_info).delete(delete_query));
+    use PageKind::{Executing, Queued};
     router = match emulator.settings.engine {
         Engine::Trino => router
             .route(
                 "/v1/statement/queued/{id}/{slug}/{token}",
-                get(trino_queued).delete(trino_cancel_queued),
+                get(|s, h, p| trino_page(Queued, s, h, p))
+                    .delete(|s, p| trino_cancel(Queued, s, p)),
             )
             .route(
                 "/v1/statement/executing/{id}/{slug}/{token}",
-                get(trino_executing).delete(trino_cancel_executing),
+                get(|s, h, p| trino_page(Executing, s, h, p))
+                    .delete(|s, p| trino_cancel(Executing, s, p)),
             ),
         Engine::Presto => router
             .route(
                 "/v1/statement/queued/{id}/{token}",
-                get(presto_queued).delete(presto_cancel_queued),
+                get(|s, h, p, q| presto_page(Queued, s, h, p, q))
+                    .delete(|s, p, q| presto_cancel(Queued, s, p, q)),
             )
             .route(
                 "/v1/statement/executing/{id}/{token}",
-                get(presto_executing).delete(presto_cancel_executing),
+                get(|s, h, p, q| presto_page(Executing, s, h, p, q))
+                    .delete(|s, p, q| presto_cancel(Executing, s, p, q)),
             )
             .route("/v1/cluster", get(cluster)),
     };
@@ -460,96 +465,45 @@ fn cancel(emulator: &Emulator, id: &str, slug: &str, kind: PageKind, token: u64)
     }
 }
 
-async fn trino_queued(
+/// Trino's nextUri shapes: `/v1/statement/{queued|executing}/{id}/{slug}/{token}`.
+type TrinoPath = Path<(String, String, u64)>;
+/// PrestoDB's: `/v1/statement/{queued|executing}/{id}/{token}?slug=…`.
+type PrestoPath = Path<(String, u64)>;
+
+async fn trino_page(
+    kind: PageKind,
     State(e): State<Shared>,
     h: HeaderMap,
-    Path((id, slug, token)): Path<(String, String, u64)>,
+    Path((id, slug, token)): TrinoPath,
 ) -> Response {
-    next_page(e, h, id, slug, PageKind::Queued, token).await
+    next_page(e, h, id, slug, kind, token).await
 }
 
-async fn trino_executing(
+async fn trino_cancel(
+    kind: PageKind,
+    State(e): State<Shared>,
+    Path((id, slug, token)): TrinoPath,
+) -> Response {
+    cancel(&e, &id, &slug, kind, token)
+}
+
+async fn presto_page(
+    kind: PageKind,
     State(e): State<Shared>,
     h: HeaderMap,
-    Path((id, slug, token)): Path<(String, String, u64)>,
-) -> Response {
-    next_page(e, h, id, slug, PageKind::Executing, token).await
-}
-
-async fn trino_cancel_queued(
-    State(e): State<Shared>,
-    Path((id, slug, token)): Path<(String, String, u64)>,
-) -> Response {
-    cancel(&e, &id, &slug, PageKind::Queued, token)
-}
-
-async fn trino_cancel_executing(
-    State(e): State<Shared>,
-    Path((id, slug, token)): Path<(String, String, u64)>,
-) -> Response {
-    cancel(&e, &id, &slug, PageKind::Executing, token)
-}
-
-async fn presto_queued(
-    State(e): State<Shared>,
-    h: HeaderMap,
-    Path((id, token)): Path<(String, u64)>,
+    Path((id, token)): PrestoPath,
     QueryParams(p): QueryParams<SlugParam>,
 ) -> Response {
-    next_page(
-        e,
-        h,
-        id,
-        p.slug.unwrap_or_default(),
-        PageKind::Queued,
-        token,
-    )
-    .await
+    next_page(e, h, id, p.slug.unwrap_or_default(), kind, token).await
 }
 
-async fn presto_executing(
+async fn presto_cancel(
+    kind: PageKind,
     State(e): State<Shared>,
-    h: HeaderMap,
-    Path((id, token)): Path<(String, u64)>,
+    Path((id, token)): PrestoPath,
     QueryParams(p): QueryParams<SlugParam>,
 ) -> Response {
-    next_page(
-        e,
-        h,
-        id,
-        p.slug.unwrap_or_default(),
-        PageKind::Executing,
-        token,
-    )
-    .await
-}
-
-async fn presto_cancel_queued(
-    State(e): State<Shared>,
-    Path((id, token)): Path<(String, u64)>,
-    QueryParams(p): QueryParams<SlugParam>,
-) -> Response {
-    cancel(
-        &e,
-        &id,
-        &p.slug.unwrap_or_default(),
-        PageKind::Queued,
-        token,
-    )
-}
-
-async fn presto_cancel_executing(
-    State(e): State<Shared>,
-    Path((id, token)): Path<(String, u64)>,
-    QueryParams(p): QueryParams<SlugParam>,
-) -> Response {
-    cancel(
-        &e,
-        &id,
-        &p.slug.unwrap_or_default(),
-        PageKind::Executing,
-        token,
-    )
+    cancel(&e, &id, &p.slug.unwrap_or_default(), kind, token)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -377,12 +377,29 @@ fn sigterm_and_sigint_end_the_process_with_exit_0() {
             .spawn()
             .unwrap();
         let mut first = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut first).unwrap();
-        assert!(first.starts_with("listening on http://127.0.0.1:"), "{first}");
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut first,
+        )
+        .unwrap();
+        assert!(
+            first.starts_with("listening on http://127.0.0.1:"),
+            "{first}"
+        );
         let started = std::time::Instant::now();
-        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(0), "{signal}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{signal} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{signal} took {:?}",
+            started.elapsed()
+        );
     }
 }

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::*;
 
@@ -181,16 +180,10 @@ fn a_bad_static_catalog_stops_trino_with_exit_100() {
         "bad.properties",
         b"connector.name=postgresql\nconnection-url=jdbc:x\nbogus=1\n",
     );
-    let exited = trino()
-        .catalog_dir(dir.path())
-        .run_to_exit(Duration::from_secs(20));
-    assert_eq!(exited.status.code(), Some(100));
-    assert!(
-        exited
-            .stderr
-            .contains("Configuration property 'bogus' was not used"),
-        "{}",
-        exited.stderr
+    fails_to_start(
+        trino().catalog_dir(dir.path()),
+        100,
+        "Configuration property 'bogus' was not used",
     );
 }
 
@@ -198,31 +191,18 @@ fn a_bad_static_catalog_stops_trino_with_exit_100() {
 fn missing_connector_name_and_a_system_file_stop_even_dynamic_trino() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "nameless.properties", b"a=b\n");
-    let exited = trino()
-        .dynamic()
-        .file_store(dir.path())
-        .run_to_exit(Duration::from_secs(20));
-    assert_eq!(exited.status.code(), Some(100));
-    assert!(
-        exited
-            .stderr
-            .contains("nameless.properties does not contain 'connector.name'"),
-        "{}",
-        exited.stderr
+    fails_to_start(
+        trino().dynamic().file_store(dir.path()),
+        100,
+        "nameless.properties does not contain 'connector.name'",
     );
 
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "system.properties", b"connector.name=tpch\n");
-    let exited = trino()
-        .catalog_dir(dir.path())
-        .run_to_exit(Duration::from_secs(20));
-    assert_eq!(exited.status.code(), Some(100));
-    assert!(
-        exited
-            .stderr
-            .contains("Catalog name SYSTEM is reserved for internal usage"),
-        "{}",
-        exited.stderr
+    fails_to_start(
+        trino().catalog_dir(dir.path()),
+        100,
+        "Catalog name SYSTEM is reserved for internal usage",
     );
 }
 
@@ -277,11 +257,7 @@ fn a_bad_catalog_stops_presto_with_exit_1() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "bad.properties", file);
-        let exited = presto()
-            .catalog_dir(dir.path())
-            .run_to_exit(Duration::from_secs(20));
-        assert_eq!(exited.status.code(), Some(1));
-        assert!(exited.stderr.contains(expected), "{}", exited.stderr);
+        fails_to_start(presto().catalog_dir(dir.path()), 1, expected);
     }
 }
 
@@ -393,32 +369,20 @@ mod etc_dir {
     #[test]
     fn an_unset_catalog_management_variable_stops_trino() {
         let etc = etc(IMAGE_CONFIG);
-        let exited = trino()
-            .arg("--etc-dir")
-            .arg(etc.path())
-            .run_to_exit(Duration::from_secs(20));
-        assert_eq!(exited.status.code(), Some(100));
-        assert!(
-            exited
-                .stderr
-                .contains("Environment variable is not set: CATALOG_MANAGEMENT"),
-            "{}",
-            exited.stderr
+        fails_to_start(
+            trino().arg("--etc-dir").arg(etc.path()),
+            100,
+            "Environment variable is not set: CATALOG_MANAGEMENT",
         );
     }
 
     #[test]
     fn config_dir_in_config_properties_breaks_dynamic_start_up() {
         let etc = etc("catalog.management=dynamic\ncatalog.config-dir=/somewhere\n");
-        let exited = trino()
-            .arg("--etc-dir")
-            .arg(etc.path())
-            .run_to_exit(Duration::from_secs(20));
-        assert_eq!(exited.status.code(), Some(100));
-        assert!(
-            exited.stderr.contains("Configuration property 'catalog.config-dir' was not used. Did you mean to use 'catalog.store'?"),
-            "{}",
-            exited.stderr
+        fails_to_start(
+            trino().arg("--etc-dir").arg(etc.path()),
+            100,
+            "Configuration property 'catalog.config-dir' was not used. Did you mean to use 'catalog.store'?",
         );
     }
 

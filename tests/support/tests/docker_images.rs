@@ -7,6 +7,17 @@ use test_support::emulator::run_query;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// `SHOW CATALOGS` on a container's published port 8080.
+fn catalogs_of(container: &Container, flavour: Flavour) -> Vec<String> {
+    let url = format!("http://127.0.0.1:{}", container.host_port(8080));
+    let output = run_query(&url, flavour, "test", "SHOW CATALOGS").unwrap();
+    output
+        .rows
+        .iter()
+        .map(|r| r[0].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn the_trino_image_starts_like_trinodb_trino() {
     if !require_docker() {
@@ -18,14 +29,8 @@ fn the_trino_image_starts_like_trinodb_trino() {
     assert_eq!(info["environment"], "docker", "node.properties is read");
     assert_eq!(info["starting"], false);
     let url = format!("http://127.0.0.1:{}", container.host_port(8080));
-    let catalogs = run_query(&url, Flavour::Trino, "test", "SHOW CATALOGS").unwrap();
-    let names: Vec<&str> = catalogs
-        .rows
-        .iter()
-        .map(|r| r[0].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        catalogs_of(&container, Flavour::Trino),
         vec!["jmx", "memory", "system", "tpcds", "tpch"],
         "the image's default catalogs"
     );
@@ -99,15 +104,8 @@ fn the_presto_image_exits_1_on_a_bad_catalog() {
     let good = Container::run(&["-p", "127.0.0.1::8080", &image]);
     let info = good.wait_for_info(8080, PATIENCE);
     assert_eq!(info["nodeVersion"]["version"], "0.293");
-    let url = format!("http://127.0.0.1:{}", good.host_port(8080));
-    let catalogs = run_query(&url, Flavour::Presto, "test", "SHOW CATALOGS").unwrap();
-    let names: Vec<&str> = catalogs
-        .rows
-        .iter()
-        .map(|r| r[0].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        catalogs_of(&good, Flavour::Presto),
         vec!["memory", "system", "tpcds"],
         "the image's default catalogs"
     );

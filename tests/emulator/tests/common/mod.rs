@@ -174,6 +174,13 @@ pub fn catalog_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// Runs `emulator` expecting a start-up failure: its exit code and a text on stderr.
+pub fn fails_to_start(emulator: Emulator, exit_code: i32, stderr_contains: &str) {
+    let exited = emulator.run_to_exit(Duration::from_secs(20));
+    assert_eq!(exited.status.code(), Some(exit_code), "{}", exited.stderr);
+    assert!(exited.stderr.contains(stderr_contains), "{}", exited.stderr);
+}
+
 /// Waits until `check` holds, or panics saying `what`.
 pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
