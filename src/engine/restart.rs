@@ -73,7 +73,6 @@ pub struct NotReady {
 }
 
 pub struct Restarter {
-    docker: Docker,
     host: String,
     pub settings: RestartSettings,
 }
@@ -104,21 +103,25 @@ fn docker_error(host: &str, container: &str, e: bollard::errors::Error) -> Resta
 }
 
 impl Restarter {
-    /// Connects lazily: no request is sent until the first operation, so a daemon that is down at
-    /// start-up is an error of the first restart, not of the agent.
-    pub fn new(settings: RestartSettings) -> Result<Self, RestartError> {
-        let host = docker_host();
+    /// Nothing is connected yet: a Docker daemon that is down (or a socket not mounted) is an
+    /// error of a restart, reported and retried, not a reason for the agent not to start.
+    pub fn new(settings: RestartSettings) -> Self {
+        Restarter {
+            host: docker_host(),
+            settings,
+        }
+    }
+
+    /// A client for one operation. bollard checks the socket when connecting, so this is where
+    /// an absent daemon shows.
+    async fn connect(&self) -> Result<Docker, RestartError> {
         let docker = Docker::connect_with_defaults().map_err(|e| RestartError::Docker {
-            host: host.clone(),
+            host: self.host.clone(),
             detail: e.to_string(),
         })?;
         // Above `stop_timeout`: a restart blocks while Docker stops the container.
-        let docker = docker.with_timeout(settings.stop_timeout + Duration::from_secs(60));
-        Ok(Restarter {
-            docker,
-            host,
-            settings,
-        })
+        let docker = docker.with_timeout(self.settings.stop_timeout + Duration::from_secs(60));
+        docker.negotiate_version().await.map_err(|e| self.err(e))
     }
 
     fn err(&self, e: bollard::errors::Error) -> RestartError {
@@ -127,12 +130,7 @@ impl Restarter {
 
     /// Checks that the daemon answers and the container exists; returns its state.
     pub async fn check(&self) -> Result<String, RestartError> {
-        let docker = self
-            .docker
-            .clone()
-            .negotiate_version()
-            .await
-            .map_err(|e| self.err(e))?;
+        let docker = self.connect().await?;
         let inspect = docker
             .inspect_container(&self.settings.container, None)
             .await
@@ -186,12 +184,7 @@ impl Restarter {
     /// and starts the container again). Returns the Unix time just before, for log excerpts.
     pub async fn restart(&self, client: &Client, presto: bool) -> Result<i64, RestartError> {
         let since = chrono_now_secs();
-        let docker = self
-            .docker
-            .clone()
-            .negotiate_version()
-            .await
-            .map_err(|e| self.err(e))?;
+        let docker = self.connect().await?;
         if self.settings.graceful_shutdown && presto {
             match client.request_shutdown().await {
                 Ok(()) => {
@@ -253,6 +246,7 @@ impl Restarter {
     ) -> Result<ServerInfo, NotReady> {
         let deadline = Instant::now() + self.settings.start_timeout;
         let mut last_error: String;
+        let docker = self.connect().await.ok();
         loop {
             beat();
             match client.info().await {
@@ -260,10 +254,10 @@ impl Restarter {
                 Ok(_) => last_error = "the coordinator is still starting".into(),
                 Err(e) => last_error = e.to_string(),
             }
-            if let Ok(inspect) = self
-                .docker
-                .inspect_container(&self.settings.container, None)
-                .await
+            if let Some(docker) = &docker
+                && let Ok(inspect) = docker
+                    .inspect_container(&self.settings.container, None)
+                    .await
                 && let Some(state) = inspect.state
             {
                 let exited = matches!(
@@ -307,8 +301,11 @@ impl Restarter {
             .since(since.saturating_sub(1) as i32)
             .tail(&lines.to_string())
             .build();
+        let Ok(docker) = self.connect().await else {
+            return String::new();
+        };
         let mut out = String::new();
-        let mut stream = self.docker.logs(&self.settings.container, Some(options));
+        let mut stream = docker.logs(&self.settings.container, Some(options));
         while let Some(Ok(chunk)) = stream.next().await {
             out.push_str(&chunk.to_string());
         }

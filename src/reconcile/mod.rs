@@ -233,9 +233,7 @@ impl Agent {
                 .push(note.clone());
         }
         let restarter = match &settings.restart.docker {
-            Some(docker) if !settings.render_only => {
-                Some(Restarter::new(docker.clone()).map_err(|e| e.to_string())?)
-            }
+            Some(docker) if !settings.render_only => Some(Restarter::new(docker.clone())),
             _ => None,
         };
         let flavour = settings.forced_flavour.unwrap_or(Flavour::Trino);
@@ -674,8 +672,18 @@ impl Agent {
                     continue;
                 }
                 Ok((prepared, outcome)) => {
-                    self.engine_failures = 0;
-                    return self.finish(&prepared, outcome);
+                    let error = outcome.error.clone();
+                    let mut report = self.finish(&prepared, outcome);
+                    match error {
+                        None => self.engine_failures = 0,
+                        Some(e) => {
+                            self.engine_failures += 1;
+                            report.result = PassResult::Error(e);
+                            report.settled = false;
+                            report.retry_in = Some(engine_backoff(self.engine_failures));
+                        }
+                    }
+                    return report;
                 }
                 Err(e) => {
                     if let PassError::Scan(scan_error) = &e {
@@ -823,6 +831,9 @@ struct ApplyOutcome {
     raced: bool,
     /// Run again after this long (restart mode: the restart waits for a quiet moment).
     retry_in: Option<Duration>,
+    /// The pass could not finish its work (restart mode: Docker failed); statuses are still
+    /// recorded, and the pass counts as failed and is retried with backoff.
+    error: Option<String>,
 }
 
 /// Names of catalogs the coordinator runs, `system` excluded.

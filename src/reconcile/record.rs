@@ -27,7 +27,31 @@ impl Agent {
                         .map(|f| f.error.file.clone())
                 })
         };
-        for (name, step) in &prepared.plan.steps {
+        // In restart mode a change rendered in one pass may be verified in a later one, whose plan
+        // has nothing left to do for it: its outcome still decides its state.
+        let mut steps: Vec<(&String, Step)> = prepared
+            .plan
+            .steps
+            .iter()
+            .map(|(n, s)| (n, s.clone()))
+            .collect();
+        let later: std::collections::BTreeSet<&String> = outcome
+            .done
+            .keys()
+            .chain(outcome.pending.keys())
+            .chain(outcome.refused.keys())
+            .filter(|n| !prepared.plan.steps.contains_key(*n))
+            .collect();
+        for name in later {
+            let step = if self.ledger.catalogs.contains_key(name) {
+                Step::Keep
+            } else {
+                Step::Forget
+            };
+            steps.push((name, step));
+        }
+        for (name, step) in &steps {
+            let name: &String = name;
             let owned = self.ledger.catalogs.get(name);
             let base = |state: State, spec: Option<&CatalogSpec>| CatalogStatus {
                 state,

@@ -17,8 +17,9 @@ use crate::sql;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-/// A drain that timed out with `--drain-timeout-action skip` is tried again after this long.
-const SKIPPED_DRAIN_RETRY: Duration = Duration::from_secs(15);
+/// A drain that timed out with `--drain-timeout-action skip` is tried again after this long (each
+/// try waits up to the drain timeout for the queries to finish).
+const SKIPPED_DRAIN_RETRY: Duration = Duration::from_secs(2);
 /// Lines of the coordinator's log kept for a failure report.
 const LOG_EXCERPT_LINES: usize = 30;
 
@@ -248,10 +249,20 @@ impl Agent {
         {
             Ok(since) => since,
             Err(e) => {
+                // Docker is down or refuses: the files stay rendered and the restart is retried
+                // with backoff; the catalogs say what they wait for.
                 self.metrics.count_restart("failed");
                 self.metrics
                     .observe_apply("restart", false, started.elapsed().as_secs_f64());
-                return Err(e.into());
+                tracing::warn!(action = "restart", outcome = "error", error = %e, "cannot restart the coordinator");
+                for name in &waiting {
+                    outcome.pending.insert(
+                        name.clone(),
+                        format!("waiting for the coordinator restart, which failed: {e}"),
+                    );
+                }
+                outcome.error = Some(e.to_string());
+                return Ok(outcome);
             }
         };
         self.last_restart = Some(Instant::now());

@@ -1,0 +1,485 @@
+//! Restart mode against the real Docker engine: the emulator's PrestoDB (and static Trino) image as
+//! the coordinator container with the target folder bind-mounted as its catalog folder, the agent
+//! as a host process. Counts of restarts come from Docker's own event log.
+
+mod common;
+
+use common::{Folder, PATIENCE, agent, wait_for};
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use test_support::docker::{Container, Flavour, docker_ok, emulator_image, require_docker};
+use test_support::emulator::run_query;
+
+const TPCH: &str = "connector.name=tpch\n";
+const SLOW: Duration = Duration::from_secs(60);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+struct Sandbox {
+    flavour: Flavour,
+    source: Folder,
+    target: tempfile::TempDir,
+    coordinator: Container,
+    port: u16,
+    created: u64,
+}
+
+impl Sandbox {
+    /// A coordinator container of `flavour` with the target folder as its catalog folder.
+    fn new(flavour: Flavour, image_args: &[&str]) -> Sandbox {
+        let image = emulator_image(flavour);
+        let target = tempfile::tempdir().unwrap();
+        // The Trino image runs as uid 1000: the folder must be readable by it.
+        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let catalog_dir = match flavour {
+            Flavour::Presto => "/opt/presto-server/etc/catalog",
+            Flavour::Trino => "/etc/trino/catalog",
+        };
+        let port = free_port();
+        let created = now_secs();
+        let publish = format!("127.0.0.1:{port}:8080");
+        let mount = format!("{}:{catalog_dir}", target.path().display());
+        let mut args = vec!["-p", publish.as_str(), "-v", mount.as_str(), image.as_str()];
+        args.extend_from_slice(image_args);
+        let coordinator = Container::run(&args);
+        coordinator.wait_for_info(8080, SLOW);
+        let sandbox = Sandbox {
+            flavour,
+            source: Folder::new(),
+            target,
+            coordinator,
+            port,
+            created,
+        };
+        sandbox.wait_started();
+        sandbox
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn wait_started(&self) {
+        wait_for(SLOW, "the coordinator to answer starting:false", || {
+            let info = common::http()
+                .get(format!("{}/v1/info", self.url()))
+                .send()
+                .ok()?
+                .json::<serde_json::Value>()
+                .ok()?;
+            (info["starting"] == false).then_some(())
+        });
+    }
+
+    fn agent(&self) -> common::AgentBuilder {
+        self.agent_with(&[])
+    }
+
+    /// The agent in restart mode for this sandbox; `overrides` replace the test defaults.
+    fn agent_with(&self, overrides: &[(&str, &str)]) -> common::AgentBuilder {
+        let target = self.target.path().display().to_string();
+        let mut flags: Vec<(&str, &str)> = vec![
+            ("--target-dir", target.as_str()),
+            ("--container", self.coordinator.name()),
+            ("--min-restart-interval", "1s"),
+            ("--debounce", "150ms"),
+            ("--start-timeout", "20s"),
+            ("--drain-timeout", "20s"),
+        ];
+        for (flag, value) in overrides {
+            match flags.iter_mut().find(|(f, _)| f == flag) {
+                Some(entry) => entry.1 = value,
+                None => flags.push((flag, value)),
+            }
+        }
+        let mut builder = agent("run", self.source.path(), &self.url());
+        for (flag, value) in flags {
+            builder = builder.arg(flag).arg(value);
+        }
+        builder
+    }
+
+    /// Catalogs the coordinator lists, `system` excluded; `None` while it is down.
+    fn catalogs(&self) -> Option<Vec<String>> {
+        run_query(&self.url(), self.flavour, "test", "SHOW CATALOGS")
+            .ok()
+            .map(|o| {
+                o.rows
+                    .iter()
+                    .filter_map(|r| r[0].as_str().map(str::to_string))
+                    .filter(|n| n != "system")
+                    .collect()
+            })
+    }
+
+    fn wait_catalogs(&self, want: &[&str]) {
+        wait_for(SLOW, &format!("the coordinator to list {want:?}"), || {
+            (self.catalogs()? == want).then_some(())
+        });
+    }
+
+    /// How often Docker started the container after its first start (its event log).
+    fn restarts(&self) -> usize {
+        let out = docker_ok(&[
+            "events",
+            "--since",
+            &self.created.to_string(),
+            "--until",
+            &(now_secs() + 1).to_string(),
+            "--filter",
+            &format!("container={}", self.coordinator.name()),
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Time}}",
+        ]);
+        out.lines().count().saturating_sub(1)
+    }
+}
+
+#[test]
+fn presto_add_edit_delete_restart_once_each_and_are_verified() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    let agent = sandbox.agent().start();
+    agent.wait_first_pass();
+    assert_eq!(agent.status()["mode"], "restart");
+    assert_eq!(sandbox.restarts(), 0, "nothing to do at start: no restart");
+
+    sandbox.source.write("sales.properties", TPCH);
+    sandbox.wait_catalogs(&["sales"]);
+    agent.wait_state("sales", "applied");
+    assert_eq!(sandbox.restarts(), 1);
+    let rendered = std::fs::read_to_string(sandbox.target.path().join("sales.properties")).unwrap();
+    assert!(rendered.contains("connector.name=tpch\n"), "{rendered}");
+    assert!(
+        run_query(
+            &sandbox.url(),
+            Flavour::Presto,
+            "test",
+            "SELECT * FROM sales.tiny.nation LIMIT 1"
+        )
+        .is_ok()
+    );
+
+    sandbox.source.write(
+        "sales.properties",
+        "connector.name=tpch\ntpch.splits-per-node=2\n",
+    );
+    wait_for(SLOW, "the edit to be applied", || {
+        (sandbox.restarts() == 2 && agent.catalog("sales")?["state"] == "applied").then_some(())
+    });
+    assert!(
+        std::fs::read_to_string(sandbox.target.path().join("sales.properties"))
+            .unwrap()
+            .contains("tpch.splits-per-node=2")
+    );
+
+    sandbox.source.remove("sales.properties");
+    sandbox.wait_catalogs(&[]);
+    agent.wait_state("sales", "removed");
+    assert!(!sandbox.target.path().join("sales.properties").exists());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(sandbox.restarts(), 3);
+    assert!(
+        agent
+            .metrics()
+            .contains("catalog_reloader_restarts_total{result=\"ok\"} 3")
+    );
+}
+
+#[test]
+fn twenty_files_within_a_second_make_one_restart() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    let agent = sandbox.agent().start();
+    agent.wait_first_pass();
+    let names: Vec<String> = (0..20).map(|i| format!("c{i:02}")).collect();
+    for name in &names {
+        sandbox
+            .source
+            .write_atomically(&format!("{name}.properties"), "connector.name=memory\n");
+    }
+    let want: Vec<&str> = names.iter().map(String::as_str).collect();
+    sandbox.wait_catalogs(&want);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sandbox.restarts(), 1);
+}
+
+#[test]
+fn a_running_query_finishes_before_the_restart() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &["--query-latency", "3s"]);
+    sandbox.source.write("sales.properties", TPCH);
+    let agent = sandbox.agent().start();
+    agent.wait_state("sales", "applied");
+    let restarts = sandbox.restarts();
+
+    let url = sandbox.url();
+    let query = std::thread::spawn(move || {
+        run_query(
+            &url,
+            Flavour::Presto,
+            "analyst",
+            "SELECT * FROM sales.tiny.nation",
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    sandbox.source.write("more.properties", TPCH);
+    let result = query.join().unwrap();
+    assert!(result.is_ok(), "the running query was cut off: {result:?}");
+    sandbox.wait_catalogs(&["more", "sales"]);
+    assert_eq!(sandbox.restarts(), restarts + 1);
+    assert!(
+        agent
+            .log_text()
+            .contains("waiting for running queries to finish"),
+        "{}",
+        agent.log_text()
+    );
+}
+
+#[test]
+fn drain_timeout_restarts_anyway_or_waits_for_a_quiet_moment() {
+    if !require_docker() {
+        return;
+    }
+    // skip: the restart waits until the long query is done.
+    let sandbox = Sandbox::new(Flavour::Presto, &["--query-latency", "4s"]);
+    sandbox.source.write("sales.properties", TPCH);
+    let agent = sandbox
+        .agent_with(&[
+            ("--drain-timeout", "500ms"),
+            ("--drain-timeout-action", "skip"),
+        ])
+        .start();
+    agent.wait_state("sales", "applied");
+    let before = sandbox.restarts();
+    let url = sandbox.url();
+    let query = std::thread::spawn(move || {
+        run_query(
+            &url,
+            Flavour::Presto,
+            "analyst",
+            "SELECT * FROM sales.tiny.nation",
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    sandbox.source.write("more.properties", TPCH);
+    wait_for(PATIENCE, "more to wait for a quiet moment", || {
+        agent.catalog("more").filter(|c| {
+            c["state"] == "pending"
+                && c["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("waiting for a quiet moment"))
+        })
+    });
+    assert!(query.join().unwrap().is_ok(), "skip never cuts a query off");
+    sandbox.wait_catalogs(&["more", "sales"]);
+    assert_eq!(sandbox.restarts(), before + 1);
+    drop(agent);
+
+    // restart (the default action): the restart happens at the timeout; the query is cut off.
+    let agent = sandbox.agent_with(&[("--drain-timeout", "500ms")]).start();
+    agent.wait_first_pass();
+    let before = sandbox.restarts();
+    let url = sandbox.url();
+    let query = std::thread::spawn(move || {
+        run_query(
+            &url,
+            Flavour::Presto,
+            "analyst",
+            "SELECT * FROM sales.tiny.nation",
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    sandbox.source.write("third.properties", TPCH);
+    sandbox.wait_catalogs(&["more", "sales", "third"]);
+    assert!(
+        query.join().unwrap().is_err(),
+        "the coordinator restarted under the query"
+    );
+    assert_eq!(sandbox.restarts(), before + 1);
+    assert!(agent.log_text().contains("restarting anyway"));
+}
+
+#[test]
+fn a_catalog_that_stops_the_coordinator_is_rolled_back_and_blamed() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    sandbox.source.write("sales.properties", TPCH);
+    let agent = sandbox.agent().start();
+    agent.wait_state("sales", "applied");
+    sandbox.wait_catalogs(&["sales"]);
+
+    sandbox
+        .source
+        .write("broken.properties", "connector.name=nosuchconnector\n");
+    let broken = wait_for(SLOW, "the culprit to be reported", || {
+        agent.catalog("broken").filter(|c| c["state"] == "failed")
+    });
+    let error = broken["error"].as_str().unwrap();
+    assert!(error.contains("did not start with this catalog"), "{error}");
+    assert!(
+        error.contains("nosuchconnector"),
+        "the log excerpt names it: {error}"
+    );
+    // The coordinator is back, with the previous set.
+    sandbox.wait_catalogs(&["sales"]);
+    assert!(!sandbox.target.path().join("broken.properties").exists());
+    agent.wait_state("sales", "applied");
+    assert!(
+        agent
+            .metrics()
+            .contains("catalog_reloader_restarts_total{result=\"rolled_back\"} 1")
+    );
+    // Never a restart loop: the bad definition is not tried again until its file changes.
+    let restarts = sandbox.restarts();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(sandbox.restarts(), restarts);
+
+    // Fixing the file applies it.
+    sandbox
+        .source
+        .write("broken.properties", "connector.name=memory\n");
+    sandbox.wait_catalogs(&["broken", "sales"]);
+    agent.wait_state("broken", "applied");
+}
+
+#[test]
+fn an_unrelated_container_is_never_touched() {
+    if !require_docker() {
+        return;
+    }
+    let bystander = Container::run(&[emulator_image(Flavour::Presto).as_str()]);
+    let started = |c: &Container| docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", c.name()]);
+    let before = started(&bystander);
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    let agent = sandbox.agent().start();
+    sandbox.source.write("a.properties", TPCH);
+    sandbox.wait_catalogs(&["a"]);
+    sandbox
+        .source
+        .write("broken.properties", "connector.name=nosuchconnector\n");
+    wait_for(SLOW, "the rollback", || {
+        agent.catalog("broken").filter(|c| c["state"] == "failed")
+    });
+    assert_eq!(started(&bystander), before);
+}
+
+#[test]
+fn an_unreachable_docker_daemon_is_a_clear_error_retried_without_a_crash() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    sandbox.source.write("a.properties", TPCH);
+    let agent = sandbox
+        .agent()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .start();
+    wait_for(PATIENCE, "the Docker error in the status", || {
+        let pass = agent.status()["last_pass"].clone();
+        pass["error"]
+            .as_str()
+            .filter(|e| {
+                e.contains("cannot reach the Docker daemon (unix:///nonexistent/docker.sock)")
+            })
+            .map(|_| ())
+    });
+    let passes = agent.passes();
+    wait_for(PATIENCE, "a retry", || {
+        (agent.passes() > passes).then_some(())
+    });
+    assert_eq!(agent.get("/healthz").0, 200);
+    assert_eq!(agent.get("/readyz").0, 503);
+    let a = agent.catalog("a").expect("a is in the status");
+    assert_eq!(a["state"], "pending");
+    assert!(
+        a["note"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach the Docker daemon"),
+        "{a}"
+    );
+    assert!(
+        sandbox.target.path().join("a.properties").exists(),
+        "rendering does not need Docker"
+    );
+}
+
+#[test]
+fn sync_in_restart_mode_renders_the_folder_and_never_restarts() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    sandbox.source.write("a.properties", TPCH);
+    sandbox.source.write("bad.properties", "nothing here\n");
+    let out = agent("sync", sandbox.source.path(), "http://127.0.0.1:9")
+        .args(["--mode", "restart", "--target-dir"])
+        .arg(sandbox.target.path().display().to_string())
+        .output();
+    assert_eq!(out.code(), 1, "one file is invalid: {}", out.stderr);
+    assert!(sandbox.target.path().join("a.properties").exists());
+    assert!(!sandbox.target.path().join("bad.properties").exists());
+    assert_eq!(sandbox.restarts(), 0);
+}
+
+#[test]
+fn presto_graceful_shutdown_stops_the_coordinator_through_its_api() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &["--shutdown-grace-period", "500ms"]);
+    let agent = sandbox.agent().arg("--graceful-shutdown").start();
+    agent.wait_first_pass();
+    sandbox.source.write("a.properties", TPCH);
+    sandbox.wait_catalogs(&["a"]);
+    agent.wait_state("a", "applied");
+    assert_eq!(sandbox.restarts(), 1);
+    let logs = sandbox.coordinator.logs();
+    assert!(
+        logs.contains("SHUTTING_DOWN") || logs.to_lowercase().contains("shut"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn static_trino_is_driven_by_restarts_too() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Trino, &[]);
+    let agent = sandbox.agent().start();
+    agent.wait_first_pass();
+    assert_eq!(agent.status()["mode"], "restart");
+    assert_eq!(agent.status()["engine"]["flavour"], "trino");
+    sandbox.source.write("sales.properties", TPCH);
+    sandbox.wait_catalogs(&["sales"]);
+    agent.wait_state("sales", "applied");
+    sandbox.source.remove("sales.properties");
+    sandbox.wait_catalogs(&[]);
+    assert_eq!(sandbox.restarts(), 2);
+}
