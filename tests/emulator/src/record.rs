@@ -13,6 +13,7 @@ use crate::clock;
 
 #[derive(Serialize)]
 struct Line<'a> {
+    /// RFC 3339 with microseconds.
     time: String,
     #[serde(rename = "queryId")]
     query_id: Option<&'a str>,
@@ -42,7 +43,7 @@ impl Recorder {
         error_name: Option<&str>,
     ) {
         let line = Line {
-            time: clock::rfc3339(SystemTime::now()),
+            time: clock::rfc3339_micros(SystemTime::now()),
             query_id,
             user,
             sql,
