@@ -80,6 +80,8 @@ pub struct Query {
     created_at: Instant,
     slug_secret: u64,
     inner: Mutex<Inner>,
+    /// Wakes long-polling page requests when the query ends, as Trino's futures do.
+    ended_signal: tokio::sync::Notify,
 }
 
 struct Inner {
@@ -127,6 +129,7 @@ impl Query {
                 next_page: (PageKind::Queued, 1),
                 ended: None,
             }),
+            ended_signal: tokio::sync::Notify::new(),
         }
     }
 
@@ -268,9 +271,15 @@ impl Query {
         token: u64,
     ) -> Value {
         // Long-poll like Trino's default maxWait of 1s: answer as soon as the query is done.
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while self.lock().outcome.is_none() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            let ended = self.ended_signal.notified();
+            if self.lock().outcome.is_some() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                break;
+            }
         }
         let mut inner = self.lock();
         let next = self.uri(emulator, base, PageKind::Executing, token + 1);
@@ -362,6 +371,7 @@ impl Query {
                 error_name,
             );
         }
+        self.ended_signal.notify_waiters();
     }
 
     /// DELETE on `nextUri` or `/v1/query/{id}`.
