@@ -155,6 +155,14 @@ pub async fn run(
                 };
                 if relevant {
                     metrics.count_watch_event();
+                    if config.debounce.is_zero() {
+                        // No timer round (tokio's has millisecond ticks): look now. Events that
+                        // arrive during the pass still coalesce into one more pass.
+                        if triggers.send(Trigger::Event).is_err() {
+                            break;
+                        }
+                        continue;
+                    }
                     let now = Instant::now();
                     let first = burst.map_or(now, |(f, _)| f);
                     burst = Some((first, (now + config.debounce).min(first + max_wait)));

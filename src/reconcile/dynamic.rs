@@ -63,7 +63,7 @@ impl Agent {
                         action,
                         outcome = "ok",
                         duration_ms,
-                        note = note.as_deref().unwrap_or(""),
+                        note = note.as_deref(),
                         "applied"
                     );
                     outcome.done.insert(name.to_string(), note);

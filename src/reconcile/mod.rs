@@ -202,6 +202,8 @@ pub struct Agent {
     ledger: Ledger,
     flavour: Flavour,
     last_uptime: Option<f64>,
+    /// `/v1/info` as the last pass that reached the engine saw it.
+    last_info: Option<ServerInfo>,
     management: Option<Management>,
     failures: BTreeMap<String, Failure>,
     recent_changes: BTreeMap<String, VecDeque<Instant>>,
@@ -246,6 +248,7 @@ impl Agent {
             ledger: loaded.ledger,
             flavour,
             last_uptime: None,
+            last_info: None,
             management: None,
             failures: BTreeMap::new(),
             recent_changes: BTreeMap::new(),
@@ -332,6 +335,7 @@ impl Agent {
         }
         self.last_uptime = uptime;
         self.update_engine_status(Some(&info), None);
+        self.last_info = Some(info.clone());
         Ok(info)
     }
 
@@ -498,12 +502,24 @@ impl Agent {
     /// Reads folder, engine (and in restart mode the target folder) and computes the plan;
     /// changes nothing but the probe's memo.
     pub async fn prepare(&mut self) -> Result<Prepared, PassError> {
+        self.prepare_for(Trigger::Startup).await
+    }
+
+    /// As [`Agent::prepare`]. A file event reuses what `/v1/info` said last time: a coordinator
+    /// that is starting or gone refuses the catalog listing anyway, and its restarts are noticed by
+    /// the resync passes, which always ask.
+    async fn prepare_for(&mut self, trigger: Trigger) -> Result<Prepared, PassError> {
         // Restart mode renders even when the coordinator is down (it may be down because of a
         // bad catalog); the coordinator is needed only later, to restart and verify.
         let restart_for_sure = self.settings.mode == ModeChoice::Restart
             || (self.settings.mode == ModeChoice::Auto
                 && self.settings.forced_flavour == Some(Flavour::Presto));
-        let info = if self.mode_needs_engine() {
+        let info = if trigger == Trigger::Event
+            && self.last_info.is_some()
+            && self.settings.mode != ModeChoice::Restart
+        {
+            self.last_info.clone()
+        } else if self.mode_needs_engine() {
             match self.engine_info().await {
                 Ok(info) => Some(info),
                 Err(_) if restart_for_sure => None,
@@ -654,7 +670,7 @@ impl Agent {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let result = match self.prepare().await {
+            let result = match self.prepare_for(trigger).await {
                 Ok(prepared) => {
                     let applied = match prepared.mode {
                         Mode::Dynamic => {
@@ -686,6 +702,13 @@ impl Agent {
                     return report;
                 }
                 Err(e) => {
+                    if let PassError::Engine(engine_error) = &e
+                        && engine_error.is_connection()
+                    {
+                        self.metrics.set_engine_up(false);
+                        self.update_engine_status(None, Some(engine_error));
+                        self.last_info = None;
+                    }
                     if let PassError::Scan(scan_error) = &e {
                         tracing::error!(error = %scan_error, "a catalog folder cannot be read; nothing is changed");
                     }

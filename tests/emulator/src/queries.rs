@@ -326,7 +326,10 @@ impl Query {
     /// reads `--query-latency` before the rows.
     async fn run(self: Arc<Self>, emulator: &Arc<Emulator>, statement: sql::Statement) {
         self.lock().state = QueryState::Running;
-        tokio::time::sleep(emulator.settings.statement_latency).await;
+        // A zero sleep would still wait for tokio's next millisecond tick.
+        if !emulator.settings.statement_latency.is_zero() {
+            tokio::time::sleep(emulator.settings.statement_latency).await;
+        }
         if self.state().is_done() {
             return; // canceled while waiting
         }
@@ -339,7 +342,9 @@ impl Query {
                 &emulator.rng,
             )
         };
-        if matches!(&result, Ok(outcome) if outcome.reads_table) {
+        if matches!(&result, Ok(outcome) if outcome.reads_table)
+            && !emulator.settings.query_latency.is_zero()
+        {
             tokio::time::sleep(emulator.settings.query_latency).await;
         }
         self.finish(emulator, result);

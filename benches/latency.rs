@@ -1,0 +1,297 @@
+//! Whole-process benchmark of dynamic mode: the real agent (release build) against the coordinator
+//! emulator (release build, zero statement latency).
+//!
+//! 1. Latency: a file renamed into the folder → its `CREATE CATALOG` finished on the engine (the
+//!    emulator's record file, microsecond times). 200 changes, with the default debounce (200ms)
+//!    and with `--debounce 0`. The agent's overhead is the latency minus the debounce.
+//! 2. Idle: 100 catalogs applied, then 60 s with nothing to do: resident memory, CPU time, and
+//!    wake-ups (context switches of all the agent's threads, from /proc).
+//!
+//! Run: `cargo bench --bench latency` (figures go into BENCHMARKS.md by hand, with the date and
+//! machine). `LATENCY_CHANGES` and `IDLE_SECONDS` override the counts for a quick look.
+
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use test_support::emulator::{Emulator, RunningEmulator};
+
+const AGENT: &str = env!("CARGO_BIN_EXE_catalog-reloader");
+
+fn release_emulator() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-q", "-p", "coordinator-emulator"])
+        .current_dir(root)
+        .status()
+        .expect("cargo build");
+    assert!(status.success());
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
+    target.join("release").join("coordinator-emulator")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Agent {
+    child: Child,
+    port: u16,
+}
+
+impl Agent {
+    fn start(folder: &Path, server: &str, extra: &[&str]) -> Agent {
+        let port = free_port();
+        let child = Command::new(AGENT)
+            .args(["run", "--catalog-dir"])
+            .arg(folder)
+            .args(["--server", server, "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the agent");
+        let agent = Agent { child, port };
+        agent.wait(Duration::from_secs(30), |s| !s["last_pass"].is_null());
+        agent
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::blocking::get(format!("http://127.0.0.1:{}/status", self.port))
+            .ok()?
+            .json()
+            .ok()
+    }
+
+    fn wait(&self, timeout: Duration, ok: impl Fn(&serde_json::Value) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.status().is_some_and(|s| ok(&s)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the agent did not get there in {timeout:?}");
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses the record's `2026-11-24T09:07:21.123456Z` into a Unix time in microseconds.
+fn unix_micros(rfc3339: &str) -> u128 {
+    let (date, time) = rfc3339.trim_end_matches('Z').split_once('T').unwrap();
+    let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
+    let (hms, frac) = time.split_once('.').unwrap();
+    let t: Vec<i64> = hms.split(':').map(|p| p.parse().unwrap()).collect();
+    // Days from civil (Howard Hinnant).
+    let (y, m) = if d[1] <= 2 {
+        (d[0] - 1, d[1] + 9)
+    } else {
+        (d[0], d[1] - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d[2] - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2];
+    secs as u128 * 1_000_000 + frac.parse::<u128>().unwrap()
+}
+
+fn now_micros() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros()
+}
+
+/// Follows the record file, returning the finish time of the CREATE of `catalog`.
+struct RecordTail {
+    reader: BufReader<std::fs::File>,
+}
+
+impl RecordTail {
+    fn open(engine: &RunningEmulator) -> RecordTail {
+        let path = engine.record_path();
+        while !path.exists() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut file = std::fs::File::open(path).unwrap();
+        file.seek(SeekFrom::End(0)).unwrap();
+        RecordTail {
+            reader: BufReader::new(file),
+        }
+    }
+
+    fn created(&mut self, catalog: &str, timeout: Duration) -> u128 {
+        let needle = format!("CREATE CATALOG \\\"{catalog}\\\"");
+        let start = Instant::now();
+        let mut line = String::new();
+        loop {
+            // A line can be caught half written: keep reading until its newline.
+            if self.reader.read_line(&mut line).unwrap() > 0 {
+                if !line.ends_with('\n') {
+                    continue;
+                }
+                if line.contains(&needle) && line.contains("\"FINISHED\"") {
+                    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                    return unix_micros(v["time"].as_str().unwrap());
+                }
+                line.clear();
+                continue;
+            }
+            assert!(start.elapsed() < timeout, "no CREATE of {catalog}");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank]
+}
+
+fn latency(emulator_bin: &Path, debounce: &str, debounce_ms: f64, changes: usize) {
+    let engine = Emulator::trino()
+        .binary(emulator_bin)
+        .dynamic()
+        .memory_store()
+        .start();
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().join("catalogs");
+    let staging = root.path().join("staging");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::create_dir(&staging).unwrap();
+    let agent = Agent::start(&folder, &engine.url(), &["--debounce", debounce]);
+    let mut tail = RecordTail::open(&engine);
+    let mut millis = Vec::with_capacity(changes);
+    for i in 0..changes {
+        let name = format!("c{i:04}");
+        let staged = staging.join(format!("{name}.properties"));
+        std::fs::write(&staged, "connector.name=memory\n").unwrap();
+        let t0 = now_micros();
+        std::fs::rename(&staged, folder.join(format!("{name}.properties"))).unwrap();
+        let t1 = tail.created(&name, Duration::from_secs(10));
+        millis.push((t1.saturating_sub(t0)) as f64 / 1000.0);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(agent);
+    millis.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&millis, 50.0), percentile(&millis, 99.0));
+    println!(
+        "| `--debounce {debounce}` | {changes} | {p50:.1} ms | {:.1} ms | {p99:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+        percentile(&millis, 90.0),
+        millis[millis.len() - 1],
+        p50 - debounce_ms,
+        p99 - debounce_ms,
+    );
+}
+
+/// (VmRSS kB, VmHWM kB, utime+stime ticks, context switches over all threads, threads)
+fn proc_sample(pid: u32) -> (u64, u64, u64, u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    // Fields 14 and 15 of /proc/PID/stat (utime, stime) are at 11 and 12 after the comm.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let mut switches = 0;
+    let mut threads = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let path = task.unwrap().path().join("status");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            threads += 1;
+            switches += field(&text, "voluntary_ctxt_switches:")
+                + field(&text, "nonvoluntary_ctxt_switches:");
+        }
+    }
+    (
+        field(&status, "VmRSS:"),
+        field(&status, "VmHWM:"),
+        ticks,
+        switches,
+        threads,
+    )
+}
+
+fn idle(emulator_bin: &Path, seconds: u64) {
+    let engine = Emulator::trino()
+        .binary(emulator_bin)
+        .dynamic()
+        .memory_store()
+        .start();
+    let folder = tempfile::tempdir().unwrap();
+    for i in 0..100 {
+        std::fs::write(
+            folder.path().join(format!("c{i:03}.properties")),
+            "connector.name=tpch\ntpch.splits-per-node=4\n",
+        )
+        .unwrap();
+    }
+    let agent = Agent::start(folder.path(), &engine.url(), &[]);
+    agent.wait(Duration::from_secs(60), |s| {
+        s["catalogs"]
+            .as_object()
+            .is_some_and(|c| c.len() == 100 && c.values().all(|v| v["state"] == "applied"))
+    });
+    // Let the blocking pool's idle threads retire before measuring.
+    std::thread::sleep(Duration::from_secs(12));
+    let pid = agent.child.id();
+    let before = proc_sample(pid);
+    let statements_before = engine.records().len();
+    std::thread::sleep(Duration::from_secs(seconds));
+    let after = proc_sample(pid);
+    let statements = engine.records().len() - statements_before;
+    let hz = 100.0; // USER_HZ on Linux
+    println!(
+        "| 100 catalogs, {seconds} s idle (resync 60 s) | {:.1} MiB | {:.1} MiB | {:.2} s | {} | {} | {} |",
+        after.0 as f64 / 1024.0,
+        after.1 as f64 / 1024.0,
+        (after.2 - before.2) as f64 / hz,
+        after.3 - before.3,
+        after.4,
+        statements,
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let changes: usize = std::env::var("LATENCY_CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let idle_seconds: u64 = std::env::var("IDLE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let emulator = release_emulator();
+    println!("| run | changes | p50 | p90 | p99 | max | overhead p50 | overhead p99 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    latency(&emulator, "200ms", 200.0, changes);
+    latency(&emulator, "0", 0.0, changes);
+    println!();
+    println!(
+        "| idle run | RSS | peak RSS | CPU time | context switches (all threads) | threads | statements |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    idle(&emulator, idle_seconds);
+}
