@@ -9,7 +9,7 @@
 # The engine image: TRINO_IMAGE when set; else trinodb/trino:476 when it is present or can be
 # pulled; else (no registry) the coordinator emulator from tests/emulator, built here, which says
 # so loudly. Also read: CATALOG_RELOADER_IMAGE (default catalog-reloader:local), CATALOGS_DIR,
-# TRINO_HOST_PORT, CATALOG_RELOADER_HOST_PORT (see compose/trino/compose.yaml) and
+# TRINO_HOST_PORT, RELOADER_HOST_PORT (see compose/trino/compose.yaml) and
 # COMPOSE_PROJECT_NAME (default trino, as for `docker compose -f compose/trino/compose.yaml`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -218,7 +218,7 @@ impl Sandbox {
             ("CATALOGS_DIR".into(), folder.path().display().to_string()),
             ("TRINO_HOST_PORT".into(), "0".into()),
             ("PRESTO_HOST_PORT".into(), "0".into()),
-            ("CATALOG_RELOADER_HOST_PORT".into(), "0".into()),
+            ("RELOADER_HOST_PORT".into(), "0".into()),
         ];
         env.extend(
             extra_env
@@ -807,7 +807,7 @@ impl SandboxScript {
             .env("COMPOSE_PROJECT_NAME", &self.project)
             .env("CATALOGS_DIR", self.folder.path())
             .env("TRINO_HOST_PORT", "0")
-            .env("CATALOG_RELOADER_HOST_PORT", "0")
+            .env("RELOADER_HOST_PORT", "0")
             .env("CATALOG_RELOADER_IMAGE", &self.agent_tag.0)
             // The script chooses the engine image itself.
             .env_remove("TRINO_IMAGE"))
@@ -877,4 +877,444 @@ fn the_sandbox_script_starts_trino_shows_a_new_catalog_and_stops() {
     if emulated && !emulator_was_there {
         let _ = docker_output(&["rmi", EMULATOR]);
     }
+}
+
+/// A Python with kubernetes-validate and PyYAML: the test venv (scripts/test.sh installs
+/// kubernetes/python-requirements.txt into it), completed here when run without the script.
+fn python_with_kubernetes_validate() -> PathBuf {
+    let python = test_support::python::python_with_clients();
+    let ready = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import kubernetes_validate, yaml"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !ready(&python) {
+        let installed = run(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(repo().join("kubernetes/python-requirements.txt")));
+        assert!(installed.status.success(), "{}", text(&installed));
+    }
+    python
+}
+
+fn kubernetes_check(python: &Path, files: &[PathBuf]) -> Output {
+    run(Command::new(python)
+        .arg(repo().join("kubernetes/check.py"))
+        .args(files))
+}
+
+#[test]
+fn kubernetes_manifests_and_helm_values_pass_the_schemas_of_current_kubernetes() {
+    let python = python_with_kubernetes_validate();
+    let checked = kubernetes_check(&python, &[]);
+    let said = text(&checked);
+    assert!(checked.status.success(), "{said}");
+    assert!(said.contains("6 checked"), "{said}");
+    assert!(said.contains(": 0 problem(s)"), "{said}");
+
+    // The check is strict: a misspelt field, a mount of a missing volume and a startupProbe on
+    // the sidecar are each caught.
+    let scratch = tempfile::tempdir().unwrap();
+    let catalogs = scratch.path().join("catalogs.yaml");
+    std::fs::copy(repo().join("kubernetes/catalogs.yaml"), &catalogs).unwrap();
+    let deployment = std::fs::read_to_string(repo().join("kubernetes/trino-coordinator.yaml"))
+        .unwrap()
+        .replacen("          livenessProbe:", "          livenesProbe:", 1);
+    let misspelt = scratch.path().join("misspelt.yaml");
+    std::fs::write(&misspelt, deployment).unwrap();
+    let refused = kubernetes_check(&python, &[misspelt, catalogs.clone()]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("livenesProbe"),
+        "{}",
+        text(&refused)
+    );
+
+    let values = std::fs::read_to_string(repo().join("kubernetes/helm-values.yaml")).unwrap();
+    let broken = values
+        .replacen(
+            "      restartPolicy: Always\n",
+            "      restartPolicy: Always\n      startupProbe:\n        httpGet:\n          path: /readyz\n          port: reloader\n",
+            1,
+        )
+        .replacen("        - name: reloader-state\n          mountPath", "        - name: nowhere\n          mountPath", 1);
+    let broken_values = scratch.path().join("helm-values.yaml");
+    std::fs::write(&broken_values, broken).unwrap();
+    let refused = kubernetes_check(&python, &[broken_values, catalogs]);
+    let said = text(&refused);
+    assert!(!refused.status.success(), "{said}");
+    assert!(said.contains("has a startupProbe"), "{said}");
+    assert!(said.contains("mounts volume nowhere"), "{said}");
+}
+
+/// Every CATALOG_RELOADER_* variable the deployment files set is one the agent reads (its
+/// `--help` lists them), so a renamed flag cannot leave a file behind.
+#[test]
+fn deployment_files_only_set_variables_the_agent_reads() {
+    let mut known = std::collections::BTreeSet::new();
+    for subcommand in ["run", "sync"] {
+        let help = text(&run(Command::new(common::BIN).args([subcommand, "--help"])));
+        known.extend(
+            help.split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                .filter(|w| w.starts_with("CATALOG_RELOADER_"))
+                .map(str::to_string),
+        );
+    }
+    assert!(known.contains("CATALOG_RELOADER_CATALOG_DIR"), "{known:?}");
+    // Compose's own variable for the agent's image, not the agent's.
+    let compose_only = ["CATALOG_RELOADER_IMAGE"];
+    let files = [
+        "compose/trino/compose.yaml",
+        "compose/presto/compose.yaml",
+        "kubernetes/trino-coordinator.yaml",
+        "kubernetes/helm-values.yaml",
+        "scripts/sandbox.sh",
+    ];
+    for file in files {
+        let content = std::fs::read_to_string(repo().join(file)).unwrap();
+        let used: Vec<&str> = content
+            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .filter(|w| w.starts_with("CATALOG_RELOADER_"))
+            .collect();
+        assert!(!used.is_empty() || file.ends_with(".sh"), "{file}");
+        for name in used {
+            assert!(
+                known.contains(name) || compose_only.contains(&name),
+                "{file} sets {name}, which the agent does not read"
+            );
+        }
+    }
+}
+
+fn yaml_documents(python: &Path, file: &Path) -> Vec<serde_json::Value> {
+    let out = run(Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, yaml\nprint(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))",
+        ])
+        .arg(file));
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).expect("YAML as JSON")
+}
+
+/// The pod of a Deployment run on Docker the way the kubelet runs it, as far as these manifests
+/// need: plain init containers in order, each to completion (exit 0); then native sidecars
+/// (`restartPolicy: Always`) and containers in one network namespace, the first sidecar's, which
+/// publishes every container port on loopback. ConfigMap volumes are read-only folders of their
+/// keys, emptyDirs world-writable folders (as the kubelet makes them), `envFrom` Secrets become
+/// variables, the container securityContext becomes --user/--read-only/--cap-drop/
+/// no-new-privileges and the pod's fsGroup a supplementary group. Images are swapped for the
+/// locally built ones; nothing else in the spec changes. (Plain init containers get no network:
+/// the pod's namespace has no owner yet. These manifests' need none.)
+struct Pod {
+    root: tempfile::TempDir,
+    /// Running containers by their name in the spec.
+    running: Vec<(String, Container)>,
+}
+
+impl Pod {
+    fn start(
+        spec: &serde_json::Value,
+        config_maps: &serde_json::Map<String, serde_json::Value>,
+        secrets: &serde_json::Map<String, serde_json::Value>,
+        image_for: impl Fn(&str) -> String,
+    ) -> Pod {
+        let root = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for volume in spec["volumes"].as_array().expect("volumes") {
+            let dir = root.path().join(volume["name"].as_str().unwrap());
+            std::fs::create_dir(&dir).unwrap();
+            if let Some(name) = volume["configMap"]["name"].as_str() {
+                let data = config_maps[name]["data"]
+                    .as_object()
+                    .expect("ConfigMap data");
+                for (key, value) in data {
+                    std::fs::write(dir.join(key), value.as_str().unwrap()).unwrap();
+                }
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            } else {
+                assert!(
+                    volume.get("emptyDir").is_some(),
+                    "unsupported volume {volume}"
+                );
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+            }
+        }
+        let mut pod = Pod {
+            root,
+            running: Vec::new(),
+        };
+        let no_containers = Vec::new();
+        let init = spec["initContainers"].as_array().unwrap_or(&no_containers);
+        let main = spec["containers"].as_array().expect("containers");
+        let ports: Vec<String> = init
+            .iter()
+            .chain(main)
+            .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+            .map(|p| format!("127.0.0.1::{}", p["containerPort"]))
+            .collect();
+        let mut owner: Option<String> = None;
+        for container in init.iter().chain(main) {
+            let name = container["name"].as_str().unwrap().to_string();
+            let sidecar_or_main =
+                container["restartPolicy"] == "Always" || main.contains(container);
+            let mut args: Vec<String> = Vec::new();
+            match (&owner, sidecar_or_main) {
+                (_, false) => args.extend(["--network".into(), "none".into()]),
+                (None, true) => {
+                    for port in &ports {
+                        args.extend(["-p".into(), port.clone()]);
+                    }
+                }
+                (Some(owner), true) => {
+                    args.extend(["--network".into(), format!("container:{owner}")])
+                }
+            }
+            args.extend(pod.docker_args(spec, container, secrets));
+            args.push(image_for(container["image"].as_str().unwrap()));
+            if let Some(command) = container["command"].as_array() {
+                panic!("command is not supported here: {command:?}");
+            }
+            for arg in container["args"].as_array().unwrap_or(&no_containers) {
+                args.push(arg.as_str().unwrap().to_string());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            if sidecar_or_main {
+                let started = Container::run(&args);
+                owner.get_or_insert_with(|| started.name().to_string());
+                pod.running.push((name, started));
+            } else {
+                let mut once = vec!["run", "--rm"];
+                once.extend(args);
+                let done = docker_output(&once);
+                assert!(
+                    done.status.success(),
+                    "init container {name} failed: {}",
+                    text(&done)
+                );
+            }
+        }
+        pod
+    }
+
+    fn docker_args(
+        &self,
+        spec: &serde_json::Value,
+        container: &serde_json::Value,
+        secrets: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<String> {
+        let mut args: Vec<String> = Vec::new();
+        let security = &container["securityContext"];
+        if let Some(user) = security["runAsUser"].as_u64() {
+            let group = security["runAsGroup"].as_u64().unwrap_or(user);
+            args.extend(["--user".into(), format!("{user}:{group}")]);
+        }
+        if let Some(group) = spec["securityContext"]["fsGroup"].as_u64() {
+            args.extend(["--group-add".into(), group.to_string()]);
+        }
+        if security["readOnlyRootFilesystem"] == true {
+            args.push("--read-only".into());
+        }
+        if security["capabilities"]["drop"] == serde_json::json!(["ALL"]) {
+            args.extend(["--cap-drop".into(), "ALL".into()]);
+        }
+        if security["allowPrivilegeEscalation"] == false {
+            args.extend(["--security-opt".into(), "no-new-privileges".into()]);
+        }
+        for variable in container["env"].as_array().cloned().unwrap_or_default() {
+            let value = variable["value"]
+                .as_str()
+                .expect("env with a literal value");
+            args.extend([
+                "-e".into(),
+                format!("{}={value}", variable["name"].as_str().unwrap()),
+            ]);
+        }
+        for source in container["envFrom"].as_array().cloned().unwrap_or_default() {
+            let name = source["secretRef"]["name"]
+                .as_str()
+                .expect("envFrom secretRef");
+            for (key, value) in secrets[name]["stringData"].as_object().unwrap() {
+                args.extend(["-e".into(), format!("{key}={}", value.as_str().unwrap())]);
+            }
+        }
+        for mount in container["volumeMounts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let volume = mount["name"].as_str().unwrap();
+            let mut host = self.root.path().join(volume);
+            if let Some(sub) = mount["subPath"].as_str() {
+                host = host.join(sub);
+            }
+            let is_config_map = spec["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["name"] == volume && v.get("configMap").is_some());
+            let read_only = mount["readOnly"] == true || is_config_map;
+            args.extend([
+                "-v".into(),
+                format!(
+                    "{}:{}{}",
+                    host.display(),
+                    mount["mountPath"].as_str().unwrap(),
+                    if read_only { ":ro" } else { "" }
+                ),
+            ]);
+        }
+        args
+    }
+
+    fn volume(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+
+    fn container(&self, name: &str) -> &Container {
+        &self
+            .running
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no running container {name}"))
+            .1
+    }
+
+    /// The loopback URL of a container port, published by the namespace's owner.
+    fn url(&self, port: u16) -> String {
+        format!("http://127.0.0.1:{}", self.running[0].1.host_port(port))
+    }
+
+    fn logs(&self) -> String {
+        self.running
+            .iter()
+            .map(|(name, c)| format!("--- {name}:\n{}", c.logs()))
+            .collect()
+    }
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        // Containers first (they hold the folders), the namespace owner last.
+        while let Some((_, container)) = self.running.pop() {
+            drop(container);
+        }
+    }
+}
+
+fn metric(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn the_kubernetes_pod_seeds_trino_then_its_sidecar_applies_configmap_changes() {
+    if !require_docker() {
+        return;
+    }
+    let python = python_with_kubernetes_validate();
+    let mut docs = yaml_documents(&python, &repo().join("kubernetes/catalogs.yaml"));
+    docs.extend(yaml_documents(
+        &python,
+        &repo().join("kubernetes/trino-coordinator.yaml"),
+    ));
+    let by_kind = |kind: &str| -> serde_json::Map<String, serde_json::Value> {
+        docs.iter()
+            .filter(|d| d["kind"] == kind)
+            .map(|d| {
+                (
+                    d["metadata"]["name"].as_str().unwrap().to_string(),
+                    d.clone(),
+                )
+            })
+            .collect()
+    };
+    let deployment = by_kind("Deployment")
+        .remove("trino-coordinator")
+        .expect("the Deployment");
+    let spec = &deployment["spec"]["template"]["spec"];
+    let agent = agent_image().to_string();
+    let trino = emulator_image(Flavour::Trino);
+    let pod = Pod::start(spec, &by_kind("ConfigMap"), &by_kind("Secret"), |image| {
+        if image.starts_with("catalog-reloader:") {
+            agent.clone()
+        } else if image.starts_with("trinodb/trino:") {
+            trino.clone()
+        } else {
+            panic!("no local image for {image}")
+        }
+    });
+    let agent_url = pod.url(9480);
+    let engine_url = pod.url(8080);
+    let get = |path: &str| {
+        common::http()
+            .get(format!("{agent_url}{path}"))
+            .send()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+
+    // The first answer of the coordinator already has the ConfigMap's catalogs: the seed step
+    // rendered them into Trino's store folder, and Trino loaded them at start.
+    let first = wait_for(SLOW, "the coordinator's first answer", || {
+        show_catalogs(&engine_url, Flavour::Trino)
+    });
+    assert_eq!(first, ["postgresql", "tpch"], "{}", pod.logs());
+    wait_for(SLOW, "the sidecar to be ready (/readyz)", || {
+        (get("/readyz") == 200).then_some(())
+    });
+    assert_eq!(get("/healthz"), 200);
+    let scrape = || {
+        common::http()
+            .get(format!("{agent_url}/metrics"))
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_default()
+    };
+    let created = |m: &str| {
+        metric(
+            m,
+            "catalog_reloader_apply_total{action=\"create\",result=\"ok\"}",
+        )
+    };
+    assert_eq!(created(&scrape()), 0.0, "seeded catalogs need no statement");
+    let store = pod.volume("dynamic-catalog");
+    assert!(
+        std::fs::read_to_string(store.join("tpch.properties"))
+            .unwrap()
+            .starts_with("# Written by catalog-reloader")
+    );
+
+    // A ConfigMap change reaches the sidecar's folder: applied with CREATE/DROP CATALOG.
+    let folder = pod.volume("catalogs");
+    std::fs::write(folder.join("memory.properties"), example("memory")).unwrap();
+    std::fs::remove_file(folder.join("tpch.properties")).unwrap();
+    wait_for(SLOW, "the ConfigMap change to be applied", || {
+        (show_catalogs(&engine_url, Flavour::Trino)? == ["memory", "postgresql"]).then_some(())
+    });
+    assert_eq!(created(&scrape()), 1.0);
+    assert!(
+        !store.join("tpch.properties").exists(),
+        "Trino dropped its file"
+    );
+    assert!(store.join("memory.properties").exists(), "Trino stored it");
+
+    // Trino's container restarts (a crash, a liveness failure): the store folder outlives it, so
+    // Trino comes back with its catalogs at once.
+    docker_ok(&["restart", "-t", "2", pod.container("trino").name()]);
+    let back = wait_for(SLOW, "the coordinator to answer again", || {
+        show_catalogs(&engine_url, Flavour::Trino)
+    });
+    assert_eq!(back, ["memory", "postgresql"], "{}", pod.logs());
 }
