@@ -18,11 +18,23 @@ if ! command -v x86_64-linux-musl-gcc >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools >/dev/null
 fi
 
-# Third-party clients used by the emulator's conformance tests (tests/emulator/tests/python_clients.rs).
+# The compose sandboxes' tests (tests/ship.rs) use `docker compose` or, without the plugin,
+# Debian's docker-compose.
+if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 &&
+  ! command -v docker-compose >/dev/null; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+fi
+
+# Every PyPI package the tests use, in one venv: the third-party clients of the emulator's
+# conformance tests (tests/emulator/tests/python_clients.rs) and kubernetes-validate for
+# kubernetes/check.py (tests/ship.rs).
 VENV=target/python-venv
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import trino, prestodb' 2>/dev/null; then
+if [ ! -x "$VENV/bin/python" ] ||
+  ! "$VENV/bin/python" -c 'import trino, prestodb, kubernetes_validate' 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/emulator/python-requirements.txt
+  "$VENV/bin/pip" install -q --disable-pip-version-check \
+    -r tests/emulator/python-requirements.txt -r kubernetes/python-requirements.txt
 fi
 export TEST_PYTHON="$PWD/$VENV/bin/python"
 
