@@ -316,9 +316,17 @@ impl Client {
     }
 
     pub async fn info(&self) -> Result<ServerInfo, EngineError> {
+        self.info_within(self.config.request_timeout).await
+    }
+
+    /// `GET /v1/info` with its own time limit: while a coordinator restarts, a request can hang on
+    /// a connection to an address that is gone (TCP retries after a second); polls for readiness
+    /// give up quickly and ask again.
+    pub async fn info_within(&self, limit: Duration) -> Result<ServerInfo, EngineError> {
         let url = format!("{}/v1/info", self.base);
         let resp = self
             .request(reqwest::Method::GET, &url)
+            .timeout(limit)
             .send()
             .await
             .map_err(|e| self.unreachable(&e))?;

@@ -14,6 +14,11 @@ use futures_util::StreamExt;
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 
+/// How often, and with how much patience per request, a restarted coordinator is asked whether
+/// it is up: detecting readiness late is pure added downtime.
+const READY_POLL_EVERY: Duration = Duration::from_millis(50);
+const READY_POLL_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// What to do when running queries do not finish within the drain timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DrainTimeoutAction {
@@ -204,10 +209,15 @@ impl Restarter {
         let options = RestartContainerOptionsBuilder::default()
             .t(self.settings.stop_timeout.as_secs() as i32)
             .build();
+        let asked = Instant::now();
         docker
             .restart_container(&self.settings.container, Some(options))
             .await
             .map_err(|e| self.err(e))?;
+        tracing::debug!(
+            took_ms = asked.elapsed().as_millis() as u64,
+            "Docker restarted the container"
+        );
         Ok(since)
     }
 
@@ -249,7 +259,7 @@ impl Restarter {
         let docker = self.connect().await.ok();
         loop {
             beat();
-            match client.info().await {
+            match client.info_within(READY_POLL_TIMEOUT).await {
                 Ok(info) if !info.starting => return Ok(info),
                 Ok(_) => last_error = "the coordinator is still starting".into(),
                 Err(e) => last_error = e.to_string(),
@@ -289,7 +299,7 @@ impl Restarter {
                     exit_code: None,
                 });
             }
-            sleep(Duration::from_millis(100)).await;
+            sleep(READY_POLL_EVERY).await;
         }
     }
 
