@@ -8,11 +8,26 @@ use crate::properties::escape;
 use std::io;
 use std::path::Path;
 
+/// The first line of every file the agent renders. It marks the file as the agent's own, so a
+/// restarted agent without its ledger (or a sidecar after the init step that rendered the folder)
+/// still knows which files it may replace and remove.
+pub const MARKER: &str = "# Written by catalog-reloader";
+
+/// Whether the file at `path` starts with [`MARKER`].
+pub fn is_ours(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; MARKER.len()];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head == MARKER.as_bytes())
+}
+
 /// The file text for a catalog. The header says where it came from; values are the normalised ones
 /// the agent fingerprints, so reading the file back gives the same fingerprint.
 pub fn render(spec: &CatalogSpec, source_file: &str) -> String {
     let mut out = String::new();
-    out.push_str("# Written by catalog-reloader from ");
+    out.push_str(MARKER);
+    out.push_str(" from ");
     out.push_str(&escape(source_file, false).replace('\\', ""));
     out.push_str(". Changes made here are overwritten; edit the source file instead.\n");
     out.push_str(&format!(
@@ -79,6 +94,21 @@ mod tests {
             .properties
             .insert("we ird=key".into(), "lead\nline".into());
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn rendered_files_carry_the_marker_and_others_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = CatalogSpec {
+            name: "a".into(),
+            connector: "tpch".into(),
+            properties: Default::default(),
+        };
+        write(dir.path(), &spec, "a.properties").unwrap();
+        assert!(is_ours(&dir.path().join("a.properties")));
+        std::fs::write(dir.path().join("b.properties"), "connector.name=tpch\n").unwrap();
+        assert!(!is_ours(&dir.path().join("b.properties")));
+        assert!(!is_ours(&dir.path().join("missing.properties")));
     }
 
     #[test]

@@ -483,3 +483,38 @@ fn static_trino_is_driven_by_restarts_too() {
     sandbox.wait_catalogs(&[]);
     assert_eq!(sandbox.restarts(), 2);
 }
+
+#[test]
+fn files_rendered_by_an_init_sync_are_owned_by_the_sidecar_without_a_shared_ledger() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    sandbox.source.write("a.properties", TPCH);
+    // An unmanaged file in the coordinator's folder: never touched.
+    std::fs::write(
+        sandbox.target.path().join("theirs.properties"),
+        "connector.name=memory\n",
+    )
+    .unwrap();
+    let init = agent("sync", sandbox.source.path(), &sandbox.url())
+        .args(["--mode", "restart", "--target-dir"])
+        .arg(sandbox.target.path().display().to_string())
+        .output();
+    assert_eq!(init.code(), 0, "{}", init.stderr);
+
+    // The sidecar starts with no ledger: the marker in the rendered file says whose it is. The
+    // coordinator still runs without the new files, so it is restarted once.
+    let agent = sandbox.agent().start();
+    agent.wait_state("a", "applied");
+    sandbox.wait_catalogs(&["a", "theirs"]);
+    assert!(
+        agent.catalog("theirs").is_none(),
+        "an unmanaged file without a source is not reported"
+    );
+    sandbox.source.remove("a.properties");
+    sandbox.wait_catalogs(&["theirs"]);
+    assert!(!sandbox.target.path().join("a.properties").exists());
+    assert!(sandbox.target.path().join("theirs.properties").exists());
+    assert_eq!(sandbox.restarts(), 2);
+}

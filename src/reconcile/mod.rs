@@ -532,7 +532,18 @@ impl Agent {
         let mode = self.decide_mode(info.as_ref()).await?;
         let live = match mode {
             Mode::Dynamic => self.lister.live(&self.client).await?,
-            Mode::Restart => self.target_catalogs().await?,
+            Mode::Restart => {
+                let (live, ours) = self.target_catalogs_and_ours().await?;
+                // Files the agent rendered are its own, ledger or not.
+                for spec in ours {
+                    if !self.ledger.catalogs.contains_key(&spec.name) {
+                        self.ledger
+                            .catalogs
+                            .insert(spec.name.clone(), ledger::Entry::new(spec, false));
+                    }
+                }
+                live
+            }
         };
         let holds = self.holds(Instant::now());
         let plan = plan::diff(
@@ -555,13 +566,24 @@ impl Agent {
 
     /// Restart mode's live state: the catalog files in the target folder, with what they define.
     async fn target_catalogs(&self) -> Result<Live, ScanError> {
+        self.target_catalogs_and_ours().await.map(|(live, _)| live)
+    }
+
+    /// [`Agent::target_catalogs`], plus the definitions of the files that carry the agent's marker.
+    async fn target_catalogs_and_ours(&self) -> Result<(Live, Vec<CatalogSpec>), ScanError> {
         let dir = self
             .settings
             .restart
             .target_dir
             .clone()
             .expect("decide_mode checked --target-dir");
-        let target = self.scan_dir(dir).await?;
+        let target = self.scan_dir(dir.clone()).await?;
+        let ours: Vec<CatalogSpec> = target
+            .catalogs
+            .values()
+            .filter(|c| crate::render::is_ours(&dir.join(&c.file)))
+            .map(|c| c.spec.clone())
+            .collect();
         let mut live: Live = target
             .catalogs
             .into_iter()
@@ -584,7 +606,7 @@ impl Agent {
                 });
             }
         }
-        Ok(live)
+        Ok((live, ours))
     }
 
     /// One pass. Never panics on bad input or an unreachable engine: the report says what happened.
