@@ -518,3 +518,33 @@ fn files_rendered_by_an_init_sync_are_owned_by_the_sidecar_without_a_shared_ledg
     assert!(sandbox.target.path().join("theirs.properties").exists());
     assert_eq!(sandbox.restarts(), 2);
 }
+
+#[test]
+fn a_stopped_coordinator_is_started_and_a_missing_one_is_named() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    docker_ok(&["stop", "-t", "5", sandbox.coordinator.name()]);
+    // A stopped coordinator cannot say what it is: a restart-mode deployment says it.
+    let agent = sandbox.agent_with(&[("--engine", "presto")]).start();
+    agent.wait_first_pass();
+    sandbox.source.write("a.properties", TPCH);
+    sandbox.wait_catalogs(&["a"]);
+    agent.wait_state("a", "applied");
+    drop(agent);
+
+    let missing = sandbox
+        .agent_with(&[("--container", "no-such-coordinator-container")])
+        .start();
+    sandbox.source.write("b.properties", TPCH);
+    let b = wait_for(PATIENCE, "b to wait with the reason", || {
+        missing.catalog("b").filter(|c| {
+            c["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("there is no container named 'no-such-coordinator-container' (check --container)"))
+        })
+    });
+    assert_eq!(b["state"], "pending");
+    assert_eq!(missing.get("/healthz").0, 200);
+}
