@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use test_support::emulator::{Emulator, RunningEmulator};
+use test_support::free_port;
 
 const AGENT: &str = env!("CARGO_BIN_EXE_catalog-reloader");
 
@@ -29,14 +30,6 @@ fn release_emulator() -> PathBuf {
     let target =
         std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
     target.join("release").join("coordinator-emulator")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Agent {

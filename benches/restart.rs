@@ -16,16 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use test_support::docker::{Container, Flavour, docker_ok, emulator_image};
 use test_support::emulator::run_query;
+use test_support::free_port;
 
 const AGENT: &str = env!("CARGO_BIN_EXE_catalog-reloader");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn now_secs() -> u64 {
     SystemTime::now()

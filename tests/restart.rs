@@ -8,18 +8,11 @@ use common::{Folder, PATIENCE, agent, wait_for};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use test_support::docker::{Container, Flavour, docker_ok, emulator_image, require_docker};
-use test_support::emulator::run_query;
+use test_support::emulator::{QueryError, QueryOutput, run_query};
+use test_support::free_port;
 
 const TPCH: &str = "connector.name=tpch\n";
 const SLOW: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -131,6 +124,15 @@ impl Sandbox {
         });
     }
 
+    /// A client reading `sales.tiny.nation` in the background (long with `--query-latency`).
+    fn long_query(&self) -> std::thread::JoinHandle<Result<QueryOutput, QueryError>> {
+        let url = self.url();
+        let flavour = self.flavour;
+        std::thread::spawn(move || {
+            run_query(&url, flavour, "analyst", "SELECT * FROM sales.tiny.nation")
+        })
+    }
+
     /// How often Docker started the container after its first start (its event log).
     fn restarts(&self) -> usize {
         let out = docker_ok(&[
@@ -234,15 +236,7 @@ fn a_running_query_finishes_before_the_restart() {
     agent.wait_state("sales", "applied");
     let restarts = sandbox.restarts();
 
-    let url = sandbox.url();
-    let query = std::thread::spawn(move || {
-        run_query(
-            &url,
-            Flavour::Presto,
-            "analyst",
-            "SELECT * FROM sales.tiny.nation",
-        )
-    });
+    let query = sandbox.long_query();
     std::thread::sleep(Duration::from_millis(500));
     sandbox.source.write("more.properties", TPCH);
     let result = query.join().unwrap();
@@ -274,15 +268,7 @@ fn drain_timeout_restarts_anyway_or_waits_for_a_quiet_moment() {
         .start();
     agent.wait_state("sales", "applied");
     let before = sandbox.restarts();
-    let url = sandbox.url();
-    let query = std::thread::spawn(move || {
-        run_query(
-            &url,
-            Flavour::Presto,
-            "analyst",
-            "SELECT * FROM sales.tiny.nation",
-        )
-    });
+    let query = sandbox.long_query();
     std::thread::sleep(Duration::from_millis(300));
     sandbox.source.write("more.properties", TPCH);
     wait_for(PATIENCE, "more to wait for a quiet moment", || {
@@ -302,15 +288,7 @@ fn drain_timeout_restarts_anyway_or_waits_for_a_quiet_moment() {
     let agent = sandbox.agent_with(&[("--drain-timeout", "500ms")]).start();
     agent.wait_first_pass();
     let before = sandbox.restarts();
-    let url = sandbox.url();
-    let query = std::thread::spawn(move || {
-        run_query(
-            &url,
-            Flavour::Presto,
-            "analyst",
-            "SELECT * FROM sales.tiny.nation",
-        )
-    });
+    let query = sandbox.long_query();
     std::thread::sleep(Duration::from_millis(300));
     sandbox.source.write("third.properties", TPCH);
     sandbox.wait_catalogs(&["more", "sales", "third"]);

@@ -323,32 +323,12 @@ impl Client {
     /// a connection to an address that is gone (TCP retries after a second); polls for readiness
     /// give up quickly and ask again.
     pub async fn info_within(&self, limit: Duration) -> Result<ServerInfo, EngineError> {
-        let url = format!("{}/v1/info", self.base);
-        let resp = self
-            .request(reqwest::Method::GET, &url)
-            .timeout(limit)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        let resp = self.check_status(resp).await?;
-        resp.json::<ServerInfo>()
-            .await
-            .map_err(|e| EngineError::Protocol(format!("/v1/info: {e}")))
+        self.get_json("/v1/info", Some(limit)).await
     }
 
     /// Queries that are not finished yet (`GET /v1/query`, facts §4), for draining.
     pub async fn unfinished_queries(&self) -> Result<Vec<QueryInfo>, EngineError> {
-        let url = format!("{}/v1/query", self.base);
-        let resp = self
-            .request(reqwest::Method::GET, &url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        let resp = self.check_status(resp).await?;
-        let all: Vec<QueryInfo> = resp
-            .json()
-            .await
-            .map_err(|e| EngineError::Protocol(format!("/v1/query: {e}")))?;
+        let all: Vec<QueryInfo> = self.get_json("/v1/query", None).await?;
         Ok(all
             .into_iter()
             .filter(|q| !matches!(q.state.as_str(), "FINISHED" | "FAILED"))
@@ -357,16 +337,25 @@ impl Client {
 
     /// PrestoDB's `GET /v1/cluster` (facts §4), as raw JSON.
     pub async fn cluster_stats(&self) -> Result<Value, EngineError> {
-        let url = format!("{}/v1/cluster", self.base);
-        let resp = self
-            .request(reqwest::Method::GET, &url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
+        self.get_json("/v1/cluster", None).await
+    }
+
+    /// A `GET` of one of the coordinator's JSON resources.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: Option<Duration>,
+    ) -> Result<T, EngineError> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.request(reqwest::Method::GET, &url);
+        if let Some(limit) = limit {
+            req = req.timeout(limit);
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
         let resp = self.check_status(resp).await?;
         resp.json()
             .await
-            .map_err(|e| EngineError::Protocol(format!("/v1/cluster: {e}")))
+            .map_err(|e| EngineError::Protocol(format!("{path}: {e}")))
     }
 
     /// `PUT /v1/info/state "SHUTTING_DOWN"`: a PrestoDB coordinator then waits its grace period and

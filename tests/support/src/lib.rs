@@ -53,3 +53,12 @@ pub(crate) fn emulator_binary_is_stale(binary: &std::path::Path) -> bool {
 pub(crate) fn cargo() -> std::process::Command {
     std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for publishing a container's port, or
+/// giving a process a fixed `--listen` it keeps across restarts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
