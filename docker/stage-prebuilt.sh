@@ -5,17 +5,18 @@
 #
 #   docker/stage-prebuilt.sh CONTEXT [BINARY]
 #
-# BINARY defaults to target/x86_64-unknown-linux-musl/image/catalog-reloader (built by
-# `cargo build --profile image --target x86_64-unknown-linux-musl -p catalog-reloader`).
+# BINARY defaults to target/$(uname -m)-unknown-linux-musl/image/catalog-reloader (built by
+# `cargo build --profile image --target x86_64-unknown-linux-musl -p catalog-reloader`, or the
+# aarch64 target on an arm64 host).
 # CA_BUNDLE (environment) picks the CA bundle; by default the first of the usual places.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 context="${1:?usage: docker/stage-prebuilt.sh CONTEXT [BINARY]}"
-binary="${2:-$repo/target/x86_64-unknown-linux-musl/image/catalog-reloader}"
+binary="${2:-$repo/target/$(uname -m)-unknown-linux-musl/image/catalog-reloader}"
 
 if [ ! -x "$binary" ]; then
   echo "stage-prebuilt: no binary at $binary" >&2
-  echo "  build it: cargo build --profile image --target x86_64-unknown-linux-musl -p catalog-reloader" >&2
+  echo "  build it: cargo build --profile image --target $(uname -m)-unknown-linux-musl -p catalog-reloader" >&2
   exit 1
 fi
 # The image has no C library: a dynamically linked binary would not start in it.

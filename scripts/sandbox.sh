@@ -17,7 +17,9 @@ cd "$(dirname "$0")/.."
 FILE=compose/trino/compose.yaml
 DEFAULT_TRINO_IMAGE=trinodb/trino:476
 EMULATOR_IMAGE=catalog-reloader-sandbox/emulator:trino
-MUSL_TARGET=x86_64-unknown-linux-musl
+# The static binaries are built on the host for its own architecture (Linux only; elsewhere the
+# agent image is built from source inside Docker, which needs a registry for the Rust image).
+MUSL_TARGET="$(uname -m)-unknown-linux-musl"
 export CATALOG_RELOADER_IMAGE="${CATALOG_RELOADER_IMAGE:-catalog-reloader:local}"
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -42,7 +44,7 @@ need_musl() {
     say "installing the Rust target $MUSL_TARGET"
     rustup target add "$MUSL_TARGET"
   fi
-  if ! command -v x86_64-linux-musl-gcc >/dev/null; then
+  if ! command -v "$(uname -m)-linux-musl-gcc" >/dev/null; then
     say "installing musl-tools (C code in the dependencies needs a musl C compiler)"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools >/dev/null
@@ -50,6 +52,12 @@ need_musl() {
 }
 
 build_agent_image() {
+  if [ "$(uname -s)" != Linux ]; then
+    say "building the agent image $CATALOG_RELOADER_IMAGE from source (docker/Dockerfile --target runtime)"
+    docker build -q -f docker/Dockerfile --target runtime -t "$CATALOG_RELOADER_IMAGE" . >/dev/null
+    return
+  fi
+  need_musl
   say "building the static agent binary (cargo build --profile image --target $MUSL_TARGET)"
   cargo build -q --profile image --target "$MUSL_TARGET" -p catalog-reloader
   local context
@@ -61,6 +69,11 @@ build_agent_image() {
 }
 
 build_emulator_image() {
+  if [ "$(uname -s)" != Linux ]; then
+    echo "sandbox: $DEFAULT_TRINO_IMAGE cannot be pulled; set TRINO_IMAGE to a Trino image you have" >&2
+    exit 1
+  fi
+  need_musl
   say "building the coordinator emulator's Trino image $EMULATOR_IMAGE"
   cargo build -q --profile image --target "$MUSL_TARGET" -p coordinator-emulator
   local context
@@ -108,7 +121,6 @@ wait_ready() {
 up() {
   command -v docker >/dev/null || { echo "sandbox: Docker is not installed" >&2; exit 1; }
   docker version >/dev/null || { echo "sandbox: no Docker engine answers" >&2; exit 1; }
-  need_musl
   build_agent_image
   choose_engine_image
   say "starting the sandbox ($FILE)"
