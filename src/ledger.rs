@@ -58,13 +58,17 @@ pub struct Ledger {
 pub struct RestartMemo {
     #[serde(default)]
     pub pending: bool,
+    /// When the target folder was last changed (Unix milliseconds): a coordinator that started
+    /// later already runs what the folder holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered_at_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_good: Option<BTreeMap<String, CatalogSpec>>,
 }
 
 impl RestartMemo {
     pub fn is_empty(&self) -> bool {
-        !self.pending && self.known_good.is_none()
+        !self.pending && self.known_good.is_none() && self.rendered_at_ms.is_none()
     }
 }
 

@@ -526,3 +526,37 @@ fn a_stopped_coordinator_is_started_and_a_missing_one_is_named() {
     assert_eq!(b["state"], "pending");
     assert_eq!(missing.get("/healthz").0, 200);
 }
+
+#[test]
+fn a_coordinator_started_after_the_init_sync_is_not_restarted_again() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    sandbox.source.write("a.properties", TPCH);
+    let init = agent("sync", sandbox.source.path(), &sandbox.url())
+        .args([
+            "--mode",
+            "restart",
+            "--state-dir",
+            &state_dir,
+            "--target-dir",
+        ])
+        .arg(sandbox.target.path().display().to_string())
+        .output();
+    assert_eq!(init.code(), 0, "{}", init.stderr);
+    // The coordinator starts after the init step, as with an init container or depends_on.
+    docker_ok(&["restart", "-t", "5", sandbox.coordinator.name()]);
+    sandbox.wait_catalogs(&["a"]);
+    let agent = sandbox.agent_with(&[("--state-dir", &state_dir)]).start();
+    agent.wait_state("a", "applied");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sandbox.restarts(), 1, "only the start after the init step");
+    assert!(
+        agent.log_text().contains("no restart needed"),
+        "{}",
+        agent.log_text()
+    );
+}

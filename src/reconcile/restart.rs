@@ -58,9 +58,25 @@ impl Agent {
             .collect()
     }
 
-    /// Names the running coordinator lists, or `None` when it cannot be asked.
+    /// Names the running coordinator lists, or `None` when it cannot be asked. Also settles a
+    /// pending restart when the coordinator started after the folder was last rendered (e.g. it
+    /// was started after the init step's `sync`): it already loaded what the folder holds.
     async fn running_catalogs(&mut self) -> Option<BTreeSet<String>> {
-        self.engine_info().await.ok()?;
+        let info = self.engine_info().await.ok()?;
+        if self.ledger.restart.pending
+            && let (Some(rendered), Some(uptime)) =
+                (self.ledger.restart.rendered_at_ms, info.uptime_seconds())
+        {
+            // airlift prints uptime with two decimals of its unit: allow for that rounding.
+            let margin = uptime / 100.0 + 0.05;
+            let started_ms = super::now_millis() as f64 - (uptime - margin).max(0.0) * 1000.0;
+            if started_ms > rendered as f64 {
+                tracing::info!(
+                    "the coordinator started after the catalog folder was rendered; no restart needed for it"
+                );
+                self.ledger.restart.pending = false;
+            }
+        }
         match self.client.execute(sql::SHOW_CATALOGS).await {
             Ok(out) => Some(
                 out.rows
@@ -139,6 +155,7 @@ impl Agent {
         }
         if rendered {
             self.ledger.restart.pending = true;
+            self.ledger.restart.rendered_at_ms = Some(super::now_millis());
         }
         self.save_ledger();
 
@@ -164,7 +181,13 @@ impl Agent {
         let in_folder = catalog_names(&self.target_catalogs().await?);
         let drift = running.as_ref().is_some_and(|r| *r != in_folder);
         if !self.ledger.restart.pending && !drift {
-            if running.is_some() && self.ledger.restart.known_good.is_none() {
+            if running.is_some()
+                && self.ledger.restart.known_good.as_ref() != Some(&self.owned_specs())
+            {
+                // The coordinator runs the folder as it is: that is the set to roll back to.
+                for name in self.unverified() {
+                    outcome.done.insert(name, None);
+                }
                 self.ledger.restart.known_good = Some(self.owned_specs());
                 self.save_ledger();
             }
