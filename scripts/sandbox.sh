@@ -51,6 +51,13 @@ need_musl() {
   fi
 }
 
+# The agent and the emulator in one cargo invocation, as scripts/test.sh builds them: building
+# them apart unifies the dependencies' features differently and rebuilds them each time.
+static_binaries() {
+  say "building the static binaries (cargo build --profile image --target $MUSL_TARGET)"
+  cargo build -q --profile image --target "$MUSL_TARGET" -p catalog-reloader -p coordinator-emulator
+}
+
 build_agent_image() {
   if [ "$(uname -s)" != Linux ]; then
     say "building the agent image $CATALOG_RELOADER_IMAGE from source (docker/Dockerfile --target runtime)"
@@ -58,8 +65,7 @@ build_agent_image() {
     return
   fi
   need_musl
-  say "building the static agent binary (cargo build --profile image --target $MUSL_TARGET)"
-  cargo build -q --profile image --target "$MUSL_TARGET" -p catalog-reloader
+  static_binaries
   local context
   context="$(mktemp -d)"
   docker/stage-prebuilt.sh "$context"
@@ -74,8 +80,8 @@ build_emulator_image() {
     exit 1
   fi
   need_musl
+  static_binaries
   say "building the coordinator emulator's Trino image $EMULATOR_IMAGE"
-  cargo build -q --profile image --target "$MUSL_TARGET" -p coordinator-emulator
   local context
   context="$(mktemp -d)"
   cp -R tests/emulator/docker/. "$context/"

@@ -81,7 +81,10 @@ fn static_agent_binary() -> PathBuf {
             if sources.iter().any(|s| newest_change(s) > built) {
                 let status = Command::new(env!("CARGO"))
                     .args(["build", "--profile", "image", "--target", MUSL_TARGET])
-                    .args(["-p", "catalog-reloader", "--target-dir"])
+                    // Both packages, as scripts/test.sh builds them, so the dependencies'
+                    // features stay the same and nothing is rebuilt twice.
+                    .args(["-p", "catalog-reloader", "-p", "coordinator-emulator"])
+                    .arg("--target-dir")
                     .arg(&target)
                     .current_dir(repo())
                     .status()
