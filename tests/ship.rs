@@ -350,6 +350,16 @@ impl Sandbox {
         }
     }
 
+    /// Coordinator restarts the agent made, from its metrics.
+    fn restarts(&self) -> f64 {
+        let metrics = common::http()
+            .get(format!("{}/metrics", self.agent_url()))
+            .send()
+            .and_then(|r| r.text())
+            .expect("the agent's /metrics answers");
+        metric(&metrics, "catalog_reloader_restarts_total{result=\"ok\"}")
+    }
+
     fn agent_status(&self) -> serde_json::Value {
         common::http()
             .get(format!("{}/status", self.agent_url()))
@@ -730,9 +740,14 @@ fn presto_sandbox_starts_with_the_folder_and_restarts_for_each_change() {
         sandbox.catalogs()
     });
     assert_eq!(first, ["memory"], "logs:\n{}", sandbox.logs());
-    let status = sandbox.agent_status();
+    let status = wait_for(SLOW, "the sidecar to own the rendered catalog", || {
+        let status = sandbox.agent_status();
+        (status["catalogs"]["memory"]["state"] == "applied").then_some(status)
+    });
     assert_eq!(status["mode"], "restart");
     assert_eq!(status["engine"]["flavour"], "presto");
+    // ...and the sidecar sees that it runs them: no restart for them.
+    assert_eq!(sandbox.restarts(), 0.0, "logs:\n{}", sandbox.logs());
 
     // Add: the agent renders it and restarts the named coordinator container.
     std::fs::copy(
@@ -764,6 +779,7 @@ fn presto_sandbox_starts_with_the_folder_and_restarts_for_each_change() {
     // Delete.
     sandbox.folder.remove("tpch.properties");
     sandbox.wait_catalogs(&["memory"], RESTARTS);
+    assert_eq!(sandbox.restarts(), 3.0, "one restart per change");
 
     sandbox.down();
     assert_eq!(sandbox.leftovers(), Vec::<String>::new());
