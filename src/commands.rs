@@ -3,7 +3,8 @@
 
 use crate::catalog::redact_value;
 use crate::config::{
-    EngineArgs, FolderArgs, OutputFormat, PlanArgs, RestartArgs, RunArgs, SyncArgs, ValidateArgs,
+    EngineArgs, FolderArgs, HealthArgs, OutputFormat, PlanArgs, RestartArgs, RunArgs, SyncArgs,
+    ValidateArgs,
 };
 use crate::engine::Client;
 use crate::ledger;
@@ -153,6 +154,7 @@ pub async fn sync(args: &SyncArgs) -> ExitCode {
     }
     match report.result {
         PassResult::Converged | PassResult::Unchanged => ExitCode::from(EXIT_OK),
+        PassResult::Degraded if args.tolerate_invalid => ExitCode::from(EXIT_OK),
         PassResult::Degraded => ExitCode::from(EXIT_DEGRADED),
         PassResult::Error(e) => {
             eprintln!("error: {e}");
@@ -254,6 +256,44 @@ pub async fn run(args: &RunArgs) -> ExitCode {
     let _ = server.await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// `health`: one GET of the agent's own probe, on the loopback address when it listens on all.
+pub async fn health(args: &HealthArgs) -> ExitCode {
+    let mut addr = args.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let path = if args.ready { "/readyz" } else { "/healthz" };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let answer = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+    {
+        Ok(client) => client.get(format!("http://{addr}{path}")).send().await,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_DEGRADED);
+        }
+    };
+    match answer {
+        Ok(resp) if resp.status().is_success() => ExitCode::SUCCESS,
+        Ok(resp) => {
+            let code = resp.status();
+            eprintln!(
+                "{path}: {code} {}",
+                resp.text().await.unwrap_or_default().trim()
+            );
+            ExitCode::from(EXIT_DEGRADED)
+        }
+        Err(e) => {
+            eprintln!("{path}: no answer from {addr}: {e}");
+            ExitCode::from(EXIT_DEGRADED)
+        }
+    }
 }
 
 async fn wait_for_signal() {

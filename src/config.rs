@@ -45,6 +45,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Check the folder offline, no engine needed (exit 0 all valid, 1 otherwise)
     Validate(ValidateArgs),
+    /// Ask a running agent's /healthz (or /readyz): exit 0 when it answers 200, 1 otherwise. For
+    /// container health checks in images without a shell
+    Health(HealthArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -247,6 +250,10 @@ pub struct SyncArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub restart: RestartArgs,
+    /// Exit 0 even when some catalog is invalid, refused or in conflict (they are still reported):
+    /// for an init step, where one bad file must not keep the coordinator from starting
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_TOLERATE_INVALID")]
+    pub tolerate_invalid: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -272,6 +279,22 @@ pub struct ValidateArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, env = "CATALOG_RELOADER_OUTPUT")]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// The agent's --listen address (0.0.0.0 and :: are asked on the loopback address)
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:9480",
+        env = "CATALOG_RELOADER_LISTEN"
+    )]
+    pub listen: SocketAddr,
+
+    /// Ask /readyz instead of /healthz
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_READY")]
+    pub ready: bool,
 }
 
 /// `--poll` given: the interval; `CATALOG_RELOADER_POLL=false` turns it off again.

@@ -224,3 +224,30 @@ fn help_alone_lets_a_user_start() {
     }
     assert!(help.contains("CATALOG_RELOADER_CATALOG_DIR"));
 }
+
+#[test]
+fn sync_can_tolerate_invalid_files_for_an_init_step() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    folder.write("a.properties", "connector.name=tpch\n");
+    folder.write("bad.properties", "connector.name=tpch\nk=1\nk=2\n");
+    let out = agent("sync", folder.path(), &engine.url())
+        .arg("--tolerate-invalid")
+        .output();
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("bad: invalid: bad.properties:3: duplicate property 'k'"),
+        "the bad file is still reported: {}",
+        out.stderr
+    );
+    assert!(engine.show_catalogs().contains(&"a".to_string()));
+    let unreachable = agent("sync", folder.path(), "http://127.0.0.1:9")
+        .arg("--tolerate-invalid")
+        .output();
+    assert_eq!(
+        unreachable.code(),
+        2,
+        "a connection error is never tolerated"
+    );
+}

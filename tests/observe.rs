@@ -203,3 +203,56 @@ fn sigterm_during_a_pass_finishes_the_statement_keeps_the_ledger_and_exits_0() {
             .all(|r| r.outcome != "USER_CANCELED")
     );
 }
+
+#[test]
+fn the_health_subcommand_asks_the_running_agent() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let port = test_support::free_port();
+    let listen = format!("0.0.0.0:{port}");
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--listen", &listen])
+        .start();
+    let health = |extra: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .arg("health")
+            .args(extra)
+            .env("CATALOG_RELOADER_LISTEN", &listen)
+            .output()
+            .unwrap()
+    };
+    assert!(health(&[]).status.success());
+    wait_for(PATIENCE, "ready", || {
+        health(&["--ready"]).status.success().then_some(())
+    });
+    drop(agent);
+    let gone = health(&[]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no answer"));
+}
+
+#[test]
+fn readiness_stays_once_reached_while_a_catalog_waits_on_its_rate_limit() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    folder.write("a.properties", "connector.name=tpch\n");
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--max-changes-per-minute", "1"])
+        .start();
+    agent.wait_state("a", "applied");
+    wait_for(PATIENCE, "ready", || {
+        (agent.get("/readyz").0 == 200).then_some(())
+    });
+    folder.write(
+        "a.properties",
+        "connector.name=tpch\ntpch.splits-per-node=2\n",
+    );
+    let a = agent.wait_state("a", "pending");
+    assert!(a["note"].as_str().unwrap().contains("rate limited"), "{a}");
+    assert_eq!(
+        agent.get("/readyz").0,
+        200,
+        "a waiting catalog does not unready the pod"
+    );
+    assert!(metric(&agent, "catalog_reloader_catalogs{state=\"pending\"}") == Some(1.0));
+}

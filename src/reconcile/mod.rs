@@ -139,7 +139,7 @@ pub struct PassReport {
     pub result: PassResult,
     /// When to run again without a trigger (failure backoff, rate limit, unreachable engine).
     pub retry_in: Option<Duration>,
-    /// Every catalog the files ask for is applied or has a verdict; nothing waits (readiness).
+    /// Every catalog the files ask for is applied or has a verdict; nothing waits.
     pub settled: bool,
 }
 
@@ -889,10 +889,30 @@ fn catalog_names(live: &Live) -> BTreeSet<String> {
         .collect()
 }
 
-/// Readiness as `/readyz` reports it.
+/// Readiness as `/readyz` reports it: ready once a pass has reached the engine and settled every
+/// catalog, and from then on as long as passes can run. A catalog that later waits (a rate limit,
+/// a restart to come) does not make the agent unready: a sidecar's readiness is its pod's, and a
+/// coordinator must not leave its Service because one catalog changes too often.
 #[derive(Debug, Default)]
 pub struct Readiness {
     pub ready: AtomicBool,
+    settled_once: AtomicBool,
+}
+
+impl Readiness {
+    fn record(&self, report: &PassReport) {
+        match &report.result {
+            PassResult::Unchanged => {}
+            PassResult::Error(_) => self.ready.store(false, Ordering::Relaxed),
+            PassResult::Converged | PassResult::Degraded => {
+                if report.settled {
+                    self.settled_once.store(true, Ordering::Relaxed);
+                }
+                self.ready
+                    .store(self.settled_once.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// Drives passes until `shutdown` turns true: one pass at a time, triggers that arrive meanwhile
@@ -953,11 +973,7 @@ pub async fn run(
             }
         };
         heartbeats.beat_reconcile();
-        match &report.result {
-            PassResult::Unchanged => {}
-            PassResult::Error(_) => readiness.ready.store(false, Ordering::Relaxed),
-            _ => readiness.ready.store(report.settled, Ordering::Relaxed),
-        }
+        readiness.record(&report);
         if stop.load(Ordering::Relaxed) || *shutdown.borrow() {
             break;
         }
