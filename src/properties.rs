@@ -98,13 +98,11 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
 /// the first unescaped `=`, `:` or whitespace; whitespace, then at most one `=`/`:`, then whitespace,
 /// separate it from the value.
 fn split_key_value(line: &str) -> (&str, &str) {
-    let chars: Vec<(usize, char)> = line.char_indices().collect();
-    let mut idx = 0;
+    let mut chars = line.char_indices().peekable();
     let mut escaped = false;
     let mut key_end = line.len();
     let mut has_sep = false;
-    while idx < chars.len() {
-        let (pos, c) = chars[idx];
+    for (pos, c) in chars.by_ref() {
         if escaped {
             escaped = false;
         } else if c == '\\' {
@@ -112,35 +110,31 @@ fn split_key_value(line: &str) -> (&str, &str) {
         } else if c == '=' || c == ':' {
             key_end = pos;
             has_sep = true;
-            idx += 1;
             break;
         } else if is_blank(c) {
             key_end = pos;
-            idx += 1;
             break;
         }
-        idx += 1;
     }
     if key_end == line.len() {
         return (line, "");
     }
     // Skip whitespace, then one separator if the key ended on whitespace, then whitespace again.
-    while idx < chars.len() && is_blank(chars[idx].1) {
-        idx += 1;
+    while chars.next_if(|&(_, c)| is_blank(c)).is_some() {}
+    if !has_sep && chars.next_if(|&(_, c)| c == '=' || c == ':').is_some() {
+        while chars.next_if(|&(_, c)| is_blank(c)).is_some() {}
     }
-    if !has_sep && idx < chars.len() && matches!(chars[idx].1, '=' | ':') {
-        idx += 1;
-        while idx < chars.len() && is_blank(chars[idx].1) {
-            idx += 1;
-        }
-    }
-    let value_start = chars.get(idx).map_or(line.len(), |&(p, _)| p);
+    let value_start = chars.peek().map_or(line.len(), |&(p, _)| p);
     (&line[..key_end], &line[value_start..])
 }
 
 /// Resolves backslash escapes as `Properties.loadConvert` does: `\t \n \r \f`, `\uXXXX` (UTF-16 code
 /// units, so surrogate pairs combine), and `\c` → `c` for any other character.
 fn unescape(raw: &str, line: usize) -> Result<String, SyntaxError> {
+    // Most keys and values have no escape at all.
+    if !raw.contains('\\') {
+        return Ok(raw.to_string());
+    }
     let mut units: Vec<u16> = Vec::with_capacity(raw.len());
     let mut chars = raw.chars();
     let err = |reason: String| SyntaxError { line, reason };

@@ -144,7 +144,7 @@ pub fn scan(dir: &Path, flavour: Flavour) -> Result<Desired, ScanError> {
                 continue;
             }
         };
-        let bytes = match read_limited(&path) {
+        let bytes = match read_limited(&path, meta.len()) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => {
@@ -185,12 +185,12 @@ fn claimed_name(file: &str) -> Option<String> {
     (!stem.is_empty()).then(|| stem.to_ascii_lowercase())
 }
 
-/// Reads at most one byte more than the limit, so an oversized file is detected without loading it.
-fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    fs::File::open(path)?
-        .take(catalog::MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+/// Reads at most one byte more than the limit, so an oversized file is detected without loading
+/// it. `size_hint` (from the stat just made) sizes the buffer, so a small file takes one read.
+fn read_limited(path: &Path, size_hint: u64) -> io::Result<Vec<u8>> {
+    let limit = catalog::MAX_FILE_BYTES + 1;
+    let mut bytes = Vec::with_capacity(size_hint.min(limit) as usize + 1);
+    fs::File::open(path)?.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 

@@ -244,7 +244,9 @@ impl Client {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
+            // No client-side idle timeout: its timer would wake an idle agent every 30 s. A pooled
+            // connection the server closes is noticed by its own task and dropped.
+            .pool_idle_timeout(None)
             .pool_max_idle_per_host(2)
             .user_agent(concat!("catalog-reloader/", env!("CARGO_PKG_VERSION")));
         if https {

@@ -502,13 +502,18 @@ impl Agent {
     /// Reads folder, engine (and in restart mode the target folder) and computes the plan;
     /// changes nothing but the probe's memo.
     pub async fn prepare(&mut self) -> Result<Prepared, PassError> {
-        self.prepare_for(Trigger::Startup).await
+        self.prepare_for(Trigger::Startup, None).await
     }
 
     /// As [`Agent::prepare`]. A file event reuses what `/v1/info` said last time: a coordinator
     /// that is starting or gone refuses the catalog listing anyway, and its restarts are noticed by
     /// the resync passes, which always ask.
-    async fn prepare_for(&mut self, trigger: Trigger) -> Result<Prepared, PassError> {
+    /// `scanned` is the folder as this pass already read it, if it did.
+    async fn prepare_for(
+        &mut self,
+        trigger: Trigger,
+        scanned: Option<Desired>,
+    ) -> Result<Prepared, PassError> {
         // Restart mode renders even when the coordinator is down (it may be down because of a
         // bad catalog); the coordinator is needed only later, to restart and verify.
         let restart_for_sure = self.settings.mode == ModeChoice::Restart
@@ -528,11 +533,24 @@ impl Agent {
         } else {
             None
         };
-        let desired = self.scan().await?;
         let mode = self.decide_mode(info.as_ref()).await?;
-        let live = match mode {
-            Mode::Dynamic => self.lister.live(&self.client).await?,
+        let (desired, live) = match mode {
+            Mode::Dynamic => {
+                // Two independent reads: the folder (on a blocking thread) and the engine.
+                match scanned {
+                    Some(desired) => (desired, self.lister.live(&self.client).await?),
+                    None => {
+                        let (desired, live) =
+                            tokio::join!(self.scan(), self.lister.live(&self.client));
+                        (desired?, live?)
+                    }
+                }
+            }
             Mode::Restart => {
+                let desired = match scanned {
+                    Some(desired) => desired,
+                    None => self.scan().await?,
+                };
                 let (live, ours) = self.target_catalogs_and_ours().await?;
                 // Files the agent rendered are its own, ledger or not.
                 for spec in ours {
@@ -542,7 +560,7 @@ impl Agent {
                             .insert(spec.name.clone(), ledger::Entry::new(spec, false));
                     }
                 }
-                live
+                (desired, live)
             }
         };
         let holds = self.holds(Instant::now());
@@ -673,6 +691,8 @@ impl Agent {
 
         // A file event that leaves the desired state as it was when everything last converged
         // needs no engine contact at all (e.g. Trino rewriting a file it stores itself, or a touch).
+        // Otherwise the folder just read is what the pass works from.
+        let mut scanned = None;
         if trigger == Trigger::Event
             && let Some(converged) = self.converged_digest
         {
@@ -684,7 +704,7 @@ impl Agent {
                         settled: true,
                     };
                 }
-                Ok(_) => {}
+                Ok(desired) => scanned = Some(desired),
                 Err(e) => return error_report(e.to_string(), None),
             }
         }
@@ -692,7 +712,7 @@ impl Agent {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let result = match self.prepare_for(trigger).await {
+            let result = match self.prepare_for(trigger, scanned.take()).await {
                 Ok(prepared) => {
                     let applied = match prepared.mode {
                         Mode::Dynamic => {
