@@ -5,10 +5,12 @@
 //!    emulator's record file, microsecond times). 200 changes, with the default debounce (200ms)
 //!    and with `--debounce 0`. The agent's overhead is the latency minus the debounce.
 //! 2. Idle: 100 catalogs applied, then 60 s with nothing to do: resident memory, CPU time, and
-//!    wake-ups (context switches of all the agent's threads, from /proc).
+//!    wake-ups (context switches of all the agent's threads, from /proc) — once with the default
+//!    resync interval (one resync pass falls in the window) and once with the resync outside it.
 //!
 //! Run: `cargo bench --bench latency` (figures go into BENCHMARKS.md by hand, with the date and
-//! machine). `LATENCY_CHANGES` and `IDLE_SECONDS` override the counts for a quick look.
+//! machine). `LATENCY_CHANGES` and `IDLE_SECONDS` override the counts for a quick look;
+//! `BENCH_AGENT=path` measures another build of the agent (e.g. the image's static musl binary).
 
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -17,7 +19,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use test_support::emulator::{Emulator, RunningEmulator};
 use test_support::free_port;
 
-const AGENT: &str = env!("CARGO_BIN_EXE_catalog-reloader");
+/// The agent binary: this build's, or `BENCH_AGENT` (e.g. the static musl binary of the image).
+fn agent_binary() -> PathBuf {
+    std::env::var_os("BENCH_AGENT").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_catalog-reloader")),
+        PathBuf::from,
+    )
+}
 
 fn release_emulator() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -40,7 +48,7 @@ struct Agent {
 impl Agent {
     fn start(folder: &Path, server: &str, extra: &[&str]) -> Agent {
         let port = free_port();
-        let child = Command::new(AGENT)
+        let child = Command::new(agent_binary())
             .args(["run", "--catalog-dir"])
             .arg(folder)
             .args(["--server", server, "--listen", &format!("127.0.0.1:{port}")])
@@ -267,7 +275,7 @@ fn proc_sample(pid: u32) -> (u64, u64, u64, u64, usize) {
     )
 }
 
-fn idle(emulator_bin: &Path, seconds: u64) {
+fn idle(emulator_bin: &Path, seconds: u64, resync: &str) {
     let engine = Emulator::trino()
         .binary(emulator_bin)
         .dynamic()
@@ -281,7 +289,7 @@ fn idle(emulator_bin: &Path, seconds: u64) {
         )
         .unwrap();
     }
-    let agent = Agent::start(folder.path(), &engine.url(), &[]);
+    let agent = Agent::start(folder.path(), &engine.url(), &["--resync-interval", resync]);
     agent.wait(Duration::from_secs(60), |s| {
         s["catalogs"]
             .as_object()
@@ -297,7 +305,7 @@ fn idle(emulator_bin: &Path, seconds: u64) {
     let statements = engine.records().len() - statements_before;
     let hz = 100.0; // USER_HZ on Linux
     println!(
-        "| 100 catalogs, {seconds} s idle (resync 60 s) | {:.1} MiB | {:.1} MiB | {:.2} s | {} | {} | {} |",
+        "| 100 catalogs, {seconds} s idle, `--resync-interval {resync}` | {:.1} MiB | {:.1} MiB | {:.2} s | {} | {} | {} |",
         after.0 as f64 / 1024.0,
         after.1 as f64 / 1024.0,
         (after.2 - before.2) as f64 / hz,
@@ -329,5 +337,6 @@ fn main() {
         "| idle run | RSS | peak RSS | CPU time | context switches (all threads) | threads | statements |"
     );
     println!("|---|---|---|---|---|---|---|");
-    idle(&emulator, idle_seconds);
+    idle(&emulator, idle_seconds, "60s");
+    idle(&emulator, idle_seconds, "10m");
 }
