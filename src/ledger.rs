@@ -123,10 +123,6 @@ impl Store {
         }
     }
 
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
-    }
-
     /// Reads the ledger. A missing file is an empty ledger. A file that does not parse is renamed to
     /// `ledger.json.corrupt-<unix time>` and reported, and the agent starts with an empty ledger:
     /// every live catalog is then unowned, so nothing is dropped by mistake.

@@ -75,27 +75,6 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// A stable, low-cardinality name for metrics labels and JSON output.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            EngineError::Unreachable { .. } => "unreachable",
-            EngineError::Auth { .. } => "auth",
-            EngineError::Http { .. } => "http",
-            EngineError::Protocol(_) => "protocol",
-            EngineError::Starting => "starting",
-            EngineError::Timeout(_) => "timeout",
-            EngineError::Query(_) => "query",
-            EngineError::Config(_) => "config",
-        }
-    }
-
-    pub fn query(&self) -> Option<&QueryError> {
-        match self {
-            EngineError::Query(q) => Some(q),
-            _ => None,
-        }
-    }
-
     /// True when the engine could not be talked to at all (as opposed to refusing something).
     pub fn is_connection(&self) -> bool {
         matches!(

@@ -51,16 +51,6 @@ pub enum RestartError {
     Refused { container: String, detail: String },
 }
 
-impl RestartError {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RestartError::Docker { .. } => "docker_unreachable",
-            RestartError::NoSuchContainer(_) => "no_such_container",
-            RestartError::Refused { .. } => "docker_refused",
-        }
-    }
-}
-
 /// How the drain ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drain {
@@ -131,19 +121,6 @@ impl Restarter {
 
     fn err(&self, e: bollard::errors::Error) -> RestartError {
         docker_error(&self.host, &self.settings.container, e)
-    }
-
-    /// Checks that the daemon answers and the container exists; returns its state.
-    pub async fn check(&self) -> Result<String, RestartError> {
-        let docker = self.connect().await?;
-        let inspect = docker
-            .inspect_container(&self.settings.container, None)
-            .await
-            .map_err(|e| self.err(e))?;
-        Ok(inspect
-            .state
-            .and_then(|s| s.status)
-            .map_or_else(|| "unknown".to_string(), |s| s.to_string()))
     }
 
     /// Waits until the coordinator has no unfinished query (`GET /v1/query`; PrestoDB's

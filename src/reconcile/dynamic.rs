@@ -38,12 +38,12 @@ impl Agent {
                         .catalogs
                         .insert(name.to_string(), ledger::Entry::new(spec.clone(), true));
                     self.save_ledger();
-                    Ok(Applied::Done(None))
+                    Ok(Applied::Done)
                 }
                 Step::Forget => {
                     self.ledger.catalogs.remove(name);
                     self.save_ledger();
-                    Ok(Applied::Done(None))
+                    Ok(Applied::Done)
                 }
                 Step::Keep | Step::Conflict { .. } | Step::Invalid { .. } | Step::Held { .. } => {
                     continue;
@@ -52,7 +52,7 @@ impl Agent {
             let seconds = started.elapsed().as_secs_f64();
             let duration_ms = started.elapsed().as_millis() as u64;
             match result {
-                Ok(Applied::Done(note)) => {
+                Ok(Applied::Done) => {
                     if !matches!(step, Step::Adopt { .. } | Step::Forget) {
                         self.metrics.observe_apply(action, true, seconds);
                         self.note_change(name);
@@ -63,10 +63,9 @@ impl Agent {
                         action,
                         outcome = "ok",
                         duration_ms,
-                        note = note.as_deref(),
                         "applied"
                     );
-                    outcome.done.insert(name.to_string(), note);
+                    outcome.done.insert(name.to_string());
                 }
                 Ok(Applied::Raced(why)) => {
                     tracing::info!(catalog = name, action, outcome = "raced", duration_ms, error = %why, "live state changed under us; reading it again");
@@ -113,7 +112,7 @@ impl Agent {
                     .catalogs
                     .insert(name.to_string(), ledger::Entry::new(spec.clone(), false));
                 self.save_ledger();
-                Ok(Applied::Done(None))
+                Ok(Applied::Done)
             }
             Err(e) => self.refusal(e, &[spec], None),
         }
@@ -136,7 +135,7 @@ impl Agent {
                     .catalogs
                     .insert(name.to_string(), ledger::Entry::new(to.clone(), false));
                 self.save_ledger();
-                return Ok(Applied::Done(None));
+                return Ok(Applied::Done);
             }
             Err(e) if !matches!(e, EngineError::Query(_)) => return Err(e),
             Err(e) => e,
@@ -165,7 +164,7 @@ impl Agent {
         }
         self.ledger.catalogs.remove(name);
         self.save_ledger();
-        Ok(Applied::Done(None))
+        Ok(Applied::Done)
     }
 
     /// Sorts an engine error into "engine refused this catalog" (reported per catalog), a race

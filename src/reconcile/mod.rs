@@ -278,10 +278,6 @@ impl Agent {
         self.stop.clone()
     }
 
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
     fn beat(&self) {
         self.heartbeats.beat_reconcile();
     }
@@ -875,7 +871,7 @@ fn engine_backoff(failures: u32) -> Duration {
 }
 
 enum Applied {
-    Done(Option<String>),
+    Done,
     Raced(String),
     Refused {
         error: String,
@@ -887,7 +883,7 @@ enum Applied {
 #[derive(Default)]
 struct ApplyOutcome {
     /// Changes the engine (or, in restart mode, the restarted coordinator) accepted.
-    done: BTreeMap<String, Option<String>>,
+    done: BTreeSet<String>,
     /// Changes refused: error, error name, note.
     refused: BTreeMap<String, (String, Option<String>, Option<String>)>,
     /// Catalogs whose definition is in place but not yet running (restart mode), with why.

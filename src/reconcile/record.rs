@@ -37,7 +37,7 @@ impl Agent {
             .collect();
         let later: std::collections::BTreeSet<&String> = outcome
             .done
-            .keys()
+            .iter()
             .chain(outcome.pending.keys())
             .chain(outcome.refused.keys())
             .filter(|n| !prepared.plan.steps.contains_key(*n))
@@ -75,7 +75,7 @@ impl Agent {
             } else {
                 match step {
                     Step::Create { spec } | Step::Replace { to: spec, .. } => {
-                        if outcome.done.contains_key(name) {
+                        if outcome.done.contains(name) {
                             base(State::Applied, Some(spec))
                         } else {
                             base(State::Pending, owned.map(|o| &o.spec))
@@ -83,7 +83,7 @@ impl Agent {
                     }
                     Step::Adopt { spec } => {
                         let mut e = base(
-                            if outcome.done.contains_key(name) {
+                            if outcome.done.contains(name) {
                                 State::Applied
                             } else {
                                 State::Pending
@@ -95,7 +95,7 @@ impl Agent {
                     }
                     Step::Keep => base(State::Applied, owned.map(|o| &o.spec)),
                     Step::Drop { .. } | Step::Forget => {
-                        if outcome.done.contains_key(name) {
+                        if outcome.done.contains(name) {
                             let mut e = base(State::Removed, None);
                             e.file = None;
                             e
@@ -114,7 +114,7 @@ impl Agent {
                     Step::Invalid { error, restore } => {
                         let mut e = base(State::Invalid, owned.map(|o| &o.spec));
                         e.error = Some(error.to_string());
-                        e.note = Some(match (restore, outcome.done.contains_key(name)) {
+                        e.note = Some(match (restore, outcome.done.contains(name)) {
                             (Some(_), true) => {
                                 "the last good definition was restored on the coordinator".into()
                             }

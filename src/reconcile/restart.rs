@@ -119,12 +119,12 @@ impl Agent {
                     self.ledger
                         .catalogs
                         .insert(name.to_string(), ledger::Entry::new(spec.clone(), true));
-                    outcome.done.insert(name.to_string(), None);
+                    outcome.done.insert(name.to_string());
                     continue;
                 }
                 Step::Forget => {
                     self.ledger.catalogs.remove(name);
-                    outcome.done.insert(name.to_string(), None);
+                    outcome.done.insert(name.to_string());
                     continue;
                 }
                 _ => continue,
@@ -163,9 +163,7 @@ impl Agent {
             // An init step before the coordinator starts: the files are what it will load.
             for (name, step) in prepared.plan.changes() {
                 if !outcome.refused.contains_key(name) && !matches!(step, Step::Forget) {
-                    outcome
-                        .done
-                        .insert(name.to_string(), Some("rendered".into()));
+                    outcome.done.insert(name.to_string());
                 }
             }
             return Ok(outcome);
@@ -186,7 +184,7 @@ impl Agent {
             {
                 // The coordinator runs the folder as it is: that is the set to roll back to.
                 for name in self.unverified() {
-                    outcome.done.insert(name, None);
+                    outcome.done.insert(name);
                 }
                 self.ledger.restart.known_good = Some(self.owned_specs());
                 self.save_ledger();
@@ -330,7 +328,7 @@ impl Agent {
             if missing.contains(&name) {
                 continue;
             }
-            outcome.done.insert(name.clone(), None);
+            outcome.done.insert(name.clone());
         }
         for name in missing {
             if self.ledger.catalogs.contains_key(name) {
