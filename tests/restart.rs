@@ -8,7 +8,7 @@ use common::{Folder, PATIENCE, agent, wait_for};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use test_support::docker::{Container, Flavour, docker_ok, emulator_image, require_docker};
-use test_support::emulator::{QueryError, QueryOutput, run_query};
+use test_support::emulator::{QueryError, QueryOutput, run_query, user_catalogs};
 use test_support::free_port;
 
 const TPCH: &str = "connector.name=tpch\n";
@@ -107,15 +107,7 @@ impl Sandbox {
 
     /// Catalogs the coordinator lists, `system` excluded; `None` while it is down.
     fn catalogs(&self) -> Option<Vec<String>> {
-        run_query(&self.url(), self.flavour, "test", "SHOW CATALOGS")
-            .ok()
-            .map(|o| {
-                o.rows
-                    .iter()
-                    .filter_map(|r| r[0].as_str().map(str::to_string))
-                    .filter(|n| n != "system")
-                    .collect()
-            })
+        user_catalogs(&self.url(), self.flavour)
     }
 
     fn wait_catalogs(&self, want: &[&str]) {

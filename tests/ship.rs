@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use test_support::docker::{
     Container, Flavour, docker_ok, docker_output, emulator_image, require_docker, unique_name,
 };
-use test_support::emulator::{Emulator, run_query};
+use test_support::emulator::{Emulator, run_query, user_catalogs};
 
 const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 /// Issue 6: the image stays under 15 MB.
@@ -318,7 +318,7 @@ impl Sandbox {
     /// What the coordinator lists (`system` excluded), through its published port; None while it
     /// does not answer (a restart).
     fn catalogs(&self) -> Option<Vec<String>> {
-        show_catalogs(&self.engine_url()?, self.flavour)
+        user_catalogs(&self.engine_url()?, self.flavour)
     }
 
     /// The connector of a live catalog, from `system.metadata.catalogs`.
@@ -397,18 +397,6 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = self.compose(&["down", "-v", "--remove-orphans", "-t", "2"]);
     }
-}
-
-fn show_catalogs(url: &str, flavour: Flavour) -> Option<Vec<String>> {
-    run_query(url, flavour, "test", "SHOW CATALOGS")
-        .ok()
-        .map(|o| {
-            o.rows
-                .iter()
-                .filter_map(|r| r[0].as_str().map(str::to_string))
-                .filter(|n| n != "system")
-                .collect()
-        })
 }
 
 fn connector_of(url: &str, flavour: Flavour, catalog: &str) -> Option<String> {
@@ -584,7 +572,7 @@ fn the_image_is_small_non_root_and_runs_its_default_command_read_only() {
     assert_eq!(status["mode"], "dynamic", "auto mode found dynamic Trino");
     let engine_url = format!("http://127.0.0.1:{}", coordinator.host_port(8080));
     assert_eq!(
-        show_catalogs(&engine_url, Flavour::Trino),
+        user_catalogs(&engine_url, Flavour::Trino),
         Some(vec!["shipped".to_string()])
     );
     let health = common::http()
@@ -1315,7 +1303,7 @@ fn the_kubernetes_pod_seeds_trino_then_its_sidecar_applies_configmap_changes() {
     // The first answer of the coordinator already has the ConfigMap's catalogs: the seed step
     // rendered them into Trino's store folder, and Trino loaded them at start.
     let first = wait_for(SLOW, "the coordinator's first answer", || {
-        show_catalogs(&engine_url, Flavour::Trino)
+        user_catalogs(&engine_url, Flavour::Trino)
     });
     assert_eq!(first, ["postgresql", "tpch"], "{}", pod.logs());
     wait_for(SLOW, "the sidecar to be ready (/readyz)", || {
@@ -1348,7 +1336,7 @@ fn the_kubernetes_pod_seeds_trino_then_its_sidecar_applies_configmap_changes() {
     std::fs::write(folder.join("memory.properties"), example("memory")).unwrap();
     std::fs::remove_file(folder.join("tpch.properties")).unwrap();
     wait_for(SLOW, "the ConfigMap change to be applied", || {
-        (show_catalogs(&engine_url, Flavour::Trino)? == ["memory", "postgresql"]).then_some(())
+        (user_catalogs(&engine_url, Flavour::Trino)? == ["memory", "postgresql"]).then_some(())
     });
     assert_eq!(created(&scrape()), 1.0);
     assert!(
@@ -1361,7 +1349,7 @@ fn the_kubernetes_pod_seeds_trino_then_its_sidecar_applies_configmap_changes() {
     // Trino comes back with its catalogs at once.
     docker_ok(&["restart", "-t", "2", pod.container("trino").name()]);
     let back = wait_for(SLOW, "the coordinator to answer again", || {
-        show_catalogs(&engine_url, Flavour::Trino)
+        user_catalogs(&engine_url, Flavour::Trino)
     });
     assert_eq!(back, ["memory", "postgresql"], "{}", pod.logs());
 }

@@ -432,6 +432,20 @@ pub(crate) fn http_client() -> reqwest::blocking::Client {
         .expect("http client")
 }
 
+/// The catalogs a coordinator at `url` lists, `system` left out; `None` while it does not answer
+/// (e.g. while its container restarts).
+pub fn user_catalogs(url: &str, flavour: Flavour) -> Option<Vec<String>> {
+    let output = run_query(url, flavour, "test", "SHOW CATALOGS").ok()?;
+    Some(
+        output
+            .rows
+            .iter()
+            .filter_map(|r| r[0].as_str().map(str::to_string))
+            .filter(|n| n != "system")
+            .collect(),
+    )
+}
+
 /// A blocking client of the statement protocol, as `RunningEmulator::query` uses it.
 pub fn run_query(
     url: &str,
