@@ -115,13 +115,16 @@ pub fn scan(dir: &Path, flavour: Flavour) -> Result<Desired, ScanError> {
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // Gone since the listing, or a dangling link: during a ConfigMap update the kubelet
-                // removes a key's link just after the swap. Either way the catalog is absent.
-                if fs::symlink_metadata(&path).is_ok() {
-                    desired.warnings.push(Warning {
-                        file: file.clone(),
-                        message: "dangling symbolic link, ignored".into(),
-                    });
+                // Gone since the listing: the catalog is absent. A link whose target is missing is
+                // different: it may be a mistake (a link into a volume not mounted yet), so it is
+                // invalid and a live catalog of that name stays. During a ConfigMap update the
+                // kubelet leaves a removed key's link dangling for a moment; removing it is the
+                // next event, whose pass then drops the catalog.
+                if let Ok(target) = fs::read_link(&path) {
+                    desired.invalid.push(invalid(format!(
+                        "symbolic link to {}, which does not exist",
+                        target.display()
+                    )));
                 }
                 continue;
             }
@@ -262,13 +265,24 @@ mod tests {
     }
 
     #[test]
-    fn dangling_links_and_directories_are_ignored_with_a_warning() {
+    fn a_dangling_link_is_invalid_and_a_directory_is_ignored_with_a_warning() {
         let f = Folder::new();
-        symlink("..data/gone.properties", f.0.path().join("gone.properties")).unwrap();
+        symlink(
+            "../secrets/gone.properties",
+            f.0.path().join("gone.properties"),
+        )
+        .unwrap();
         fs::create_dir(f.0.path().join("dir.properties")).unwrap();
         let d = f.scan();
-        assert!(d.catalogs.is_empty() && d.invalid.is_empty());
-        assert_eq!(d.warnings.len(), 2);
+        assert!(d.catalogs.is_empty());
+        assert_eq!(d.invalid.len(), 1);
+        assert_eq!(d.invalid[0].catalog.as_deref(), Some("gone"));
+        assert_eq!(
+            d.invalid[0].error.to_string(),
+            "gone.properties: symbolic link to ../secrets/gone.properties, which does not exist"
+        );
+        assert_eq!(d.warnings.len(), 1);
+        assert_eq!(d.warnings[0].file, "dir.properties");
     }
 
     #[test]

@@ -324,3 +324,47 @@ fn a_watched_folder_that_is_deleted_and_recreated_is_watched_again() {
             .contains("watching the catalog folder again")
     );
 }
+
+#[test]
+fn a_link_whose_target_vanished_keeps_the_live_catalog_until_the_link_is_removed() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let elsewhere = Folder::new();
+    elsewhere.write("pg.properties", "connector.name=memory\n");
+    symlink(
+        elsewhere.file("pg.properties"),
+        folder.file("pg.properties"),
+    )
+    .unwrap();
+    // The folder is watched, not link targets elsewhere: the resync pass notices those.
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms", "--resync-interval", "1s"])
+        .start();
+    agent.wait_state("pg", "applied");
+
+    // The link's target goes away (a volume not mounted, a file removed by mistake): bad input,
+    // so the live catalog stays and the error names where the link points.
+    elsewhere.remove("pg.properties");
+    let entry = agent.wait_state("pg", "invalid");
+    let error = entry["error"].as_str().unwrap();
+    assert!(
+        error.contains("pg.properties: symbolic link to")
+            && error.contains(&elsewhere.file("pg.properties").display().to_string())
+            && error.contains("does not exist"),
+        "{entry}"
+    );
+    assert_eq!(live(&engine), ["pg", "system"]);
+    assert!(
+        !engine
+            .records()
+            .iter()
+            .any(|r| r.sql.starts_with("DROP") && r.sql.contains("\"pg\"")),
+        "{:?}",
+        engine.records()
+    );
+
+    // Removing the link itself is a deletion.
+    folder.remove("pg.properties");
+    wait_catalogs(&engine, &[]);
+    agent.wait_state("pg", "removed");
+}
