@@ -19,6 +19,19 @@ pub const MAX_NAME_BYTES: usize = 128;
 
 pub const CONNECTOR_KEY: &str = "connector.name";
 
+/// Connectors that Trino's documentation says do not release all resources when their catalog is
+/// dropped (facts §1.9; Paimon in newer docs). Each drop of one costs the coordinator memory that
+/// only a restart gives back, so the agent counts them and says so.
+pub const LEAKY_CONNECTORS: [&str; 5] = ["hive", "iceberg", "delta_lake", "hudi", "paimon"];
+
+/// The entry of [`LEAKY_CONNECTORS`] for this connector name, if it is one.
+pub fn leaky_connector(connector: &str) -> Option<&'static str> {
+    LEAKY_CONNECTORS
+        .iter()
+        .copied()
+        .find(|&leaky| leaky == connector)
+}
+
 /// Which engine's normalisation applies. Trino maps `-` to `_` in connector names when it loads a
 /// file (facts §1.3), PrestoDB keeps them (facts §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -33,6 +33,11 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectorLabels {
+    connector: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
     mode: String,
@@ -51,6 +56,7 @@ pub struct Metrics {
     build_info: Family<BuildLabels, Gauge>,
     build_current: Mutex<Option<BuildLabels>>,
     restarts: Family<ResultLabels, Counter>,
+    leaky_drops: Family<ConnectorLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -118,6 +124,12 @@ impl Metrics {
             "Coordinator restarts in restart mode, by result (ok, rolled_back, failed)",
             restarts.clone(),
         );
+        let leaky_drops = Family::<ConnectorLabels, Counter>::default();
+        registry.register(
+            "leaky_drops",
+            "Catalogs dropped (alone or as part of a replacement) whose connector Trino documents as not releasing all resources on DROP (hive, iceberg, delta_lake, hudi, paimon); a coordinator restart reclaims them",
+            leaky_drops.clone(),
+        );
         let metrics = Metrics {
             registry,
             catalogs,
@@ -130,6 +142,7 @@ impl Metrics {
             build_info,
             build_current: Mutex::new(None),
             restarts,
+            leaky_drops,
         };
         for state in State::ALL {
             metrics.set_catalogs(state, 0);
@@ -176,6 +189,13 @@ impl Metrics {
         self.restarts.get_or_create(&ResultLabels { result }).inc();
     }
 
+    /// `connector` is one of [`crate::catalog::LEAKY_CONNECTORS`]: a fixed vocabulary.
+    pub fn count_leaky_drop(&self, connector: &'static str) {
+        self.leaky_drops
+            .get_or_create(&ConnectorLabels { connector })
+            .inc();
+    }
+
     /// Keeps exactly one `build_info` series: the current mode and engine.
     pub fn set_build(&self, mode: &str, engine: &str) {
         let labels = BuildLabels {
@@ -218,6 +238,7 @@ mod tests {
         m.set_engine_up(true);
         m.set_catalogs(State::Applied, 3);
         m.count_restart("ok");
+        m.count_leaky_drop("hive");
         m.set_last_success(1_700_000_000.0);
         let text = m.render().replace(env!("CARGO_PKG_VERSION"), "<version>");
         insta::assert_snapshot!(sorted_within_families(&text));

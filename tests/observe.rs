@@ -256,3 +256,73 @@ fn readiness_stays_once_reached_while_a_catalog_waits_on_its_rate_limit() {
     );
     assert!(metric(&agent, "catalog_reloader_catalogs{state=\"pending\"}") == Some(1.0));
 }
+
+#[test]
+fn drops_of_connectors_that_leak_on_drop_are_counted_and_named_per_coordinator_start() {
+    let mut engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let hive = "connector.name=hive\nhive.metastore.uri=thrift://metastore:9083\n";
+    folder.write("lake.properties", hive);
+    folder.write("bench.properties", "connector.name=tpch\n");
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms", "--resync-interval", "1s"])
+        .arg("--max-changes-per-minute=100")
+        .log_format("json")
+        .start();
+    agent.wait_state("lake", "applied");
+    agent.wait_state("bench", "applied");
+    let series = "catalog_reloader_leaky_drops_total{connector=\"hive\"}";
+    assert_eq!(metric(&agent, series), None, "nothing dropped yet");
+
+    // A replacement drops the hive catalog once; dropping tpch costs nothing and is not counted.
+    folder.write(
+        "lake.properties",
+        &format!("{hive}hive.max-partitions-per-scan=10\n"),
+    );
+    folder.remove("bench.properties");
+    agent.wait_state("bench", "removed");
+    wait_for(PATIENCE, "one counted drop", || {
+        (metric(&agent, series) == Some(1.0)).then_some(())
+    });
+    let warnings = |agent: &common::RunningAgent| -> Vec<Value> {
+        agent
+            .log_json()
+            .into_iter()
+            .filter(|l| l["connector"] == "hive" && l["level"] == "WARN")
+            .collect()
+    };
+    let first = &warnings(&agent)[0];
+    assert_eq!(first["catalog"], "lake");
+    assert_eq!(first["drops_since_coordinator_start"], 1);
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("restart the coordinator"),
+        "{first}"
+    );
+    assert!(
+        !agent.metrics().contains("connector=\"tpch\""),
+        "{}",
+        agent.metrics()
+    );
+
+    // A coordinator restart gives the resources back: the count in the log starts again, the
+    // counter keeps counting.
+    std::thread::sleep(Duration::from_secs(2));
+    engine.restart();
+    wait_for(PATIENCE, "lake re-created", || {
+        engine
+            .show_catalogs()
+            .contains(&"lake".to_string())
+            .then_some(())
+    });
+    folder.remove("lake.properties");
+    agent.wait_state("lake", "removed");
+    wait_for(PATIENCE, "two counted drops", || {
+        (metric(&agent, series) == Some(2.0)).then_some(())
+    });
+    let warnings = warnings(&agent);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings[1]["drops_since_coordinator_start"], 1);
+}

@@ -3,7 +3,7 @@
 //! is created again so queries keep working.
 
 use super::{Agent, Applied, ApplyOutcome, Prepared, one_line, scrub};
-use crate::catalog::CatalogSpec;
+use crate::catalog::{self, CatalogSpec};
 use crate::engine::EngineError;
 use crate::engine::dynamic;
 use crate::ledger;
@@ -125,7 +125,7 @@ impl Agent {
         to: &CatalogSpec,
     ) -> Result<Applied, EngineError> {
         match dynamic::drop_catalog(&self.client, name).await {
-            Ok(()) => {}
+            Ok(()) => self.note_drop(name, &from.connector),
             Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
             Err(e) => return self.refusal(e, &[from, to], None),
         }
@@ -158,13 +158,29 @@ impl Agent {
         previous: &CatalogSpec,
     ) -> Result<Applied, EngineError> {
         match dynamic::drop_catalog(&self.client, name).await {
-            Ok(()) => {}
+            Ok(()) => self.note_drop(name, &previous.connector),
             Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
             Err(e) => return self.refusal(e, &[previous], None),
         }
         self.ledger.catalogs.remove(name);
         self.save_ledger();
         Ok(Applied::Done)
+    }
+
+    /// Trino documents that some connectors keep resources after DROP CATALOG (facts §1.9): each
+    /// such drop is counted and named, so operators can plan a coordinator restart.
+    fn note_drop(&mut self, name: &str, connector: &str) {
+        let Some(leaky) = catalog::leaky_connector(connector) else {
+            return;
+        };
+        self.leaky_drops = self.leaky_drops.saturating_add(1);
+        self.metrics.count_leaky_drop(leaky);
+        tracing::warn!(
+            catalog = name,
+            connector = leaky,
+            drops_since_coordinator_start = self.leaky_drops,
+            "Trino does not release all resources of {leaky} catalogs on DROP CATALOG; restart the coordinator at a quiet moment to reclaim them"
+        );
     }
 
     /// Sorts an engine error into "engine refused this catalog" (reported per catalog), a race

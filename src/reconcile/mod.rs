@@ -210,6 +210,8 @@ pub struct Agent {
     converged_digest: Option<[u8; 32]>,
     engine_failures: u32,
     last_restart: Option<Instant>,
+    /// Drops of catalogs whose connector leaks on DROP since the coordinator (last) started.
+    leaky_drops: u32,
     status: SharedStatus,
     metrics: Arc<Metrics>,
     heartbeats: Arc<Heartbeats>,
@@ -248,6 +250,7 @@ impl Agent {
             ledger: loaded.ledger,
             flavour,
             last_uptime: None,
+            leaky_drops: 0,
             last_info: None,
             management: None,
             failures: BTreeMap::new(),
@@ -328,6 +331,7 @@ impl Agent {
                 self.management = None;
             }
             self.converged_digest = None;
+            self.leaky_drops = 0;
         }
         self.last_uptime = uptime;
         self.update_engine_status(Some(&info), None);
