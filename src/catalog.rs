@@ -172,8 +172,8 @@ pub fn redact_value(key: &str, value: &str) -> String {
     if is_sensitive_key(key) && !is_secret_reference(value) {
         return "***".to_string();
     }
-    match url_password(value) {
-        Some(password) => value.replacen(password, "***", 1),
+    match url_password_range(value) {
+        Some(range) => format!("{}***{}", &value[..range.start], &value[range.end..]),
         None => value.to_string(),
     }
 }
@@ -187,6 +187,12 @@ fn is_secret_reference(value: &str) -> bool {
 
 /// The password of `scheme://user:password@host…`, if the value has one.
 fn url_password(value: &str) -> Option<&str> {
+    url_password_range(value).map(|range| &value[range])
+}
+
+/// Where the password of `scheme://user:password@host…` sits in the value. A position, not the
+/// text: the same characters may appear earlier (`https://trino:trino@…`).
+fn url_password_range(value: &str) -> Option<std::ops::Range<usize>> {
     let after_scheme = value.find("://")? + 3;
     let rest = &value[after_scheme..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -194,8 +200,9 @@ fn url_password(value: &str) -> Option<&str> {
     let at = authority.rfind('@')?;
     let userinfo = &authority[..at];
     let colon = userinfo.find(':')?;
-    let password = &userinfo[colon + 1..];
-    (!password.is_empty()).then_some(password)
+    let start = after_scheme + colon + 1;
+    let end = after_scheme + at;
+    (start < end).then_some(start..end)
 }
 
 /// Replaces each of `secrets` (longest first) in `text` with `***`.
@@ -522,6 +529,12 @@ mod tests {
         let shown = |key: &str| redact_value(key, &spec.properties[key]);
         assert_eq!(shown("connection-password"), "***");
         assert_eq!(shown("connection-url"), "jdbc:postgresql://admin:***@db/x");
+        // The password's text also appears before it: the password itself is what is masked.
+        assert_eq!(
+            redact_value("server", "https://trino:trino@host:8443"),
+            "https://trino:***@host:8443"
+        );
+        assert_eq!(redact_value("server", "http://s:s@h"), "http://s:***@h");
         assert_eq!(shown("connection-user"), "${ENV:PGUSER}");
         assert_eq!(shown("aws-secret-key"), "${ENV:AWS}");
         assert_eq!(

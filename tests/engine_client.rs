@@ -144,6 +144,24 @@ fn credentials_are_never_sent_over_plain_http() {
 }
 
 #[test]
+fn credentials_in_the_server_url_are_refused_without_being_shown() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    // The password's text also appears before it (the user name): it must not leak either way.
+    let url = engine.url().replace("http://", "http://trino:trino@");
+    let out = agent("sync", folder.path(), &url).output();
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--server must not carry credentials (got 'http://trino:***@"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(":trino@") && !out.stdout.contains(":trino@"));
+    assert!(engine.records().is_empty(), "nothing was sent");
+}
+
+#[test]
 fn a_proxy_answering_503_is_retried() {
     let engine = Emulator::trino()
         .dynamic()

@@ -200,7 +200,20 @@ impl Client {
         let https = base.starts_with("https://");
         if !https && !base.starts_with("http://") {
             return Err(EngineError::Config(format!(
-                "--server must start with http:// or https:// (got '{base}')"
+                "--server must start with http:// or https:// (got '{}')",
+                crate::catalog::redact_value("server", &base)
+            )));
+        }
+        // Credentials in the URL would be sent by reqwest as Basic auth (over plain HTTP too) and
+        // would travel with the URL into logs, /status and error messages. The Trino CLI takes
+        // them as --user and --password; so does the agent.
+        let authority = base.split_once("://").map_or("", |(_, rest)| {
+            rest.split(['/', '?', '#']).next().unwrap_or("")
+        });
+        if authority.contains('@') {
+            return Err(EngineError::Config(format!(
+                "--server must not carry credentials (got '{}'): use --user, and --password with TRINO_PASSWORD",
+                crate::catalog::redact_value("server", &base)
             )));
         }
         // Trino only accepts credentials over TLS (facts §3.1), and its CLI refuses to send them
