@@ -43,7 +43,13 @@ pub enum HoldKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Desired and not live: create it (also re-creates owned catalogs a coordinator lost).
-    Create { spec: CatalogSpec },
+    /// `fallback` is the owned, last applied definition when the file now says something else (a
+    /// replacement cut short after its DROP, a coordinator that lost the catalog while the file
+    /// changed): if the engine refuses `spec`, the fallback is created, as a replacement would.
+    Create {
+        spec: CatalogSpec,
+        fallback: Option<CatalogSpec>,
+    },
     /// Owned, live, and the file now says something else: drop and create.
     Replace { from: CatalogSpec, to: CatalogSpec },
     /// Owned and live, its file is gone.
@@ -164,8 +170,11 @@ pub fn diff(
         let is_live = live.get(name);
         let step = if let Some(want) = desired.catalogs.get(name) {
             match (is_live, owned) {
-                (None, _) => Step::Create {
+                (None, owned) => Step::Create {
                     spec: want.spec.clone(),
+                    fallback: owned
+                        .filter(|entry| entry.fingerprint != want.fingerprint)
+                        .map(|entry| entry.spec.clone()),
                 },
                 (Some(l), Some(entry)) => {
                     let connector_moved = l
@@ -228,7 +237,7 @@ pub fn diff(
                 if step.is_change() && !matches!(step, Step::Forget | Step::Adopt { .. }) =>
             {
                 let held_definition = match &step {
-                    Step::Create { spec } | Step::Replace { to: spec, .. } => {
+                    Step::Create { spec, .. } | Step::Replace { to: spec, .. } => {
                         Some(spec.fingerprint())
                     }
                     _ => None,
@@ -332,6 +341,32 @@ mod tests {
     fn a_new_file_is_created() {
         let w = World::default().file(spec("a", "tpch", "1"));
         assert!(matches!(w.step("a"), Some(Step::Create { .. })));
+    }
+
+    #[test]
+    fn an_owned_catalog_lost_by_the_engine_is_created_with_its_last_definition_as_fallback() {
+        // As the file says, with nothing to fall back to when the file is what was applied...
+        let w = World::default()
+            .file(spec("a", "tpch", "1"))
+            .owned(spec("a", "tpch", "1"));
+        assert_eq!(
+            w.step("a"),
+            Some(Step::Create {
+                spec: spec("a", "tpch", "1"),
+                fallback: None
+            })
+        );
+        // ...and with the last applied definition when the file changed meanwhile.
+        let w = World::default()
+            .file(spec("a", "tpch", "2"))
+            .owned(spec("a", "tpch", "1"));
+        assert_eq!(
+            w.step("a"),
+            Some(Step::Create {
+                spec: spec("a", "tpch", "2"),
+                fallback: Some(spec("a", "tpch", "1"))
+            })
+        );
     }
 
     #[test]
@@ -533,7 +568,7 @@ mod tests {
             let mut ledger = w.ledger.clone();
             for (name, step) in plan.changes() {
                 match step {
-                    Step::Create { spec } | Step::Invalid { restore: Some(spec), .. } => {
+                    Step::Create { spec, .. } | Step::Invalid { restore: Some(spec), .. } => {
                         prop_assert!(!engine.contains_key(name), "create of a live catalog {}", name);
                         engine.insert(name.to_string(), (spec.connector.clone(), Some(spec.clone())));
                         ledger.catalogs.insert(name.to_string(), Entry::new(spec.clone(), false));

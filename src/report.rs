@@ -87,7 +87,7 @@ fn rows(plan: &Plan) -> Vec<Row> {
         .iter()
         .map(|(name, step)| {
             let (connector, detail) = match step {
-                Step::Create { spec } => (spec.connector.clone(), String::new()),
+                Step::Create { spec, .. } => (spec.connector.clone(), String::new()),
                 Step::Replace { from, to } => (to.connector.clone(), key_changes(from, to)),
                 Step::Drop { previous } => (previous.connector.clone(), "file removed".into()),
                 Step::Adopt { spec } => {

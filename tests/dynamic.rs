@@ -299,6 +299,45 @@ fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
 }
 
 #[test]
+fn an_edit_the_engine_refuses_after_the_coordinator_lost_the_catalog_brings_the_previous_one_back()
+{
+    // Same situation as a replacement cut short after its DROP (by a lost connection or a stop):
+    // the catalog is owned but not live, and the file says something new.
+    let mut engine = trino();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms", "--resync-interval", "500ms"])
+        .start();
+    agent.wait_state("a", "applied");
+
+    engine.stop();
+    folder.write("a.properties", &format!("{TPCH}bogus=1\n"));
+    wait_for(PATIENCE, "the agent to notice the engine is gone", || {
+        (agent.status()["engine"]["up"] == false).then_some(())
+    });
+    engine.restart();
+
+    let a = agent.wait_state("a", "failed");
+    assert_eq!(a["note"], "the previous definition was restored", "{a}");
+    assert!(has_catalog(&engine, "a"));
+    let tail: Vec<String> = changes(&engine)
+        .into_iter()
+        .filter(|s| s.contains("\"a\""))
+        .rev()
+        .take(2)
+        .collect();
+    assert!(
+        tail[1].starts_with("FAILED CREATE") && tail[1].contains("bogus"),
+        "{tail:?}"
+    );
+    assert!(
+        tail[0].starts_with("FINISHED CREATE") && !tail[0].contains("bogus"),
+        "{tail:?}"
+    );
+}
+
+#[test]
 fn a_pass_with_nothing_to_do_sends_no_statement() {
     let engine = trino();
     let folder = Folder::new();

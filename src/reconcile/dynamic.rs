@@ -26,11 +26,11 @@ impl Agent {
             let started = Instant::now();
             let action = step.action();
             let result = match step {
-                Step::Create { spec } => self.create(name, spec).await,
+                Step::Create { spec, fallback } => self.create(name, spec, fallback.as_ref()).await,
                 Step::Invalid {
                     restore: Some(spec),
                     ..
-                } => self.create(name, spec).await,
+                } => self.create(name, spec, None).await,
                 Step::Replace { from, to } => self.replace(name, from, to).await,
                 Step::Drop { previous } => self.drop_owned(name, previous).await,
                 Step::Adopt { spec } => {
@@ -80,7 +80,7 @@ impl Agent {
                     self.metrics.observe_apply(action, false, seconds);
                     self.note_change(name);
                     let fingerprint = match step {
-                        Step::Create { spec } | Step::Replace { to: spec, .. } => {
+                        Step::Create { spec, .. } | Step::Replace { to: spec, .. } => {
                             Some(spec.fingerprint())
                         }
                         Step::Invalid {
@@ -105,16 +105,45 @@ impl Agent {
         Ok(outcome)
     }
 
-    async fn create(&mut self, name: &str, spec: &CatalogSpec) -> Result<Applied, EngineError> {
-        match dynamic::create(&self.client, spec).await {
+    async fn create(
+        &mut self,
+        name: &str,
+        spec: &CatalogSpec,
+        fallback: Option<&CatalogSpec>,
+    ) -> Result<Applied, EngineError> {
+        let error = match dynamic::create(&self.client, spec).await {
             Ok(()) => {
                 self.ledger
                     .catalogs
                     .insert(name.to_string(), ledger::Entry::new(spec.clone(), false));
                 self.save_ledger();
-                Ok(Applied::Done)
+                return Ok(Applied::Done);
             }
-            Err(e) => self.refusal(e, &[spec], None),
+            Err(e) => e,
+        };
+        match (fallback, &error) {
+            (Some(from), EngineError::Query(q)) if !dynamic::is_already_exists(q) => {
+                let note = self.restore(from, spec).await?;
+                self.refusal(error, &[from, spec], Some(note))
+            }
+            _ => self.refusal(error, &[spec], None),
+        }
+    }
+
+    /// Puts the last applied definition back after the engine refused its successor, so queries
+    /// keep working. The ledger already records `from`. Returns what happened, for the report.
+    async fn restore(
+        &mut self,
+        from: &CatalogSpec,
+        to: &CatalogSpec,
+    ) -> Result<String, EngineError> {
+        match dynamic::create(&self.client, from).await {
+            Ok(()) => Ok("the previous definition was restored".to_string()),
+            Err(EngineError::Query(q)) => Ok(format!(
+                "the previous definition could not be restored either: {}",
+                scrub(&q.to_string(), &[from, to])
+            )),
+            Err(e) => Err(e),
         }
     }
 
@@ -140,15 +169,10 @@ impl Agent {
             Err(e) if !matches!(e, EngineError::Query(_)) => return Err(e),
             Err(e) => e,
         };
-        // The new definition was refused: put the previous one back so queries keep working.
-        let note = match dynamic::create(&self.client, from).await {
-            Ok(()) => "the previous definition was restored".to_string(),
-            Err(EngineError::Query(q)) => format!(
-                "the previous definition could not be restored either: {}",
-                scrub(&q.to_string(), &[from, to])
-            ),
-            Err(e) => return Err(e),
-        };
+        // The new definition was refused: put the previous one back so queries keep working. (If
+        // the engine was lost instead, the ledger still holds `from`, and the next pass plans a
+        // create of `to` with `from` as its fallback.)
+        let note = self.restore(from, to).await?;
         self.refusal(create_error, &[from, to], Some(note))
     }
 

@@ -74,7 +74,7 @@ impl Agent {
                 e
             } else {
                 match step {
-                    Step::Create { spec } | Step::Replace { to: spec, .. } => {
+                    Step::Create { spec, .. } | Step::Replace { to: spec, .. } => {
                         if outcome.done.contains(name) {
                             base(State::Applied, Some(spec))
                         } else {
@@ -132,7 +132,9 @@ impl Agent {
                             HoldKind::RateLimited => State::Pending,
                         };
                         let spec = match wanted.as_ref() {
-                            Step::Create { spec } | Step::Replace { to: spec, .. } => Some(spec),
+                            Step::Create { spec, .. } | Step::Replace { to: spec, .. } => {
+                                Some(spec)
+                            }
                             _ => owned.map(|o| &o.spec),
                         };
                         let mut e = base(state, spec);

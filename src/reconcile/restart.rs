@@ -108,7 +108,7 @@ impl Agent {
                 .get(name)
                 .map_or("the ledger (last good definition)", |c| c.file.as_str());
             let written = match step {
-                Step::Create { spec }
+                Step::Create { spec, .. }
                 | Step::Replace { to: spec, .. }
                 | Step::Invalid {
                     restore: Some(spec),
