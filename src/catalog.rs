@@ -207,6 +207,10 @@ fn url_password_range(value: &str) -> Option<std::ops::Range<usize>> {
 
 /// Replaces each of `secrets` (longest first) in `text` with `***`.
 pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
+    // Longest first, whoever passed them: a short secret inside a longer one (`admin` in
+    // `admin-Pr0d!`) must not leave the rest of the longer one showing.
+    let mut secrets = secrets.to_vec();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut out = text.to_string();
     for secret in secrets {
         if !secret.is_empty() && out.contains(secret) {
@@ -536,6 +540,10 @@ mod tests {
         );
         assert_eq!(redact_value("server", "http://s:s@h"), "http://s:***@h");
         assert_eq!(shown("connection-user"), "${ENV:PGUSER}");
+        assert_eq!(
+            scrub_secrets("login admin-Pr0d! failed", &["admin", "admin-Pr0d!"]),
+            "login *** failed"
+        );
         assert_eq!(shown("aws-secret-key"), "${ENV:AWS}");
         assert_eq!(
             spec.scrub("login failed for s3cr3t! at jdbc:postgresql://admin:hunter22@db/x"),

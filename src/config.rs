@@ -141,7 +141,7 @@ pub struct EngineArgs {
     pub adopt: bool,
 
     /// Limit for one statement, all its result pages included
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration, env = "CATALOG_RELOADER_STATEMENT_TIMEOUT")]
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_nonzero_duration, env = "CATALOG_RELOADER_STATEMENT_TIMEOUT")]
     pub statement_timeout: Duration,
 }
 
@@ -172,7 +172,7 @@ pub struct RestartArgs {
     pub graceful_shutdown: bool,
 
     /// Restart mode: how long the coordinator may take to start before the change is rolled back
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, env = "CATALOG_RELOADER_START_TIMEOUT")]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_nonzero_duration, env = "CATALOG_RELOADER_START_TIMEOUT")]
     pub start_timeout: Duration,
 
     /// Restart mode: how long Docker waits for the coordinator to stop before killing it
@@ -323,6 +323,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     humantime::parse_duration(text)
         .map_err(|e| format!("'{text}' is not a duration like 200ms, 60s or 5m ({e})"))
+}
+
+/// [`parse_duration`] for waits that cannot be zero (a zero start timeout would roll back every
+/// restart).
+pub fn parse_nonzero_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("must be longer than 0".into()),
+        d => Ok(d),
+    }
 }
 
 impl FolderArgs {

@@ -242,7 +242,14 @@ pub fn diff(
                     }
                     _ => None,
                 };
-                if hold.fingerprint.is_none() || hold.fingerprint == held_definition {
+                // A backoff is about one definition (or, without one, about a removal): a file
+                // that now says something else goes ahead. A rate limit holds any change.
+                let applies = match (hold.kind, hold.fingerprint) {
+                    (HoldKind::RateLimited, _) => true,
+                    (HoldKind::Backoff, None) => matches!(step, Step::Drop { .. }),
+                    (HoldKind::Backoff, Some(f)) => Some(f) == held_definition,
+                };
+                if applies {
                     Step::Held {
                         hold: hold.clone(),
                         wanted: Box::new(step),

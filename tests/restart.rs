@@ -524,7 +524,8 @@ fn a_coordinator_started_after_the_init_sync_is_not_restarted_again() {
     if !require_docker() {
         return;
     }
-    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    // A coordinator that takes a while to start, as a real one does.
+    let sandbox = Sandbox::new(Flavour::Presto, &["--startup-delay", "3s"]);
     let state = tempfile::tempdir().unwrap();
     let state_dir = state.path().display().to_string();
     sandbox.source.write("a.properties", TPCH);
@@ -539,15 +540,21 @@ fn a_coordinator_started_after_the_init_sync_is_not_restarted_again() {
         .arg(sandbox.target.path().display().to_string())
         .output();
     assert_eq!(init.code(), 0, "{}", init.stderr);
-    // The coordinator starts after the init step, as with an init container or depends_on.
+    // The coordinator starts after the init step, as with an init container or depends_on, and
+    // the sidecar starts at once, while the coordinator is still starting (compose's depends_on
+    // waits for the container to start, not to be ready).
     docker_ok(&["restart", "-t", "5", sandbox.coordinator.name()]);
-    sandbox.wait_catalogs(&["a"]);
-    let agent = sandbox.agent_with(&[("--state-dir", &state_dir)]).start();
+    let agent = sandbox
+        .agent_with(&[("--state-dir", &state_dir), ("--mode", "restart")])
+        .start();
     agent.wait_state("a", "applied");
+    assert_eq!(sandbox.catalogs().unwrap(), ["a"]);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(sandbox.restarts(), 1, "only the start after the init step");
     assert!(
-        agent.log_text().contains("no restart needed"),
+        agent
+            .log_text()
+            .contains("started after the catalog folder was rendered"),
         "{}",
         agent.log_text()
     );

@@ -123,6 +123,28 @@ impl Restarter {
         docker_error(&self.host, &self.settings.container, e)
     }
 
+    /// The container's state as Docker reports it: whether it runs, and when it last started (Unix
+    /// milliseconds). `None` when Docker cannot be asked or the container does not exist.
+    pub async fn container_state(&self) -> Option<ContainerState> {
+        let docker = self.connect().await.ok()?;
+        let state = docker
+            .inspect_container(&self.settings.container, None)
+            .await
+            .ok()?
+            .state?;
+        let started_at_ms = state
+            .started_at
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339(t).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64)
+            .filter(|&ms| ms > 0);
+        Some(ContainerState {
+            running: matches!(state.status, Some(ContainerStateStatusEnum::RUNNING)),
+            started_at_ms,
+        })
+    }
+
     /// Waits until the coordinator has no unfinished query (`GET /v1/query`; PrestoDB's
     /// `/v1/cluster` if that is refused), up to the drain timeout.
     pub async fn drain(&self, client: &Client, mut beat: impl FnMut()) -> Drain {
@@ -133,7 +155,18 @@ impl Restarter {
             beat();
             let running = match client.unfinished_queries().await {
                 Ok(queries) => queries.len(),
-                Err(EngineError::Unreachable { .. }) => 0, // nothing can be running on a dead coordinator
+                // Nothing runs on a coordinator whose container is down. A slow or reset request
+                // to one that runs says nothing about its queries: ask again.
+                Err(EngineError::Unreachable { .. }) => match self.container_state().await {
+                    Some(state) if !state.running => 0,
+                    _ if Instant::now() >= deadline => {
+                        return Drain::TimedOut { running: 0 };
+                    }
+                    _ => {
+                        sleep(Duration::from_millis(250)).await;
+                        continue;
+                    }
+                },
                 Err(e) => match cluster_running(client).await {
                     Some(n) => n,
                     None => {
@@ -298,6 +331,12 @@ impl Restarter {
         }
         out.trim().to_string()
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerState {
+    pub running: bool,
+    pub started_at_ms: Option<u64>,
 }
 
 /// Presto's `/v1/cluster` (facts §4): running + queued + blocked queries.

@@ -212,6 +212,12 @@ pub struct Agent {
     last_restart: Option<Instant>,
     /// Drops of catalogs whose connector leaks on DROP since the coordinator (last) started.
     leaky_drops: u32,
+    /// Restart mode: the difference between what the coordinator lists and the folder right after
+    /// a verified start (a disabled catalog, access control hiding one). Restarting again would
+    /// not change it, so it is no reason to restart.
+    accepted_drift: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    /// Restart mode: rollbacks in a row after which the coordinator still did not start.
+    failed_rollbacks: u32,
     status: SharedStatus,
     metrics: Arc<Metrics>,
     heartbeats: Arc<Heartbeats>,
@@ -251,6 +257,8 @@ impl Agent {
             flavour,
             last_uptime: None,
             leaky_drops: 0,
+            accepted_drift: None,
+            failed_rollbacks: 0,
             last_info: None,
             management: None,
             failures: BTreeMap::new(),

@@ -58,24 +58,42 @@ impl Agent {
             .collect()
     }
 
-    /// Names the running coordinator lists, or `None` when it cannot be asked. Also settles a
-    /// pending restart when the coordinator started after the folder was last rendered (e.g. it
-    /// was started after the init step's `sync`): it already loaded what the folder holds.
+    /// Whether the coordinator (re)started after the folder was last rendered — e.g. it was started
+    /// after the init step's `sync`, or by someone else — so it loads what the folder holds. Docker
+    /// says when the container started; without an answer from Docker, the coordinator's uptime
+    /// does, counted so that a doubt means "no".
+    async fn started_after_render(&mut self) -> bool {
+        let Some(rendered) = self.ledger.restart.rendered_at_ms else {
+            return false;
+        };
+        let state = match &self.restarter {
+            Some(restarter) => restarter.container_state().await,
+            None => None,
+        };
+        if let Some(state) = state {
+            return state
+                .started_at_ms
+                .is_some_and(|started| started > rendered);
+        }
+        let Some(uptime) = self
+            .engine_info()
+            .await
+            .ok()
+            .and_then(|info| info.uptime_seconds())
+        else {
+            return false;
+        };
+        // airlift prints uptime with two decimals of its unit: the start may be that much earlier.
+        let margin = uptime / 100.0 + 0.05;
+        let earliest_start_ms = super::now_millis() as f64 - (uptime + margin) * 1000.0;
+        earliest_start_ms > rendered as f64
+    }
+
+    /// Names the running coordinator lists, or `None` when it cannot be asked.
     async fn running_catalogs(&mut self) -> Option<BTreeSet<String>> {
         let info = self.engine_info().await.ok()?;
-        if self.ledger.restart.pending
-            && let (Some(rendered), Some(uptime)) =
-                (self.ledger.restart.rendered_at_ms, info.uptime_seconds())
-        {
-            // airlift prints uptime with two decimals of its unit: allow for that rounding.
-            let margin = uptime / 100.0 + 0.05;
-            let started_ms = super::now_millis() as f64 - (uptime - margin).max(0.0) * 1000.0;
-            if started_ms > rendered as f64 {
-                tracing::info!(
-                    "the coordinator started after the catalog folder was rendered; no restart needed for it"
-                );
-                self.ledger.restart.pending = false;
-            }
+        if info.starting {
+            return None;
         }
         match self.client.execute(sql::SHOW_CATALOGS).await {
             Ok(out) => Some(
@@ -98,6 +116,19 @@ impl Agent {
     ) -> Result<ApplyOutcome, PassError> {
         let target = self.target_dir();
         let mut outcome = ApplyOutcome::default();
+
+        // 0. A fresh agent (no ledger) learns the set to roll back to before it changes anything:
+        // the folder as it is, if the running coordinator lists exactly its catalogs.
+        if self.ledger.restart.known_good.is_none()
+            && !self.ledger.restart.pending
+            && !self.settings.render_only
+            && self.restarter.is_some()
+            && prepared.plan.has_changes()
+            && let Some(running) = self.running_catalogs().await
+            && running == catalog_names(&prepared.live)
+        {
+            self.ledger.restart.known_good = Some(self.owned_specs());
+        }
 
         // 1. Render the plan into the target folder.
         let mut rendered = false;
@@ -175,9 +206,41 @@ impl Agent {
                 "restart mode needs --container (the coordinator's container) to restart the coordinator; `sync` only renders the target folder".into(),
             ));
         }
+        if self.ledger.restart.pending && self.started_after_render().await {
+            // It loads (or loaded) what the folder holds: wait for it and verify, as after a
+            // restart of ours; a start that fails is rolled back the same way.
+            tracing::info!(
+                "the coordinator started after the catalog folder was rendered; waiting for it instead of restarting it"
+            );
+            let waiting = self.unverified();
+            // Its log since the render holds its start.
+            let since = self
+                .ledger
+                .restart
+                .rendered_at_ms
+                .map_or(0, |ms| (ms / 1000) as i64);
+            let restarter = self.restarter.as_ref().expect("checked above");
+            let heartbeats = self.heartbeats.clone();
+            match restarter
+                .wait_ready(&self.client, || heartbeats.beat_reconcile())
+                .await
+            {
+                Ok(info) => {
+                    self.verify_after_restart(&info, &waiting, &mut outcome)
+                        .await
+                }
+                Err(not_ready) => {
+                    self.roll_back(prepared, since, not_ready, &waiting, &mut outcome)
+                        .await?
+                }
+            }
+            return Ok(outcome);
+        }
         let running = self.running_catalogs().await;
         let in_folder = catalog_names(&self.target_catalogs().await?);
-        let drift = running.as_ref().is_some_and(|r| *r != in_folder);
+        let drift = running.as_ref().is_some_and(|r| {
+            *r != in_folder && self.accepted_drift.as_ref() != Some(&(r.clone(), in_folder.clone()))
+        });
         if !self.ledger.restart.pending && !drift {
             if running.is_some()
                 && self.ledger.restart.known_good.as_ref() != Some(&self.owned_specs())
@@ -202,9 +265,16 @@ impl Agent {
 
         // 3. At most one restart per --min-restart-interval.
         if let Some(last) = self.last_restart {
-            let min = self.settings.restart.min_restart_interval;
-            if last.elapsed() < min {
-                let left = min - last.elapsed();
+            // After a rollback that did not bring the coordinator back, the next attempts back
+            // off (1, 2, 4 … 30 minutes): something outside the catalogs is wrong.
+            let min = self
+                .settings
+                .restart
+                .min_restart_interval
+                .max(rollback_backoff(self.failed_rollbacks));
+            let elapsed = last.elapsed();
+            if elapsed < min {
+                let left = min - elapsed;
                 for name in &waiting {
                     outcome.pending.insert(
                         name.clone(),
@@ -328,8 +398,11 @@ impl Agent {
             if missing.contains(&name) {
                 continue;
             }
+            self.failures.remove(name);
             outcome.done.insert(name.clone());
         }
+        self.failed_rollbacks = 0;
+        self.accepted_drift = (running != in_folder).then(|| (running.clone(), in_folder.clone()));
         for name in missing {
             if self.ledger.catalogs.contains_key(name) {
                 let error = format!(
@@ -410,6 +483,17 @@ impl Agent {
             .as_ref()
             .expect("restart mode has a restarter");
         let heartbeats = self.heartbeats.clone();
+        if changed.is_empty() {
+            // Nothing of ours changed since the last good start: restarting again with the same
+            // files would fail the same way.
+            self.failed_rollbacks = self.failed_rollbacks.saturating_add(1);
+            self.metrics.count_restart("failed");
+            tracing::error!(reason = %not_ready.reason, log = %excerpt, "the coordinator does not start, and none of its catalogs changed; not restarting it again until something changes or the back-off ends");
+            return Err(PassError::Engine(EngineError::Protocol(format!(
+                "the coordinator does not start, and none of its catalogs changed: {}",
+                not_ready.reason
+            ))));
+        }
         let again = match restarter
             .restart(&self.client, self.flavour == Flavour::Presto)
             .await
@@ -453,12 +537,14 @@ impl Agent {
             );
         }
         if recovered {
+            self.failed_rollbacks = 0;
             self.metrics.count_restart("rolled_back");
             self.ledger.restart.pending = false;
             self.save_ledger();
             tracing::warn!(action = "rollback", outcome = "ok", culprits = ?culprits, "the coordinator is back with the last known-good catalogs");
             Ok(())
         } else {
+            self.failed_rollbacks = self.failed_rollbacks.saturating_add(1);
             self.metrics.count_restart("failed");
             let reason = again.err().map(|e| e.reason).unwrap_or_default();
             tracing::error!(action = "rollback", outcome = "failed", reason = %reason, "the coordinator does not start with the last known-good catalogs either");
@@ -467,6 +553,16 @@ impl Agent {
             ))))
         }
     }
+}
+
+/// How long to leave the coordinator alone after `failed` rollbacks in a row that did not bring
+/// it back: none before the first, then 1 minute, doubling up to 30 minutes.
+fn rollback_backoff(failed: u32) -> Duration {
+    if failed == 0 {
+        return Duration::ZERO;
+    }
+    (Duration::from_secs(60) * 2u32.saturating_pow(failed - 1).min(32))
+        .min(Duration::from_secs(1800))
 }
 
 /// The changed catalogs a start-up log blames: by file name, quoted name, or connector. If the
@@ -487,7 +583,10 @@ fn culprits(
             needles.push(format!("connector '{}'", spec.connector));
             needles.push(format!("connector {}", spec.connector));
         }
-        needles.iter().any(|n| log.contains(n.as_str()))
+        // Trino and PrestoDB log "-- Added catalog NAME using connector C --" for each catalog
+        // that loaded (not in the facts file; from their static catalog stores): never blame one.
+        let added = format!("Added catalog {name} ");
+        !contains_word(log, &added) && needles.iter().any(|n| contains_word(log, n))
     };
     let blamed: BTreeSet<String> = changed
         .iter()
@@ -509,6 +608,20 @@ fn culprits(
     }
 }
 
+/// `needle` occurs in `text` and is not the start of a longer name (`catalog a` in `catalog abc`).
+fn contains_word(text: &str, needle: &str) -> bool {
+    let name_char = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    if !needle.chars().last().is_some_and(name_char) {
+        return text.contains(needle);
+    }
+    text.match_indices(needle).any(|(at, _)| {
+        !text[at + needle.len()..]
+            .chars()
+            .next()
+            .is_some_and(name_char)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,6 +632,16 @@ mod tests {
             connector: connector.into(),
             properties: Default::default(),
         }
+    }
+
+    #[test]
+    fn restarts_after_failed_rollbacks_back_off_up_to_half_an_hour() {
+        let minutes = |n| rollback_backoff(n).as_secs() / 60;
+        assert_eq!(rollback_backoff(0), Duration::ZERO);
+        assert_eq!(
+            [1, 2, 3, 4, 5, 6, 7, 40].map(minutes),
+            [1, 2, 4, 8, 16, 30, 30, 30]
+        );
     }
 
     #[test]
@@ -534,6 +657,23 @@ mod tests {
         assert_eq!(culprits(&changed, &specs, log), ["b".to_string()].into());
         let log = "Catalog configuration etc/catalog/a.properties does not contain connector.name";
         assert_eq!(culprits(&changed, &specs, log), ["a".to_string()].into());
+        // A catalog that loaded is not blamed, nor one whose name starts another's.
+        let log = "-- Loading catalog etc/catalog/a.properties --\n-- Added catalog a using connector tpch --\n-- Loading catalog etc/catalog/b.properties --\nERROR: Invalid configuration in catalog b";
+        assert_eq!(culprits(&changed, &specs, log), ["b".to_string()].into());
+        let changed_ab: BTreeSet<String> = ["a".into(), "ab".into()].into();
+        let specs_ab: BTreeMap<String, CatalogSpec> = [
+            ("a".to_string(), spec("a", "tpch")),
+            ("ab".to_string(), spec("ab", "tpch")),
+        ]
+        .into();
+        assert_eq!(
+            culprits(
+                &changed_ab,
+                &specs_ab,
+                "Invalid configuration in catalog ab"
+            ),
+            ["ab".to_string()].into()
+        );
     }
 
     #[test]
