@@ -70,6 +70,29 @@ impl Fingerprint {
     }
 }
 
+impl Fingerprint {
+    /// 12 hex digits for output that a network client reads (`/status`): a hash of the fingerprint
+    /// under a random key of this process. It changes when the definition changes, but cannot be
+    /// used to test guesses of a secret value offline, as a plain hash of the values could.
+    pub fn keyed_short(&self) -> String {
+        use std::hash::BuildHasher;
+        use std::sync::OnceLock;
+        static KEY: OnceLock<[u8; 16]> = OnceLock::new();
+        let key = KEY.get_or_init(|| {
+            // std's RandomState is seeded from the operating system's randomness.
+            let state = std::collections::hash_map::RandomState::new();
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&state.hash_one(0x5eed_u32).to_le_bytes());
+            key[8..].copy_from_slice(&state.hash_one(0xfeed_u32).to_le_bytes());
+            key
+        });
+        let mut hash = Sha256::new();
+        hash.update(key);
+        hash.update(self.0);
+        Fingerprint(hash.finalize().into()).short()
+    }
+}
+
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for b in self.0 {

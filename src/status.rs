@@ -43,7 +43,7 @@ pub struct CatalogStatus {
     pub state: State,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connector: Option<String>,
-    /// First 12 hex digits of the semantic fingerprint of the definition in force.
+    /// 12 hex digits that change with the definition in force ([`crate::catalog::Fingerprint::keyed_short`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
     /// The catalog file (name inside the watched folder).

@@ -78,9 +78,12 @@ fn explain(e: &notify::Error) -> String {
     }
 }
 
+/// What polling compares. PrestoDB's reading keeps connector names as written (Trino's maps `-` to
+/// `_`), so it tells apart every edit either engine would see; a pass then decides with the
+/// engine's own reading whether anything changed.
 async fn digest(dir: &Path) -> Option<[u8; 32]> {
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || scan::scan(&dir, Flavour::Trino).ok().map(|d| d.digest()))
+    tokio::task::spawn_blocking(move || scan::scan(&dir, Flavour::Presto).ok().map(|d| d.digest()))
         .await
         .ok()
         .flatten()

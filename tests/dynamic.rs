@@ -364,3 +364,48 @@ fn a_pass_with_nothing_to_do_sends_no_statement() {
         &engine.records()[before..]
     );
 }
+
+#[test]
+fn a_catalog_hidden_from_the_agents_user_is_reported_and_blocks_nothing() {
+    // It exists (someone created it) but access control keeps it out of the agent's listings, so
+    // a CREATE answers "already exists" every time.
+    let engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--hidden-catalog", "secretive"])
+        .start();
+    engine
+        .query("CREATE CATALOG secretive USING memory")
+        .unwrap();
+    let folder = Folder::new();
+    folder.write("secretive.properties", TPCH);
+    // Sorts after "secretive": applied after it in the same pass.
+    folder.write("zeta.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    let hidden = agent.wait_state("secretive", "failed");
+    assert_eq!(hidden["error_name"], "ALREADY_EXISTS", "{hidden}");
+    assert!(
+        hidden["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not show it to this agent's user"),
+        "{hidden}"
+    );
+    agent.wait_state("zeta", "applied");
+    wait_for(PATIENCE, "readiness", || {
+        (agent.get("/readyz").0 == 200).then_some(())
+    });
+    let creates = |name: &str| {
+        engine
+            .records()
+            .iter()
+            .filter(|r| r.sql.starts_with("CREATE") && r.sql.contains(&format!("\"{name}\"")))
+            .count()
+    };
+    assert_eq!(creates("zeta"), 1);
+    assert_eq!(
+        creates("secretive"),
+        3,
+        "three tries, then a failure with backoff"
+    );
+}

@@ -48,18 +48,38 @@ impl CatalogLister {
         if !self.legacy.load(Ordering::Relaxed) {
             match client.execute(sql::LIST_CATALOGS).await {
                 Ok(out) => return Ok(rows_to_live(&out.rows, true)),
-                Err(EngineError::Query(q)) => {
+                // An engine without the column (or the table) keeps the fallback; any other
+                // refusal (a node not ready yet, access control) only this once.
+                // (Trino names the error COLUMN_NOT_FOUND; PrestoDB's name is not in the facts
+                // file, its message says "cannot be resolved" as Trino's does.)
+                Err(EngineError::Query(q))
+                    if matches!(
+                        q.error_name.as_str(),
+                        "COLUMN_NOT_FOUND" | "TABLE_NOT_FOUND" | "MISSING_TABLE"
+                    ) || q.message.contains("cannot be resolved") =>
+                {
                     tracing::info!(
                         error = %q,
                         "system.metadata.catalogs has no connector_name here; using SHOW CATALOGS (connectors unknown)"
                     );
                     self.legacy.store(true, Ordering::Relaxed);
                 }
+                Err(EngineError::Query(q)) => {
+                    tracing::info!(
+                        error = %q,
+                        "cannot read system.metadata.catalogs this time; using SHOW CATALOGS (connectors unknown)"
+                    );
+                }
                 Err(e) => return Err(e),
             }
         }
         let out = client.execute(sql::SHOW_CATALOGS).await?;
         Ok(rows_to_live(&out.rows, false))
+    }
+
+    /// Asks `system.metadata.catalogs` again next time (the coordinator restarted, maybe upgraded).
+    pub fn reset(&self) {
+        self.legacy.store(false, Ordering::Relaxed);
     }
 }
 

@@ -11,6 +11,10 @@ use crate::plan::Step;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+/// A create answered "already exists" although the listing did not show the catalog: read again
+/// this many times (the passes' own re-reads included) before calling it a failure.
+const RACES_BEFORE_FAILING: u32 = 3;
+
 impl Agent {
     /// Applies the plan's changes with CREATE/DROP CATALOG, one statement at a time.
     pub(super) async fn apply_dynamic(
@@ -58,6 +62,7 @@ impl Agent {
                         self.note_change(name);
                     }
                     self.failures.remove(name);
+                    self.races.remove(name);
                     tracing::info!(
                         catalog = name,
                         action,
@@ -68,9 +73,38 @@ impl Agent {
                     outcome.done.insert(name.to_string());
                 }
                 Ok(Applied::Raced(why)) => {
-                    tracing::info!(catalog = name, action, outcome = "raced", duration_ms, error = %why, "live state changed under us; reading it again");
-                    outcome.raced = true;
-                    break;
+                    let races = self.races.entry(name.to_string()).or_default();
+                    *races += 1;
+                    if *races < RACES_BEFORE_FAILING {
+                        tracing::info!(catalog = name, action, outcome = "raced", duration_ms, error = %why, "live state changed under us; reading it again after the other changes");
+                        outcome.raced = true;
+                        continue;
+                    }
+                    // Pass after pass the engine says it exists while its listing does not show
+                    // it: a catalog hidden from the agent's user. Report it; do not block others.
+                    self.races.remove(name);
+                    let error = format!(
+                        "{why}, but the engine's catalog list does not show it to this agent's user (access control?); it is left alone"
+                    );
+                    self.metrics.observe_apply(action, false, seconds);
+                    let fingerprint = match step {
+                        Step::Create { spec, .. } | Step::Replace { to: spec, .. } => {
+                            Some(spec.fingerprint())
+                        }
+                        _ => None,
+                    };
+                    tracing::warn!(catalog = name, action, outcome = "failed", duration_ms, error = %error, "the engine refused the change");
+                    self.note_failure(
+                        name,
+                        fingerprint,
+                        error.clone(),
+                        Some("ALREADY_EXISTS".into()),
+                        false,
+                    );
+                    outcome.refused.insert(
+                        name.to_string(),
+                        (error, Some("ALREADY_EXISTS".into()), None),
+                    );
                 }
                 Ok(Applied::Refused {
                     error,

@@ -216,6 +216,8 @@ pub struct Agent {
     /// a verified start (a disabled catalog, access control hiding one). Restarting again would
     /// not change it, so it is no reason to restart.
     accepted_drift: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    /// Dynamic mode: "already exists" answers in a row per catalog the listing did not show.
+    races: BTreeMap<String, u32>,
     /// Restart mode: rollbacks in a row after which the coordinator still did not start.
     failed_rollbacks: u32,
     status: SharedStatus,
@@ -259,6 +261,7 @@ impl Agent {
             leaky_drops: 0,
             accepted_drift: None,
             failed_rollbacks: 0,
+            races: BTreeMap::new(),
             last_info: None,
             management: None,
             failures: BTreeMap::new(),
@@ -340,6 +343,7 @@ impl Agent {
             }
             self.converged_digest = None;
             self.leaky_drops = 0;
+            self.lister.reset();
         }
         self.last_uptime = uptime;
         self.update_engine_status(Some(&info), None);
@@ -716,6 +720,9 @@ impl Agent {
                 Err(e) => return error_report(e.to_string(), None),
             }
         }
+        // From here on the engine may change; only a clean end of this pass says "converged"
+        // again (a pass cut short by a lost engine must not leave an old mark behind).
+        self.converged_digest = None;
 
         let mut attempts = 0;
         loop {

@@ -56,7 +56,7 @@ impl Agent {
             let base = |state: State, spec: Option<&CatalogSpec>| CatalogStatus {
                 state,
                 connector: spec.map(|s| s.connector.clone()),
-                fingerprint: spec.map(|s| s.fingerprint().short()),
+                fingerprint: spec.map(|s| s.fingerprint().keyed_short()),
                 file: file_of(name),
                 error: None,
                 error_name: None,

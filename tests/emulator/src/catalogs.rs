@@ -75,6 +75,8 @@ pub struct CatalogManager {
     management: Management,
     store: Store,
     catalogs: BTreeMap<String, Catalog>,
+    /// Left out of listings, as access control filters them (`--hidden-catalog`).
+    hidden: Vec<String>,
 }
 
 impl CatalogManager {
@@ -84,7 +86,13 @@ impl CatalogManager {
             management,
             store,
             catalogs: BTreeMap::new(),
+            hidden: Vec::new(),
         }
+    }
+
+    /// Catalogs to leave out of every listing from now on.
+    pub fn hide(&mut self, names: &[String]) {
+        self.hidden = names.to_vec();
     }
 
     /// Reads the catalog dir at start-up. `dir` is None for the memory store, which ignores files.
@@ -238,6 +246,7 @@ impl CatalogManager {
         let mut all: Vec<(String, String)> = self
             .catalogs
             .values()
+            .filter(|c| !self.hidden.contains(&c.name))
             .map(|c| (c.name.clone(), c.connector.clone()))
             .collect();
         all.push(("system".to_string(), "system".to_string()));

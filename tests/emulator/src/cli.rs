@@ -97,6 +97,12 @@ pub struct Args {
     #[arg(long)]
     pub legacy_catalogs_table: bool,
 
+    /// Catalogs that access control hides from every user's listings (SHOW CATALOGS and
+    /// system.metadata.catalogs are filtered, facts §2.1); they exist all the same. Repeatable.
+    /// NOT IN FACTS: a stand-in for a real access-control rule.
+    #[arg(long = "hidden-catalog", value_name = "NAME")]
+    pub hidden_catalogs: Vec<String>,
+
     /// How long the server reports `"starting":true` and refuses statements.
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "0")]
     pub startup_delay: Duration,

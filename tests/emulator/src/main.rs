@@ -52,6 +52,7 @@ fn main() -> ExitCode {
     };
     let mut catalogs =
         catalogs::CatalogManager::new(settings.engine, settings.management, settings.store.clone());
+    catalogs.hide(&settings.hidden_catalogs);
     match catalogs.load_initial(settings.load_dir.as_deref()) {
         Ok(warnings) => warnings.iter().for_each(|w| eprintln!("{w}")),
         Err(error) => {
