@@ -50,6 +50,11 @@ pub struct Ledger {
     /// Restart mode's memory across agent restarts.
     #[serde(default, skip_serializing_if = "RestartMemo::is_empty")]
     pub restart: RestartMemo,
+    /// Dynamic mode: CREATE statements sent whose answer was not seen (a lost connection, a
+    /// timeout, a stop). If the catalog turns out live with that connector, the engine accepted
+    /// it and the agent owns it; otherwise the plan creates it again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unanswered: BTreeMap<String, CatalogSpec>,
 }
 
 /// Restart mode: whether rendered files still wait for a coordinator restart, and the owned

@@ -409,3 +409,61 @@ fn a_catalog_hidden_from_the_agents_user_is_reported_and_blocks_nothing() {
         "three tries, then a failure with backoff"
     );
 }
+
+#[test]
+fn a_create_whose_answer_was_lost_is_recognised_as_the_agents_own() {
+    // A slow CREATE, and the agent killed while it waits for the answer: the engine goes on and
+    // creates the catalog, but the agent never heard so.
+    let engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--statement-latency", "1500ms"])
+        .start();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let first = agent("run", folder.path(), &engine.url())
+        .args(["--state-dir", &state_arg, "--mode", "dynamic"])
+        .start();
+    wait_for(PATIENCE, "the CREATE to be running", || {
+        let queries: serde_json::Value = common::http()
+            .get(format!("{}/v1/query", engine.url()))
+            .header("X-Trino-User", "test")
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        queries
+            .as_array()?
+            .iter()
+            .any(|q| {
+                q["query"].as_str().is_some_and(|s| s.starts_with("CREATE"))
+                    && q["state"] != "FINISHED"
+            })
+            .then_some(())
+    });
+    std::process::Command::new("kill")
+        .args(["-KILL", &first.pid().to_string()])
+        .status()
+        .unwrap();
+    wait_live(&engine, "a");
+
+    let second = agent("run", folder.path(), &engine.url())
+        .args(["--state-dir", &state_arg, "--mode", "dynamic"])
+        .start();
+    second.wait_state("a", "applied");
+    let creates = engine
+        .records()
+        .iter()
+        .filter(|r| r.sql.starts_with("CREATE"))
+        .count();
+    assert_eq!(creates, 1, "the catalog was not created twice");
+    assert!(
+        second
+            .log_text()
+            .contains("the engine accepted a CREATE whose answer was lost"),
+        "{}",
+        second.log_text()
+    );
+}

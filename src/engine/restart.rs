@@ -132,13 +132,7 @@ impl Restarter {
             .await
             .ok()?
             .state?;
-        let started_at_ms = state
-            .started_at
-            .as_deref()
-            .and_then(|t| humantime::parse_rfc3339(t).ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as u64)
-            .filter(|&ms| ms > 0);
+        let started_at_ms = started_at_ms(state.started_at.as_deref());
         Some(ContainerState {
             running: matches!(state.status, Some(ContainerStateStatusEnum::RUNNING)),
             started_at_ms,
@@ -197,13 +191,19 @@ impl Restarter {
 
     /// Restarts the container (or, with graceful shutdown on PrestoDB, asks the coordinator to stop
     /// and starts the container again). Returns the Unix time just before, for log excerpts.
-    pub async fn restart(&self, client: &Client, presto: bool) -> Result<i64, RestartError> {
+    pub async fn restart(
+        &self,
+        client: &Client,
+        presto: bool,
+        beat: impl FnMut(),
+    ) -> Result<i64, RestartError> {
         let since = chrono_now_secs();
         let docker = self.connect().await?;
         if self.settings.graceful_shutdown && presto {
+            let before = self.container_state().await.and_then(|s| s.started_at_ms);
             match client.request_shutdown().await {
                 Ok(()) => {
-                    self.wait_stopped(&docker).await?;
+                    self.wait_stopped(&docker, before, beat).await?;
                     docker
                         .start_container(&self.settings.container, None)
                         .await
@@ -233,15 +233,27 @@ impl Restarter {
 
     /// After a graceful shutdown request: the coordinator waits its grace period and for running
     /// queries, then exits. Bounded by the drain timeout plus a margin; then stopped by force.
-    async fn wait_stopped(&self, docker: &Docker) -> Result<(), RestartError> {
+    /// A restart policy (`restart: always`, `unless-stopped`) may start the container again before
+    /// a poll sees it stopped: a new start time counts as stopped too.
+    async fn wait_stopped(
+        &self,
+        docker: &Docker,
+        started_before: Option<u64>,
+        mut beat: impl FnMut(),
+    ) -> Result<(), RestartError> {
         let deadline = Instant::now() + self.settings.drain_timeout + Duration::from_secs(180);
         loop {
+            beat();
             let inspect = docker
                 .inspect_container(&self.settings.container, None)
                 .await
                 .map_err(|e| self.err(e))?;
-            let status = inspect.state.and_then(|s| s.status);
-            if !matches!(status, Some(ContainerStateStatusEnum::RUNNING)) {
+            let Some(state) = inspect.state else {
+                return Ok(());
+            };
+            let started = started_at_ms(state.started_at.as_deref());
+            let restarted = started_before.is_some() && started != started_before;
+            if restarted || !matches!(state.status, Some(ContainerStateStatusEnum::RUNNING)) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -333,6 +345,14 @@ impl Restarter {
     }
 }
 
+/// Docker's `State.StartedAt` (RFC 3339 with nanoseconds; the zero time for a container never
+/// started) as Unix milliseconds.
+fn started_at_ms(text: Option<&str>) -> Option<u64> {
+    let time = humantime::parse_rfc3339(text?).ok()?;
+    let ms = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64;
+    (ms > 0).then_some(ms)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContainerState {
     pub running: bool,
@@ -355,4 +375,20 @@ fn chrono_now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::started_at_ms;
+
+    #[test]
+    fn docker_start_times_are_read_to_the_millisecond() {
+        assert_eq!(
+            started_at_ms(Some("2026-11-24T12:00:00.123456789Z")),
+            Some(1_795_521_600_123)
+        );
+        assert_eq!(started_at_ms(Some("0001-01-01T00:00:00Z")), None);
+        assert_eq!(started_at_ms(Some("garbage")), None);
+        assert_eq!(started_at_ms(None), None);
+    }
 }

@@ -145,7 +145,7 @@ impl Agent {
         spec: &CatalogSpec,
         fallback: Option<&CatalogSpec>,
     ) -> Result<Applied, EngineError> {
-        let error = match dynamic::create(&self.client, spec).await {
+        let error = match self.send_create(spec).await {
             Ok(()) => {
                 self.ledger
                     .catalogs
@@ -171,7 +171,7 @@ impl Agent {
         from: &CatalogSpec,
         to: &CatalogSpec,
     ) -> Result<String, EngineError> {
-        match dynamic::create(&self.client, from).await {
+        match self.send_create(from).await {
             Ok(()) => Ok("the previous definition was restored".to_string()),
             Err(EngineError::Query(q)) => Ok(format!(
                 "the previous definition could not be restored either: {}",
@@ -192,7 +192,7 @@ impl Agent {
             Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
             Err(e) => return self.refusal(e, &[from, to], None),
         }
-        let create_error = match dynamic::create(&self.client, to).await {
+        let create_error = match self.send_create(to).await {
             Ok(()) => {
                 self.ledger
                     .catalogs
@@ -223,6 +223,24 @@ impl Agent {
         self.ledger.catalogs.remove(name);
         self.save_ledger();
         Ok(Applied::Done)
+    }
+
+    /// CREATE CATALOG, remembered in the ledger until its answer is seen: a CREATE the engine
+    /// accepted but whose answer was lost is then recognised as the agent's own on the next pass,
+    /// instead of becoming a conflict.
+    async fn send_create(&mut self, spec: &CatalogSpec) -> Result<(), EngineError> {
+        self.ledger
+            .unanswered
+            .insert(spec.name.clone(), spec.clone());
+        self.save_ledger();
+        let result = dynamic::create(&self.client, spec).await;
+        if matches!(result, Ok(()) | Err(EngineError::Query(_))) {
+            self.ledger.unanswered.remove(&spec.name);
+            if result.is_err() {
+                self.save_ledger();
+            }
+        }
+        result
     }
 
     /// Trino documents that some connectors keep resources after DROP CATALOG (facts §1.9): each

@@ -549,14 +549,16 @@ impl Agent {
         let (desired, live) = match mode {
             Mode::Dynamic => {
                 // Two independent reads: the folder (on a blocking thread) and the engine.
-                match scanned {
+                let (desired, live) = match scanned {
                     Some(desired) => (desired, self.lister.live(&self.client).await?),
                     None => {
                         let (desired, live) =
                             tokio::join!(self.scan(), self.lister.live(&self.client));
                         (desired?, live?)
                     }
-                }
+                };
+                self.settle_unanswered(&live);
+                (desired, live)
             }
             Mode::Restart => {
                 let desired = match scanned {
@@ -592,6 +594,27 @@ impl Agent {
             mode,
             info,
         })
+    }
+
+    /// CREATEs whose answer was lost: live with the connector sent means accepted (owned now);
+    /// not live means not done (the plan creates it again).
+    fn settle_unanswered(&mut self, live: &Live) {
+        if self.ledger.unanswered.is_empty() {
+            return;
+        }
+        for (name, spec) in std::mem::take(&mut self.ledger.unanswered) {
+            let accepted = live
+                .get(&name)
+                .is_some_and(|l| l.connector.as_ref().is_none_or(|c| *c == spec.connector));
+            // (Also when the ledger holds an older definition: the CREATE came after its DROP.)
+            if accepted {
+                tracing::info!(catalog = %name, "the engine accepted a CREATE whose answer was lost; the catalog is the agent's");
+                self.ledger
+                    .catalogs
+                    .insert(name, ledger::Entry::new(spec, false));
+            }
+        }
+        self.save_ledger();
     }
 
     /// Restart mode's live state: the catalog files in the target folder, with what they define.

@@ -335,7 +335,9 @@ impl Agent {
         let started = Instant::now();
         tracing::info!(container = %restarter.settings.container, changed = ?waiting, "restarting the coordinator");
         let since = match restarter
-            .restart(&self.client, self.flavour == Flavour::Presto)
+            .restart(&self.client, self.flavour == Flavour::Presto, || {
+                heartbeats.beat_reconcile()
+            })
             .await
         {
             Ok(since) => since,
@@ -495,7 +497,9 @@ impl Agent {
             ))));
         }
         let again = match restarter
-            .restart(&self.client, self.flavour == Flavour::Presto)
+            .restart(&self.client, self.flavour == Flavour::Presto, || {
+                heartbeats.beat_reconcile()
+            })
             .await
         {
             Ok(_) => {
