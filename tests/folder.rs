@@ -6,6 +6,7 @@ mod common;
 use common::{Folder, PATIENCE, agent, wait_for};
 use std::os::unix::fs::symlink;
 use std::path::Path;
+use std::time::Duration;
 use test_support::emulator::{Emulator, RunningEmulator};
 
 fn live(engine: &RunningEmulator) -> Vec<String> {
@@ -367,4 +368,63 @@ fn a_link_whose_target_vanished_keeps_the_live_catalog_until_the_link_is_removed
     folder.remove("pg.properties");
     wait_catalogs(&engine, &[]);
     agent.wait_state("pg", "removed");
+}
+
+/// DESIGN.md's second topology: the agent watches Trino's own catalog folder while Trino runs
+/// `catalog.store=file`, so Trino rewrites (and on DROP deletes) the very files the agent reads.
+#[test]
+fn watching_the_engines_own_catalog_folder_loops_never_and_keeps_a_refused_edit() {
+    let folder = Folder::new();
+    let engine = Emulator::trino()
+        .dynamic()
+        .file_store(folder.path())
+        .start();
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms"])
+        .start();
+    agent.wait_first_pass();
+    let changes = |engine: &RunningEmulator| {
+        engine
+            .records()
+            .iter()
+            .filter(|r| r.sql.starts_with("CREATE") || r.sql.starts_with("DROP"))
+            .filter(|r| !r.sql.contains("catalog_reloader_probe"))
+            .count()
+    };
+    let settle = |agent: &common::RunningAgent| {
+        // Trino's rewrite of the file is an event too: let its pass run.
+        let passes = agent.passes();
+        wait_for(PATIENCE, "the pass after the engine's rewrite", || {
+            (agent.passes() > passes).then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(300));
+    };
+
+    folder.write("a.properties", "# mine\nconnector.name=tpch\n");
+    agent.wait_state("a", "applied");
+    settle(&agent);
+    let written = std::fs::read_to_string(folder.file("a.properties")).unwrap();
+    assert!(
+        !written.contains("# mine"),
+        "the engine rewrote it: {written}"
+    );
+    assert_eq!(changes(&engine), 1, "its rewrite is not a change");
+
+    // An edit the engine refuses: the catalog stays as it was, and so does the user's edit.
+    let edit = "connector.name=tpch\nbogus=1\n";
+    folder.write("a.properties", edit);
+    let a = agent.wait_state("a", "failed");
+    assert_eq!(a["note"], "the previous definition was restored", "{a}");
+    assert!(live(&engine).contains(&"a".to_string()));
+    wait_for(PATIENCE, "the user's edit back in its file", || {
+        (std::fs::read_to_string(folder.file("a.properties")).ok()? == edit).then_some(())
+    });
+    let after_refusal = changes(&engine);
+    assert_eq!(
+        after_refusal, 4,
+        "create, then drop, refused create, restore"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(changes(&engine), after_refusal, "and no loop");
+    assert_eq!(agent.catalog("a").unwrap()["state"], "failed");
 }

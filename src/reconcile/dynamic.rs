@@ -8,6 +8,7 @@ use crate::engine::EngineError;
 use crate::engine::dynamic;
 use crate::ledger;
 use crate::plan::Step;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -30,12 +31,20 @@ impl Agent {
             let started = Instant::now();
             let action = step.action();
             let result = match step {
-                Step::Create { spec, fallback } => self.create(name, spec, fallback.as_ref()).await,
+                Step::Create { spec, fallback } => {
+                    let source = fallback
+                        .as_ref()
+                        .and_then(|_| self.source_file(prepared, name));
+                    self.create(name, spec, fallback.as_ref(), source).await
+                }
                 Step::Invalid {
                     restore: Some(spec),
                     ..
-                } => self.create(name, spec, None).await,
-                Step::Replace { from, to } => self.replace(name, from, to).await,
+                } => self.create(name, spec, None, None).await,
+                Step::Replace { from, to } => {
+                    let source = self.source_file(prepared, name);
+                    self.replace(name, from, to, source).await
+                }
                 Step::Drop { previous } => self.drop_owned(name, previous).await,
                 Step::Adopt { spec } => {
                     self.ledger
@@ -139,11 +148,46 @@ impl Agent {
         Ok(outcome)
     }
 
+    /// The watched file of a catalog and its bytes now, for [`Agent::keep_users_file`].
+    fn source_file(&self, prepared: &Prepared, name: &str) -> Option<(PathBuf, Vec<u8>)> {
+        let file = &prepared.desired.catalogs.get(name)?.file;
+        let path = self.settings.catalog_dir.join(file);
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        Some((path.clone(), std::fs::read(&path).ok()?))
+    }
+
+    /// When the agent watches Trino's own catalog folder (`catalog.store=file`), Trino deletes the
+    /// user's file on DROP and writes its own on CREATE; restoring the previous definition after a
+    /// refused edit would so put the old text into the user's file, or leave none. Put the user's
+    /// file back as it was: the edit stays there to be fixed (and the failure keeps it from being
+    /// tried again until it changes).
+    fn keep_users_file(&self, source: Option<(PathBuf, Vec<u8>)>) {
+        let Some((path, original)) = source else {
+            return;
+        };
+        if std::fs::read(&path).ok().as_deref() == Some(original.as_slice()) {
+            return;
+        }
+        match crate::ledger::write_atomically(&path, &original, 0o644) {
+            Ok(()) => tracing::info!(
+                file = %path.display(),
+                "the engine rewrote this file in the watched folder (it is also the engine's catalog store); the edited file is put back"
+            ),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot put the edited file back")
+            }
+        }
+    }
+
     async fn create(
         &mut self,
         name: &str,
         spec: &CatalogSpec,
         fallback: Option<&CatalogSpec>,
+        source: Option<(PathBuf, Vec<u8>)>,
     ) -> Result<Applied, EngineError> {
         let error = match self.send_create(spec).await {
             Ok(()) => {
@@ -157,8 +201,9 @@ impl Agent {
         };
         match (fallback, &error) {
             (Some(from), EngineError::Query(q)) if !dynamic::is_already_exists(q) => {
-                let note = self.restore(from, spec).await?;
-                self.refusal(error, &[from, spec], Some(note))
+                let note = self.restore(from, spec).await;
+                self.keep_users_file(source);
+                self.refusal(error, &[from, spec], Some(note?))
             }
             _ => self.refusal(error, &[spec], None),
         }
@@ -186,6 +231,7 @@ impl Agent {
         name: &str,
         from: &CatalogSpec,
         to: &CatalogSpec,
+        source: Option<(PathBuf, Vec<u8>)>,
     ) -> Result<Applied, EngineError> {
         match dynamic::drop_catalog(&self.client, name).await {
             Ok(()) => self.note_drop(name, &from.connector),
@@ -200,14 +246,18 @@ impl Agent {
                 self.save_ledger();
                 return Ok(Applied::Done);
             }
-            Err(e) if !matches!(e, EngineError::Query(_)) => return Err(e),
+            Err(e) if !matches!(e, EngineError::Query(_)) => {
+                self.keep_users_file(source);
+                return Err(e);
+            }
             Err(e) => e,
         };
         // The new definition was refused: put the previous one back so queries keep working. (If
         // the engine was lost instead, the ledger still holds `from`, and the next pass plans a
         // create of `to` with `from` as its fallback.)
-        let note = self.restore(from, to).await?;
-        self.refusal(create_error, &[from, to], Some(note))
+        let note = self.restore(from, to).await;
+        self.keep_users_file(source);
+        self.refusal(create_error, &[from, to], Some(note?))
     }
 
     async fn drop_owned(
