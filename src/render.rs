@@ -22,14 +22,21 @@ pub fn is_ours(path: &Path) -> bool {
         .is_ok_and(|()| head == MARKER.as_bytes())
 }
 
-/// The file text for a catalog. The header says where it came from; values are the normalised ones
-/// the agent fingerprints, so reading the file back gives the same fingerprint.
-pub fn render(spec: &CatalogSpec, source_file: &str) -> String {
+/// The second line of every file the agent renders, before the time it was written (Unix
+/// milliseconds). A restarted agent without its ledger compares it with the coordinator's start
+/// to know whether a restart is still due.
+pub const RENDERED_AT: &str = "# rendered-at-ms: ";
+
+/// The file text for a catalog. The header says where it came from and when it was written;
+/// values are the normalised ones the agent fingerprints, so reading the file back gives the same
+/// fingerprint.
+pub fn render(spec: &CatalogSpec, source_file: &str, rendered_at_ms: u64) -> String {
     let mut out = String::new();
     out.push_str(MARKER);
     out.push_str(" from ");
     out.push_str(&escape(source_file, false).replace('\\', ""));
     out.push_str(". Changes made here are overwritten; edit the source file instead.\n");
+    out.push_str(&format!("{RENDERED_AT}{rendered_at_ms}\n"));
     out.push_str(&format!(
         "{}={}\n",
         escape(CONNECTOR_KEY, true),
@@ -50,12 +57,44 @@ pub fn file_name(catalog: &str) -> String {
 
 /// Writes one catalog file (temp file, fsync, rename). World-readable: the coordinator may run as
 /// another user than the agent, as it does with a ConfigMap's files.
-pub fn write(dir: &Path, spec: &CatalogSpec, source_file: &str) -> io::Result<()> {
+pub fn write(
+    dir: &Path,
+    spec: &CatalogSpec,
+    source_file: &str,
+    rendered_at_ms: u64,
+) -> io::Result<()> {
     write_atomically(
         &dir.join(file_name(&spec.name)),
-        render(spec, source_file).as_bytes(),
+        render(spec, source_file, rendered_at_ms).as_bytes(),
         0o644,
     )
+}
+
+/// When the agent wrote the file at `path` (its [`RENDERED_AT`] line), if it did.
+pub fn rendered_at(path: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(512);
+    std::fs::File::open(path)
+        .ok()?
+        .take(512)
+        .read_to_end(&mut head)
+        .ok()?;
+    let head = String::from_utf8_lossy(&head);
+    let mut lines = head.lines();
+    if !lines.next()?.starts_with(MARKER) {
+        return None;
+    }
+    lines.next()?.strip_prefix(RENDERED_AT)?.trim().parse().ok()
+}
+
+/// The newest [`rendered_at`] among the files in `dir`.
+pub fn newest_render(dir: &Path) -> Option<u64> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".properties"))
+        .filter_map(|e| rendered_at(&e.path()))
+        .max()
 }
 
 /// Removes one catalog file; a file already gone is fine.
@@ -85,7 +124,7 @@ mod tests {
             ]
             .into(),
         };
-        let text = render(&spec, "pg.properties");
+        let text = render(&spec, "pg.properties", 1);
         assert!(text.is_ascii(), "{text}");
         let back = parse_file("pg.properties", "pg", text.as_bytes(), Flavour::Presto).unwrap();
         // Leading/trailing whitespace is trimmed on load, as airlift does.
@@ -104,10 +143,20 @@ mod tests {
             connector: "tpch".into(),
             properties: Default::default(),
         };
-        write(dir.path(), &spec, "a.properties").unwrap();
+        write(dir.path(), &spec, "a.properties", 1_795_521_600_123).unwrap();
         assert!(is_ours(&dir.path().join("a.properties")));
+        assert_eq!(
+            rendered_at(&dir.path().join("a.properties")),
+            Some(1_795_521_600_123)
+        );
         std::fs::write(dir.path().join("b.properties"), "connector.name=tpch\n").unwrap();
         assert!(!is_ours(&dir.path().join("b.properties")));
+        assert_eq!(rendered_at(&dir.path().join("b.properties")), None);
+        write(dir.path(), &spec.clone(), "a.properties", 7).unwrap();
+        let mut c = spec;
+        c.name = "c".into();
+        write(dir.path(), &c, "c.properties", 9).unwrap();
+        assert_eq!(newest_render(dir.path()), Some(9));
         assert!(!is_ours(&dir.path().join("missing.properties")));
     }
 
@@ -118,6 +167,6 @@ mod tests {
             connector: "hive-hadoop2".into(),
             properties: Default::default(),
         };
-        assert!(render(&spec, "h.properties").contains("connector.name=hive-hadoop2\n"));
+        assert!(render(&spec, "h.properties", 1).contains("connector.name=hive-hadoop2\n"));
     }
 }

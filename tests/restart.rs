@@ -559,3 +559,50 @@ fn a_coordinator_started_after_the_init_sync_is_not_restarted_again() {
         agent.log_text()
     );
 }
+
+#[test]
+fn a_change_rendered_but_never_restarted_is_restarted_by_the_next_agent_without_a_ledger() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    let target = sandbox.target.path().display().to_string();
+    let render = |sandbox: &Sandbox| {
+        let out = agent("sync", sandbox.source.path(), &sandbox.url())
+            .args(["--mode", "restart", "--target-dir", &target])
+            .output();
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+    };
+    sandbox.source.write("a.properties", TPCH);
+    render(&sandbox);
+    docker_ok(&["restart", "-t", "5", sandbox.coordinator.name()]);
+    sandbox.wait_catalogs(&["a"]);
+    assert_eq!(sandbox.restarts(), 1);
+
+    // A property change is rendered, and then nothing restarts the coordinator (an agent stopped
+    // between its render and the restart; here, a render-only sync). The coordinator lists the
+    // same names, so only the files' render times tell that it runs the old definition.
+    sandbox.source.write(
+        "a.properties",
+        &format!("{TPCH}tpch.column-naming=STANDARD\n"),
+    );
+    render(&sandbox);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(sandbox.restarts(), 1);
+
+    let agent = sandbox.agent_with(&[("--mode", "restart")]).start();
+    wait_for(SLOW, "the due restart", || {
+        (sandbox.restarts() == 2).then_some(())
+    });
+    agent.wait_state("a", "applied");
+    sandbox.wait_catalogs(&["a"]);
+    assert!(
+        agent
+            .log_text()
+            .contains("written after the coordinator started"),
+        "{}",
+        agent.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sandbox.restarts(), 2, "exactly one restart");
+}

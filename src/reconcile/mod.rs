@@ -218,6 +218,9 @@ pub struct Agent {
     accepted_drift: Option<(BTreeSet<String>, BTreeSet<String>)>,
     /// Dynamic mode: "already exists" answers in a row per catalog the listing did not show.
     races: BTreeMap<String, u32>,
+    /// Restart mode: whether this process has compared the target files' render times with the
+    /// coordinator's start yet.
+    checked_render_times: bool,
     /// Restart mode: rollbacks in a row after which the coordinator still did not start.
     failed_rollbacks: u32,
     status: SharedStatus,
@@ -261,6 +264,7 @@ impl Agent {
             leaky_drops: 0,
             accepted_drift: None,
             failed_rollbacks: 0,
+            checked_render_times: false,
             races: BTreeMap::new(),
             last_info: None,
             management: None,

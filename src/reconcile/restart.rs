@@ -89,6 +89,44 @@ impl Agent {
         earliest_start_ms > rendered as f64
     }
 
+    /// A fresh agent (no ledger, or one from before this was rendered) learns from the files'
+    /// render times whether the coordinator started before the newest of them: then a restart is
+    /// still due — a change rendered by an agent that stopped before restarting the coordinator.
+    async fn restart_due_from_render_times(&mut self) {
+        if self.ledger.restart.pending {
+            return;
+        }
+        let Some(newest) = render::newest_render(&self.target_dir()) else {
+            return;
+        };
+        if self
+            .ledger
+            .restart
+            .rendered_at_ms
+            .is_some_and(|known| known >= newest)
+        {
+            return;
+        }
+        let Some(restarter) = &self.restarter else {
+            return;
+        };
+        let Some(started) = restarter
+            .container_state()
+            .await
+            .and_then(|s| s.started_at_ms)
+        else {
+            return;
+        };
+        self.ledger.restart.rendered_at_ms = Some(newest);
+        if started < newest {
+            tracing::info!(
+                "catalog files in the target folder were written after the coordinator started: it restarts to load them"
+            );
+            self.ledger.restart.pending = true;
+        }
+        self.save_ledger();
+    }
+
     /// Names the running coordinator lists, or `None` when it cannot be asked.
     async fn running_catalogs(&mut self) -> Option<BTreeSet<String>> {
         let info = self.engine_info().await.ok()?;
@@ -117,8 +155,13 @@ impl Agent {
         let target = self.target_dir();
         let mut outcome = ApplyOutcome::default();
 
-        // 0. A fresh agent (no ledger) learns the set to roll back to before it changes anything:
+        // 0. A fresh agent learns whether a restart is still due for files rendered earlier, and
+        // (with no ledger) the set to roll back to before it changes anything:
         // the folder as it is, if the running coordinator lists exactly its catalogs.
+        if !self.checked_render_times && !self.settings.render_only && self.restarter.is_some() {
+            self.checked_render_times = true;
+            self.restart_due_from_render_times().await;
+        }
         if self.ledger.restart.known_good.is_none()
             && !self.ledger.restart.pending
             && !self.settings.render_only
@@ -131,6 +174,7 @@ impl Agent {
         }
 
         // 1. Render the plan into the target folder.
+        let now_ms = super::now_millis();
         let mut rendered = false;
         for (name, step) in prepared.plan.changes() {
             let source = prepared
@@ -144,7 +188,7 @@ impl Agent {
                 | Step::Invalid {
                     restore: Some(spec),
                     ..
-                } => render::write(&target, spec, source).map(|()| Some(spec)),
+                } => render::write(&target, spec, source, now_ms).map(|()| Some(spec)),
                 Step::Drop { .. } => render::remove(&target, name).map(|()| None),
                 Step::Adopt { spec } => {
                     self.ledger
@@ -186,7 +230,7 @@ impl Agent {
         }
         if rendered {
             self.ledger.restart.pending = true;
-            self.ledger.restart.rendered_at_ms = Some(super::now_millis());
+            self.ledger.restart.rendered_at_ms = Some(now_ms);
         }
         self.save_ledger();
 
@@ -459,9 +503,13 @@ impl Agent {
         let target = self.target_dir();
         for name in changed {
             let restored = match good.get(name) {
-                Some(spec) => {
-                    render::write(&target, spec, "the last known-good set").map(|()| Some(spec))
-                }
+                Some(spec) => render::write(
+                    &target,
+                    spec,
+                    "the last known-good set",
+                    super::now_millis(),
+                )
+                .map(|()| Some(spec)),
                 None => render::remove(&target, name).map(|()| None),
             };
             match restored {
