@@ -606,3 +606,39 @@ fn a_change_rendered_but_never_restarted_is_restarted_by_the_next_agent_without_
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(sandbox.restarts(), 2, "exactly one restart");
 }
+
+#[test]
+fn an_adopted_hand_written_file_survives_a_rollback() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    // The operator's own file, running before the agent arrives.
+    let theirs = "# hand-written\nconnector.name=tpch\ntpch.column-naming=STANDARD\n";
+    std::fs::write(sandbox.target.path().join("sales.properties"), theirs).unwrap();
+    docker_ok(&["restart", "-t", "5", sandbox.coordinator.name()]);
+    sandbox.wait_catalogs(&["sales"]);
+
+    // The folder takes it over (same connector, another definition) and adds a catalog that
+    // stops the coordinator, in one change.
+    sandbox.source.write("sales.properties", TPCH);
+    sandbox
+        .source
+        .write("broken.properties", "connector.name=nosuchconnector\n");
+    let agent = sandbox
+        .agent_with(&[("--mode", "restart")])
+        .arg("--adopt")
+        .start();
+    wait_for(SLOW, "the culprit to be reported", || {
+        agent.catalog("broken").filter(|c| c["state"] == "failed")
+    });
+    sandbox.wait_catalogs(&["sales"]);
+    let sales = std::fs::read_to_string(sandbox.target.path().join("sales.properties")).unwrap();
+    let entries = catalog_reloader::properties::parse(&sales).unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.key == "tpch.column-naming" && e.value == "STANDARD"),
+        "the rollback restored the definition the coordinator ran: {sales}"
+    );
+}

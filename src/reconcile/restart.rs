@@ -191,9 +191,20 @@ impl Agent {
                 } => render::write(&target, spec, source, now_ms).map(|()| Some(spec)),
                 Step::Drop { .. } => render::remove(&target, name).map(|()| None),
                 Step::Adopt { spec } => {
+                    // Own what the coordinator runs — the file in the target folder — so a later
+                    // change renders the folder's definition and a rollback restores that file.
+                    let running = std::fs::read(target.join(render::file_name(name)))
+                        .ok()
+                        .and_then(|bytes| {
+                            crate::catalog::parse_file(name, name, &bytes, self.flavour).ok()
+                        })
+                        .unwrap_or_else(|| spec.clone());
+                    if let Some(good) = self.ledger.restart.known_good.as_mut() {
+                        good.insert(name.to_string(), running.clone());
+                    }
                     self.ledger
                         .catalogs
-                        .insert(name.to_string(), ledger::Entry::new(spec.clone(), true));
+                        .insert(name.to_string(), ledger::Entry::new(running, true));
                     outcome.done.insert(name.to_string());
                     continue;
                 }
