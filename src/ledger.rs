@@ -69,11 +69,24 @@ pub struct RestartMemo {
     pub rendered_at_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_good: Option<BTreeMap<String, CatalogSpec>>,
+    /// Definitions the coordinator did not start with (rolled back), and why: not tried again,
+    /// by this agent or the next, until their file changes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub broken: BTreeMap<String, Broken>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Broken {
+    pub fingerprint: Fingerprint,
+    pub error: String,
 }
 
 impl RestartMemo {
     pub fn is_empty(&self) -> bool {
-        !self.pending && self.known_good.is_none() && self.rendered_at_ms.is_none()
+        !self.pending
+            && self.known_good.is_none()
+            && self.rendered_at_ms.is_none()
+            && self.broken.is_empty()
     }
 }
 

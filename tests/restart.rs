@@ -642,3 +642,38 @@ fn an_adopted_hand_written_file_survives_a_rollback() {
         "the rollback restored the definition the coordinator ran: {sales}"
     );
 }
+
+#[test]
+fn a_definition_that_broke_a_start_is_not_tried_again_by_a_restarted_agent() {
+    if !require_docker() {
+        return;
+    }
+    let sandbox = Sandbox::new(Flavour::Presto, &[]);
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    sandbox.source.write("sales.properties", TPCH);
+    sandbox
+        .source
+        .write("broken.properties", "connector.name=nosuchconnector\n");
+    let first = sandbox.agent_with(&[("--state-dir", &state_dir)]).start();
+    wait_for(SLOW, "the culprit to be reported", || {
+        first.catalog("broken").filter(|c| c["state"] == "failed")
+    });
+    sandbox.wait_catalogs(&["sales"]);
+    let (exit, _, _) = first.terminate();
+    assert!(exit.success());
+    let restarts = sandbox.restarts();
+
+    let second = sandbox.agent_with(&[("--state-dir", &state_dir)]).start();
+    second.wait_first_pass();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(sandbox.restarts(), restarts, "no second outage for it");
+    assert!(!sandbox.target.path().join("broken.properties").exists());
+    let broken = second.catalog("broken").unwrap();
+    assert!(
+        broken["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("did not start with this catalog")),
+        "{broken}"
+    );
+}

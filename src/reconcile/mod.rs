@@ -279,6 +279,10 @@ impl Agent {
             stop: Arc::new(AtomicBool::new(false)),
         };
         agent.client.set_flavour(flavour);
+        // Definitions that broke a coordinator start stay held across agent restarts.
+        for (name, broken) in agent.ledger.restart.broken.clone() {
+            agent.note_failure(&name, Some(broken.fingerprint), broken.error, None, true);
+        }
         if let Some(memo) = &agent.ledger.engine
             && memo.server == agent.client.server()
         {

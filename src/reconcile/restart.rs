@@ -155,6 +155,19 @@ impl Agent {
         let target = self.target_dir();
         let mut outcome = ApplyOutcome::default();
 
+        // A definition that broke a start is remembered only while its file still says it.
+        let before = self.ledger.restart.broken.len();
+        self.ledger.restart.broken.retain(|name, broken| {
+            prepared
+                .desired
+                .catalogs
+                .get(name)
+                .is_some_and(|c| c.fingerprint == broken.fingerprint)
+        });
+        if self.ledger.restart.broken.len() != before {
+            self.save_ledger();
+        }
+
         // 0. A fresh agent learns whether a restart is still due for files rendered earlier, and
         // (with no ledger) the set to roll back to before it changes anything:
         // the folder as it is, if the running coordinator lists exactly its catalogs.
@@ -456,6 +469,7 @@ impl Agent {
                 continue;
             }
             self.failures.remove(name);
+            self.ledger.restart.broken.remove(name);
             outcome.done.insert(name.clone());
         }
         self.failed_rollbacks = 0;
@@ -580,6 +594,15 @@ impl Agent {
         for name in &culprits {
             let fingerprint = prepared.desired.catalogs.get(name).map(|c| c.fingerprint);
             self.note_failure(name, fingerprint, why.clone(), None, true);
+            if let Some(fingerprint) = fingerprint {
+                self.ledger.restart.broken.insert(
+                    name.clone(),
+                    ledger::Broken {
+                        fingerprint,
+                        error: why.clone(),
+                    },
+                );
+            }
             outcome.refused.insert(
                 name.clone(),
                 (
@@ -597,6 +620,13 @@ impl Agent {
             outcome.pending.insert(
                 name.clone(),
                 "rolled back together with a catalog that broke the start; applied again at the next restart".into(),
+            );
+            // Without the culprit, the others go at the next restart allowed, not at the resync.
+            outcome.retry_in = Some(
+                self.settings
+                    .restart
+                    .min_restart_interval
+                    .max(Duration::from_secs(1)),
             );
         }
         if recovered {
