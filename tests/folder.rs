@@ -391,28 +391,20 @@ fn watching_the_engines_own_catalog_folder_loops_never_and_keeps_a_refused_edit(
             .filter(|r| !r.sql.contains("catalog_reloader_probe"))
             .count()
     };
-    let settle = |agent: &common::RunningAgent| {
-        // Trino's rewrite of the file is an event too: let its pass run.
-        let passes = agent.passes();
-        wait_for(PATIENCE, "the pass after the engine's rewrite", || {
-            (agent.passes() > passes).then_some(())
-        });
-        std::thread::sleep(Duration::from_millis(300));
-    };
-
-    folder.write("a.properties", "# mine\nconnector.name=tpch\n");
+    // Atomic saves: a half-written file would be a change of its own.
+    folder.write_atomically("a.properties", "# mine\nconnector.name=tpch\n");
     agent.wait_state("a", "applied");
-    settle(&agent);
-    let written = std::fs::read_to_string(folder.file("a.properties")).unwrap();
-    assert!(
-        !written.contains("# mine"),
-        "the engine rewrote it: {written}"
-    );
+    wait_for(PATIENCE, "the engine's rewrite of the file", || {
+        let written = std::fs::read_to_string(folder.file("a.properties")).ok()?;
+        (!written.contains("# mine")).then_some(())
+    });
+    // The rewrite is a file event too: give its pass time to run (and, wrongly, to act).
+    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(changes(&engine), 1, "its rewrite is not a change");
 
     // An edit the engine refuses: the catalog stays as it was, and so does the user's edit.
     let edit = "connector.name=tpch\nbogus=1\n";
-    folder.write("a.properties", edit);
+    folder.write_atomically("a.properties", edit);
     let a = agent.wait_state("a", "failed");
     assert_eq!(a["note"], "the previous definition was restored", "{a}");
     assert!(live(&engine).contains(&"a".to_string()));
