@@ -616,11 +616,14 @@ impl Agent {
                 ),
             );
         }
-        for name in changed.difference(&culprits) {
+        let innocent: Vec<&String> = changed.difference(&culprits).collect();
+        for name in &innocent {
             outcome.pending.insert(
-                name.clone(),
+                (*name).clone(),
                 "rolled back together with a catalog that broke the start; applied again at the next restart".into(),
             );
+        }
+        if !innocent.is_empty() {
             // Without the culprit, the others go at the next restart allowed, not at the resync.
             outcome.retry_in = Some(
                 self.settings
