@@ -89,7 +89,7 @@ pub struct FolderArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// Coordinator URL
+    /// Coordinator URL, without credentials (use --user and --password)
     #[arg(
         long,
         value_name = "URL",
