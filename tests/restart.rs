@@ -33,6 +33,11 @@ struct Sandbox {
 impl Sandbox {
     /// A coordinator container of `flavour` with the target folder as its catalog folder.
     fn new(flavour: Flavour, image_args: &[&str]) -> Sandbox {
+        Sandbox::with_docker_args(flavour, &[], image_args)
+    }
+
+    /// As [`Sandbox::new`], with options for `docker run` itself (a restart policy, say).
+    fn with_docker_args(flavour: Flavour, docker_args: &[&str], image_args: &[&str]) -> Sandbox {
         let image = emulator_image(flavour);
         let target = tempfile::tempdir().unwrap();
         // The Trino image runs as uid 1000: the folder must be readable by it.
@@ -45,7 +50,9 @@ impl Sandbox {
         let created = now_secs();
         let publish = format!("127.0.0.1:{port}:8080");
         let mount = format!("{}:{catalog_dir}", target.path().display());
-        let mut args = vec!["-p", publish.as_str(), "-v", mount.as_str(), image.as_str()];
+        let mut args = vec!["-p", publish.as_str(), "-v", mount.as_str()];
+        args.extend_from_slice(docker_args);
+        args.push(image.as_str());
         args.extend_from_slice(image_args);
         let coordinator = Container::run(&args);
         coordinator.wait_for_info(8080, SLOW);
@@ -434,6 +441,28 @@ fn presto_graceful_shutdown_stops_the_coordinator_through_its_api() {
         logs.contains("SHUTTING_DOWN") || logs.to_lowercase().contains("shut"),
         "{logs}"
     );
+}
+
+#[test]
+fn graceful_shutdown_under_a_restart_policy_restarts_the_coordinator_once() {
+    if !require_docker() {
+        return;
+    }
+    // Docker starts the coordinator again as soon as it exits: the agent's own start after the
+    // shutdown must not be a second restart, whether a poll saw the container stopped or only its
+    // new start time. (Here Docker's policy waits long enough for the poll to see it stopped.)
+    let sandbox = Sandbox::with_docker_args(
+        Flavour::Presto,
+        &["--restart", "always"],
+        &["--shutdown-grace-period", "500ms"],
+    );
+    let agent = sandbox.agent().arg("--graceful-shutdown").start();
+    agent.wait_first_pass();
+    sandbox.source.write("a.properties", TPCH);
+    sandbox.wait_catalogs(&["a"]);
+    agent.wait_state("a", "applied");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(sandbox.restarts(), 1, "Docker's restart was the only one");
 }
 
 #[test]
