@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, wait_for};
+use common::{Folder, PATIENCE, agent, changes, wait_for};
 use std::time::Duration;
 use test_support::emulator::{Emulator, RunningEmulator};
 
@@ -28,18 +28,6 @@ fn wait_gone(engine: &RunningEmulator, name: &str) {
     wait_for(PATIENCE, &format!("{name} gone from SHOW CATALOGS"), || {
         (!has_catalog(engine, name)).then_some(())
     });
-}
-
-/// Statements other than the read-only catalog listing and the probe of catalog management (a
-/// DROP of a catalog that does not exist), as `OUTCOME SQL`.
-fn changes(engine: &RunningEmulator) -> Vec<String> {
-    engine
-        .records()
-        .into_iter()
-        .filter(|r| !r.sql.starts_with("SELECT") && !r.sql.starts_with("SHOW"))
-        .filter(|r| !r.sql.contains("catalog_reloader_probe_does_not_exist"))
-        .map(|r| format!("{} {}", r.outcome, r.sql))
-        .collect()
 }
 
 #[test]

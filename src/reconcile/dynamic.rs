@@ -62,6 +62,10 @@ impl Agent {
                     continue;
                 }
             };
+            let result = match result {
+                Ok(Applied::Raced(why)) => Ok(self.count_race(name, why)),
+                other => other,
+            };
             let seconds = started.elapsed().as_secs_f64();
             let duration_ms = started.elapsed().as_millis() as u64;
             match result {
@@ -82,38 +86,8 @@ impl Agent {
                     outcome.done.insert(name.to_string());
                 }
                 Ok(Applied::Raced(why)) => {
-                    let races = self.races.entry(name.to_string()).or_default();
-                    *races += 1;
-                    if *races < RACES_BEFORE_FAILING {
-                        tracing::info!(catalog = name, action, outcome = "raced", duration_ms, error = %why, "live state changed under us; reading it again after the other changes");
-                        outcome.raced = true;
-                        continue;
-                    }
-                    // Pass after pass the engine says it exists while its listing does not show
-                    // it: a catalog hidden from the agent's user. Report it; do not block others.
-                    self.races.remove(name);
-                    let error = format!(
-                        "{why}, but the engine's catalog list does not show it to this agent's user (access control?); it is left alone"
-                    );
-                    self.metrics.observe_apply(action, false, seconds);
-                    let fingerprint = match step {
-                        Step::Create { spec, .. } | Step::Replace { to: spec, .. } => {
-                            Some(spec.fingerprint())
-                        }
-                        _ => None,
-                    };
-                    tracing::warn!(catalog = name, action, outcome = "failed", duration_ms, error = %error, "the engine refused the change");
-                    self.note_failure(
-                        name,
-                        fingerprint,
-                        error.clone(),
-                        Some("ALREADY_EXISTS".into()),
-                        false,
-                    );
-                    outcome.refused.insert(
-                        name.to_string(),
-                        (error, Some("ALREADY_EXISTS".into()), None),
-                    );
+                    tracing::info!(catalog = name, action, outcome = "raced", duration_ms, error = %why, "live state changed under us; reading it again after the other changes");
+                    outcome.raced = true;
                 }
                 Ok(Applied::Refused {
                     error,
@@ -273,6 +247,25 @@ impl Agent {
         self.ledger.catalogs.remove(name);
         self.save_ledger();
         Ok(Applied::Done)
+    }
+
+    /// "Already exists" for a catalog the listing did not show is a race: read live state again.
+    /// The third time in a row, the engine keeps saying it exists while its listing does not show
+    /// it — a catalog hidden from the agent's user: refused, so it blocks nothing else.
+    fn count_race(&mut self, name: &str, why: String) -> Applied {
+        let races = self.races.entry(name.to_string()).or_default();
+        *races += 1;
+        if *races < RACES_BEFORE_FAILING {
+            return Applied::Raced(why);
+        }
+        self.races.remove(name);
+        Applied::Refused {
+            error: format!(
+                "{why}, but the engine's catalog list does not show it to this agent's user (access control?); it is left alone"
+            ),
+            error_name: Some("ALREADY_EXISTS".into()),
+            note: None,
+        }
     }
 
     /// CREATE CATALOG, remembered in the ledger until its answer is seen: a CREATE the engine

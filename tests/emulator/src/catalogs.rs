@@ -246,6 +246,8 @@ impl CatalogManager {
         let mut all: Vec<(String, String)> = self
             .catalogs
             .values()
+            // NOT IN FACTS: which catalogs access control hides (`--hidden-catalog`); the facts
+            // only say listings are filtered (§2.1).
             .filter(|c| !self.hidden.contains(&c.name))
             .map(|c| (c.name.clone(), c.connector.clone()))
             .collect();
