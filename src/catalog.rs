@@ -201,6 +201,11 @@ pub fn redact_value(key: &str, value: &str) -> String {
     }
 }
 
+/// A sensitive property whose value is written out rather than referenced (`${ENV:…}`).
+pub fn is_literal_secret(key: &str, value: &str) -> bool {
+    is_sensitive_key(key) && !value.is_empty() && !is_secret_reference(value)
+}
+
 fn is_secret_reference(value: &str) -> bool {
     let v = value.trim();
     (v.starts_with("${ENV:") || v.starts_with("${FILE:"))
@@ -318,6 +323,76 @@ pub fn name_warning(name: &str) -> Option<String> {
     })
 }
 
+/// The words a real Trino 476 refuses as a bare connector name with `SYNTAX_ERROR` (measured:
+/// `CREATE CATALOG zz USING <word>` for each keyword of its grammar). Bare, `USING with` would be
+/// read as the next clause, so such a name is refused locally. No connector has one.
+const TRINO_RESERVED: [&str; 82] = [
+    "alter", "and", "as", "auto", "between", "by", "case", "cast", "constraint", "create",
+    "cross", "cube", "current_catalog", "current_date", "current_path", "current_role",
+    "current_schema", "current_time", "current_timestamp", "current_user", "deallocate",
+    "delete", "describe", "distinct", "drop", "else", "end", "escape", "except",
+    "exists", "extract", "false", "for", "from", "full", "group", "grouping", "having", "in",
+    "inner", "insert", "intersect", "into", "is", "join", "json_array", "json_exists",
+    "json_object", "json_query", "json_table", "json_value", "left", "like", "listagg",
+    "localtime", "localtimestamp", "natural", "normalize", "not", "null", "on", "or", "order",
+    "outer", "prepare", "recursive", "right", "rollup", "select", "skip", "table", "then",
+    "trim", "true", "uescape", "union", "unnest", "using", "values", "when", "where", "with",
+];
+
+/// The connector name as the engine will be asked for it, or why it cannot be one.
+///
+/// Trino's `ConnectorName` accepts only `[a-z][a-z0-9_]*` (measured on 476: `USING "memory"` and
+/// `USING Memory` are both refused with `Invalid connector name`), and the agent sends it bare in
+/// `USING`, so a name outside that rule would also change the statement's shape (`memory COMMENT
+/// 'x'` is read as a comment). Trino maps `-` to `_` for names read from files (deprecated, with a
+/// warning), so the agent does the same and says so. PrestoDB looks connectors up by their exact
+/// name, and its names contain `-` (`hive-hadoop2`): `[a-z][a-z0-9_-]*`.
+pub fn connector_name(value: &str, flavour: Flavour) -> Result<(String, Option<String>), String> {
+    if value.is_empty() {
+        return Err("connector.name is empty".into());
+    }
+    let (name, note) = match flavour {
+        Flavour::Trino if value.contains('-') => {
+            let mapped = value.replace('-', "_");
+            let note = format!(
+                "connector name '{value}' is deprecated; Trino uses '{mapped}' (write connector.name={mapped})"
+            );
+            (mapped, Some(note))
+        }
+        _ => (value.to_string(), None),
+    };
+    let allowed = |c: char| {
+        c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || c == '_'
+            || (flavour == Flavour::Presto && c == '-')
+    };
+    let starts_well = name.starts_with(|c: char| c.is_ascii_lowercase());
+    if !starts_well || !name.chars().all(allowed) {
+        let lower = value.to_ascii_lowercase();
+        let hint = if lower != value
+            && connector_name(&lower, flavour).is_ok_and(|(n, _)| n != name)
+        {
+            format!(" (connector names are lower case: write connector.name={lower})")
+        } else {
+            String::new()
+        };
+        let rule = match flavour {
+            Flavour::Trino => "a lower-case letter, then lower-case letters, digits and '_'",
+            Flavour::Presto => "a lower-case letter, then lower-case letters, digits, '_' and '-'",
+        };
+        return Err(format!(
+            "invalid connector name '{value}': a connector name is {rule}{hint}"
+        ));
+    }
+    if flavour == Flavour::Trino && TRINO_RESERVED.contains(&name.as_str()) {
+        return Err(format!(
+            "invalid connector name '{value}': it is a reserved word of Trino's SQL, and no connector has this name"
+        ));
+    }
+    Ok((name, note))
+}
+
 /// `java.lang.String.trim()`: strips leading and trailing characters <= U+0020.
 pub fn java_trim(text: &str) -> &str {
     text.trim_matches(|c: char| c <= ' ')
@@ -329,6 +404,17 @@ pub fn parse_file(
     name: &str,
     bytes: &[u8],
     flavour: Flavour,
+) -> Result<CatalogSpec, FileError> {
+    parse_file_noting(file, name, bytes, flavour, &mut Vec::new())
+}
+
+/// [`parse_file`], also collecting what a user should hear about a valid file (`line N: …`).
+pub fn parse_file_noting(
+    file: &str,
+    name: &str,
+    bytes: &[u8],
+    flavour: Flavour,
+    notes: &mut Vec<String>,
 ) -> Result<CatalogSpec, FileError> {
     let fail = |line: Option<usize>, reason: String| FileError {
         file: file.to_string(),
@@ -376,13 +462,12 @@ pub fn parse_file(
         // which strips characters up to U+0020 (not Unicode spaces); do exactly the same.
         let value = java_trim(&entry.value).to_string();
         if entry.key == CONNECTOR_KEY {
-            if value.is_empty() {
-                return Err(fail(Some(entry.line), "connector.name is empty".into()));
+            let (name, note) =
+                connector_name(&value, flavour).map_err(|reason| fail(Some(entry.line), reason))?;
+            if let Some(note) = note {
+                notes.push(format!("line {}: {note}", entry.line));
             }
-            connector = Some(match flavour {
-                Flavour::Trino => value.replace('-', "_"),
-                Flavour::Presto => value,
-            });
+            connector = Some(name);
         } else {
             properties.insert(entry.key.clone(), value);
         }

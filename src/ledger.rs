@@ -55,6 +55,21 @@ pub struct Ledger {
     /// it and the agent owns it; otherwise the plan creates it again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unanswered: BTreeMap<String, CatalogSpec>,
+    /// Dynamic mode: definitions the engine refused for a reason that repeats, not sent again
+    /// until their file changes or the coordinator restarts (after `engine_started_ms`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<String, Refused>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    pub fingerprint: Fingerprint,
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_name: Option<String>,
+    /// When the coordinator that refused it had started (Unix milliseconds, from its uptime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_started_ms: Option<u64>,
 }
 
 /// Restart mode: whether rendered files still wait for a coordinator restart, and the owned

@@ -132,6 +132,13 @@ pub fn plan_text(prepared: &Prepared, server: &str) -> String {
         None => format!("{server} (not asked)"),
     };
     writeln!(out, "Engine: {engine} — mode: {}", prepared.mode.as_str()).expect("write to String");
+    if prepared.mode_assumed {
+        writeln!(
+            out,
+            "(Assumed: Trino does not tell a read-only client whether its catalog management is dynamic; if it is static, the first change is refused as such and applied in restart mode.)"
+        )
+        .expect("write to String");
+    }
     if prepared.mode == Mode::Restart && prepared.plan.has_changes() {
         writeln!(
             out,
@@ -190,6 +197,7 @@ pub fn plan_json(prepared: &Prepared, server: &str) -> serde_json::Value {
             "server": server,
         },
         "mode": prepared.mode.as_str(),
+        "mode_assumed": prepared.mode_assumed,
         "changes": prepared.plan.changes().len(),
         "catalogs": rows(&prepared.plan).into_iter().map(|r| json!({
             "catalog": r.name,

@@ -155,8 +155,15 @@ pub fn scan(dir: &Path, flavour: Flavour) -> Result<Desired, ScanError> {
                 continue;
             }
         };
-        match catalog::parse_file(&file, &name, &bytes, flavour) {
+        let mut notes = Vec::new();
+        match catalog::parse_file_noting(&file, &name, &bytes, flavour, &mut notes) {
             Ok(spec) => {
+                for message in notes {
+                    desired.warnings.push(Warning {
+                        file: file.clone(),
+                        message,
+                    });
+                }
                 if let Some(message) = catalog::name_warning(&name) {
                     desired.warnings.push(Warning {
                         file: file.clone(),

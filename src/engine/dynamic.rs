@@ -1,5 +1,5 @@
 //! Catalog operations on an engine with dynamic catalog management (Trino `catalog.management=dynamic`):
-//! list live catalogs, probe whether CREATE/DROP are available, create and drop.
+//! list live catalogs, create and drop.
 
 use super::client::{Client, EngineError, QueryError};
 use crate::catalog::CatalogSpec;
@@ -7,9 +7,6 @@ use crate::plan::{Live, LiveCatalog};
 use crate::sql;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// A name no one uses: the probe drops it and reads the engine's answer (facts §1.6).
-pub const PROBE_CATALOG: &str = "catalog_reloader_probe_does_not_exist";
 
 /// Whether the engine can add and remove catalogs at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +19,30 @@ pub enum Management {
 /// facts §1.6).
 pub fn is_static_store(q: &QueryError) -> bool {
     q.error_name == "NOT_SUPPORTED" && q.message.contains("static catalog store")
+}
+
+/// Whether a refusal repeats until the definition or the engine changes, so that sending the
+/// same statement again is pointless. From the answers of a real Trino 476
+/// (`reference/trino-476-measured.md` §4, §6): configuration errors, an unknown connector, a
+/// property that is not a varchar, an unset environment variable or unknown secret provider,
+/// and statements the engine does not support. Anything else — a permission not granted yet, a
+/// data source the connector could not reach while starting, an internal error — may pass later
+/// and is retried with backoff.
+pub fn is_lasting(q: &QueryError) -> bool {
+    const LASTING_MESSAGES: [&str; 7] = [
+        "Configuration errors",
+        "No factory for connector",
+        "Invalid connector name",
+        "Environment variable is not set",
+        "No secret provider",
+        "Unable to create injector",
+        "does not contain",
+    ];
+    match q.error_name.as_str() {
+        "INVALID_CATALOG_PROPERTY" | "SYNTAX_ERROR" | "NOT_SUPPORTED" => true,
+        "GENERIC_INTERNAL_ERROR" => LASTING_MESSAGES.iter().any(|m| q.message.contains(m)),
+        _ => false,
+    }
 }
 
 /// `Catalog '…' already exists` (facts §1.6).
@@ -101,17 +122,6 @@ fn rows_to_live(rows: &[Vec<Value>], with_connector: bool) -> Live {
             ))
         })
         .collect()
-}
-
-/// Asks the engine whether CREATE/DROP CATALOG work, by dropping a catalog that does not exist: the
-/// static store answers NOT_SUPPORTED, a dynamic one NOT_FOUND.
-pub async fn probe(client: &Client) -> Result<Management, EngineError> {
-    match client.execute(&sql::drop_catalog(PROBE_CATALOG)).await {
-        Ok(_) => Ok(Management::Dynamic),
-        Err(EngineError::Query(q)) if is_static_store(&q) => Ok(Management::Static),
-        Err(EngineError::Query(q)) if is_not_found(&q) => Ok(Management::Dynamic),
-        Err(e) => Err(e),
-    }
 }
 
 pub async fn create(client: &Client, spec: &CatalogSpec) -> Result<(), EngineError> {

@@ -23,6 +23,18 @@ impl Agent {
         prepared: &Prepared,
     ) -> Result<ApplyOutcome, EngineError> {
         let mut outcome = ApplyOutcome::default();
+        // A held refusal is remembered only while its file still says it.
+        let before = self.ledger.refused.len();
+        self.ledger.refused.retain(|name, refused| {
+            prepared
+                .desired
+                .catalogs
+                .get(name)
+                .is_some_and(|c| c.fingerprint == refused.fingerprint)
+        });
+        if self.ledger.refused.len() != before {
+            self.save_ledger();
+        }
         for (name, step) in prepared.plan.changes() {
             if self.stop.load(Ordering::Relaxed) {
                 tracing::info!("stopping: remaining changes are left for the next start");
@@ -73,8 +85,13 @@ impl Agent {
                     if !matches!(step, Step::Adopt { .. } | Step::Forget) {
                         self.metrics.observe_apply(action, true, seconds);
                         self.note_change(name);
+                        // The engine took a CREATE/DROP: its catalog management is dynamic.
+                        self.management = Some(crate::engine::dynamic::Management::Dynamic);
                     }
                     self.failures.remove(name);
+                    if self.ledger.refused.remove(name).is_some() {
+                        self.save_ledger();
+                    }
                     self.races.remove(name);
                     tracing::info!(
                         catalog = name,
@@ -89,10 +106,17 @@ impl Agent {
                     tracing::info!(catalog = name, action, outcome = "raced", duration_ms, error = %why, "live state changed under us; reading it again after the other changes");
                     outcome.raced = true;
                 }
+                Ok(Applied::StaticStore) => {
+                    // Not this catalog's failure: the pass is planned again in restart mode.
+                    self.learn_static_management();
+                    outcome.raced = true;
+                    break;
+                }
                 Ok(Applied::Refused {
                     error,
                     error_name,
                     note,
+                    lasting,
                 }) => {
                     self.metrics.observe_apply(action, false, seconds);
                     self.note_change(name);
@@ -106,8 +130,22 @@ impl Agent {
                         } => Some(spec.fingerprint()),
                         _ => None,
                     };
-                    tracing::warn!(catalog = name, action, outcome = "failed", duration_ms, error = %one_line(&error), note = note.as_deref(), "the engine refused the change");
-                    self.note_failure(name, fingerprint, error.clone(), error_name.clone(), false);
+                    tracing::warn!(catalog = name, action, outcome = "failed", duration_ms, error = %one_line(&error), note = note.as_deref(), lasting, "the engine refused the change");
+                    match fingerprint {
+                        Some(fingerprint) if lasting => self.hold_refusal(
+                            name,
+                            fingerprint,
+                            error.clone(),
+                            error_name.clone(),
+                        ),
+                        _ => self.note_failure(
+                            name,
+                            fingerprint,
+                            error.clone(),
+                            error_name.clone(),
+                            super::Until::Backoff,
+                        ),
+                    }
                     outcome
                         .refused
                         .insert(name.to_string(), (error, error_name, note));
@@ -265,6 +303,7 @@ impl Agent {
             ),
             error_name: Some("ALREADY_EXISTS".into()),
             note: None,
+            lasting: false,
         }
     }
 
@@ -272,6 +311,7 @@ impl Agent {
     /// accepted but whose answer was lost is then recognised as the agent's own on the next pass,
     /// instead of becoming a conflict.
     async fn send_create(&mut self, spec: &CatalogSpec) -> Result<(), EngineError> {
+        self.warn_literal_secrets(spec);
         self.ledger
             .unanswered
             .insert(spec.name.clone(), spec.clone());
@@ -284,6 +324,26 @@ impl Agent {
             }
         }
         result
+    }
+
+    /// A sensitive property with a literal value travels in the CREATE CATALOG statement, which
+    /// Trino keeps in its query history and shows in its Web UI (and, with the file store, writes
+    /// to disk). Said once per catalog, key and value; `${ENV:NAME}` is resolved by Trino instead.
+    fn warn_literal_secrets(&mut self, spec: &CatalogSpec) {
+        for (key, value) in &spec.properties {
+            if !catalog::is_literal_secret(key, value) {
+                continue;
+            }
+            let seen = (spec.name.clone(), key.clone(), spec.fingerprint());
+            if !self.warned_secrets.insert(seen) {
+                continue;
+            }
+            tracing::warn!(
+                catalog = %spec.name,
+                property = %key,
+                "the value of this sensitive property is written literally in the catalog file, so it travels in the CREATE CATALOG statement that Trino keeps in its query history and Web UI; write it as ${{ENV:NAME}} and set NAME in the coordinator's environment instead"
+            );
+        }
     }
 
     /// Trino documents that some connectors keep resources after DROP CATALOG (facts §1.9): each
@@ -314,17 +374,21 @@ impl Agent {
             EngineError::Query(q) if dynamic::is_already_exists(&q) && note.is_none() => {
                 Ok(Applied::Raced(q.to_string()))
             }
+            EngineError::Query(q)
+                if dynamic::is_static_store(&q)
+                    && self.settings.mode == crate::config::ModeChoice::Auto =>
+            {
+                Ok(Applied::StaticStore)
+            }
             EngineError::Query(q) => {
                 let mut error = scrub(&q.to_string(), specs);
                 if dynamic::is_static_store(&q) {
-                    // Catalog management is off (or was switched off under us): say how to fix
-                    // it, and probe again next pass.
-                    error.push_str(" (the coordinator runs with static catalog management: set catalog.management=dynamic on every node)");
-                    self.management = None;
-                    self.ledger.engine = None;
+                    // --mode dynamic on a static coordinator: say how to fix it.
+                    error.push_str(" (the coordinator runs with static catalog management: set catalog.management=dynamic on every node, or use --mode auto or restart)");
                 }
                 Ok(Applied::Refused {
                     error,
+                    lasting: dynamic::is_lasting(&q),
                     error_name: Some(q.error_name),
                     note,
                 })

@@ -12,7 +12,7 @@ mod restart;
 
 use crate::catalog::{CatalogSpec, Fingerprint, Flavour};
 use crate::config::ModeChoice;
-use crate::engine::dynamic::{CatalogLister, Management, probe};
+use crate::engine::dynamic::{CatalogLister, Management};
 use crate::engine::restart::{RestartError, RestartSettings, Restarter};
 use crate::engine::{Client, EngineError, ServerInfo};
 use crate::ledger::{self, EngineMemo, Ledger};
@@ -150,6 +150,8 @@ pub struct Prepared {
     pub live: Live,
     pub plan: Plan,
     pub mode: Mode,
+    /// `--mode auto` on a Trino that has not refused a change as static: dynamic is assumed.
+    pub mode_assumed: bool,
     /// `None` when the engine was not asked (restart mode's render-only `sync`).
     pub info: Option<ServerInfo>,
 }
@@ -182,6 +184,22 @@ struct Failure {
     retry_at: Instant,
     error: String,
     error_name: Option<String>,
+    until: Until,
+}
+
+/// When a failed definition is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// After a backoff (10 s, doubling to 5 min), or when its file changes: a refusal that may
+    /// not repeat (a data source down, a permission not granted yet).
+    Backoff,
+    /// When its file changes: it kept the coordinator from starting (restart mode).
+    FileChanges,
+    /// When its file changes or the coordinator restarts: the engine refused it for a reason
+    /// that repeats (a configuration error, no such connector, an unset environment variable).
+    /// Retrying would only write the statement — literal secrets included — into the engine's
+    /// query history again.
+    FileOrEngineChanges,
 }
 
 const BACKOFF_FIRST: Duration = Duration::from_secs(10);
@@ -218,6 +236,8 @@ pub struct Agent {
     accepted_drift: Option<(BTreeSet<String>, BTreeSet<String>)>,
     /// Dynamic mode: "already exists" answers in a row per catalog the listing did not show.
     races: BTreeMap<String, u32>,
+    /// Literal secret values already warned about: (catalog, key, definition).
+    warned_secrets: BTreeSet<(String, String, Fingerprint)>,
     /// Restart mode: whether this process has compared the target files' render times with the
     /// coordinator's start yet.
     checked_render_times: bool,
@@ -266,6 +286,7 @@ impl Agent {
             failed_rollbacks: 0,
             checked_render_times: false,
             races: BTreeMap::new(),
+            warned_secrets: BTreeSet::new(),
             last_info: None,
             management: None,
             failures: BTreeMap::new(),
@@ -279,9 +300,25 @@ impl Agent {
             stop: Arc::new(AtomicBool::new(false)),
         };
         agent.client.set_flavour(flavour);
-        // Definitions that broke a coordinator start stay held across agent restarts.
+        // Definitions that broke a coordinator start stay held across agent restarts, and so do
+        // refusals that repeat (until the coordinator is seen to have restarted since).
         for (name, broken) in agent.ledger.restart.broken.clone() {
-            agent.note_failure(&name, Some(broken.fingerprint), broken.error, None, true);
+            agent.note_failure(
+                &name,
+                Some(broken.fingerprint),
+                broken.error,
+                None,
+                Until::FileChanges,
+            );
+        }
+        for (name, refused) in agent.ledger.refused.clone() {
+            agent.note_failure(
+                &name,
+                Some(refused.fingerprint),
+                refused.error,
+                refused.error_name,
+                Until::FileOrEngineChanges,
+            );
         }
         if let Some(memo) = &agent.ledger.engine
             && memo.server == agent.client.server()
@@ -342,20 +379,36 @@ impl Agent {
         if let (Some(before), Some(now)) = (self.last_uptime, uptime)
             && now < before
         {
+            // A restart the agent did not make may come with a new configuration: a static
+            // coordinator may now be dynamic. (After its own restarts in restart mode, the
+            // configuration is the one it learnt.)
+            let restarted_by_us = self
+                .last_restart
+                .is_some_and(|at| at.elapsed().as_secs_f64() < now + 60.0);
             tracing::info!(
                 uptime = %info.uptime.as_deref().unwrap_or(""),
-                "the coordinator restarted; checking its catalogs and catalog management again"
+                restarted_by_this_agent = restarted_by_us,
+                "the coordinator restarted; checking its catalogs again"
             );
-            if self.settings.mode == ModeChoice::Auto {
+            if self.settings.mode == ModeChoice::Auto && !restarted_by_us {
+                if self.management == Some(Management::Static) {
+                    self.ledger.engine = None;
+                    self.save_ledger();
+                }
                 self.management = None;
             }
+            self.forget_refusals_on_restart();
             self.converged_digest = None;
             self.leaky_drops = 0;
             self.lister.reset();
         }
+        let first_answer = self.last_uptime.is_none();
         self.last_uptime = uptime;
         self.update_engine_status(Some(&info), None);
         self.last_info = Some(info.clone());
+        if first_answer {
+            self.check_refusals_against_engine();
+        }
         Ok(info)
     }
 
@@ -382,37 +435,25 @@ impl Agent {
         });
     }
 
-    /// Decides how changes are applied. Asks the engine only when it has to: `--mode auto` without
-    /// `--engine presto` needs `/v1/info` and, for Trino, a probe of catalog management.
-    async fn decide_mode(&mut self, info: Option<&ServerInfo>) -> Result<Mode, PassError> {
+    /// Decides how changes are applied, without asking the engine anything beyond `/v1/info`.
+    ///
+    /// Trino says nowhere a read-only client can see whether it runs `catalog.management=static`
+    /// (measured on 476: not `/v1/info`, `/v1/status`, its MBeans, `EXPLAIN`, nor the system
+    /// tables), and any statement that would tell — a DROP of a catalog that does not exist, say
+    /// — leaves a failed query in its history and needs a permission to drop. So `auto` takes a
+    /// Trino to be dynamic until the engine refuses a change the agent had to make anyway as
+    /// "not supported by the static catalog store"; it then remembers that (in the ledger, per
+    /// coordinator URL) and applies in restart mode. A coordinator restart the agent did not make
+    /// forgets it, as the configuration may have changed with it.
+    fn decide_mode(&mut self, info: Option<&ServerInfo>) -> Result<Mode, PassError> {
         let mode = match self.settings.mode {
             ModeChoice::Dynamic => Mode::Dynamic,
             ModeChoice::Restart => Mode::Restart,
             ModeChoice::Auto if self.flavour == Flavour::Presto => Mode::Restart,
-            ModeChoice::Auto => {
-                let management = match self.management {
-                    Some(m) => m,
-                    None => {
-                        let m = probe(&self.client).await?;
-                        tracing::info!(
-                            catalog_management = if m == Management::Dynamic {
-                                "dynamic"
-                            } else {
-                                "static"
-                            },
-                            version = %info.map_or("unknown", |i| i.node_version.version.as_str()),
-                            "probed the coordinator's catalog management"
-                        );
-                        self.management = Some(m);
-                        self.remember_management(m);
-                        m
-                    }
-                };
-                match management {
-                    Management::Dynamic => Mode::Dynamic,
-                    Management::Static => Mode::Restart,
-                }
-            }
+            ModeChoice::Auto => match self.management {
+                Some(Management::Static) => Mode::Restart,
+                Some(Management::Dynamic) | None => Mode::Dynamic,
+            },
         };
         {
             let mut status = self.status.lock().expect("status lock");
@@ -422,14 +463,20 @@ impl Agent {
                         "PrestoDB cannot add catalogs at run time"
                     }
                     (ModeChoice::Auto, Mode::Restart, Flavour::Trino) => {
-                        "this Trino runs with catalog.management=static"
+                        "this Trino runs with catalog.management=static (it refused a CREATE/DROP CATALOG as such)"
                     }
                     (ModeChoice::Auto, Mode::Dynamic, _) => {
-                        "this Trino runs with catalog.management=dynamic"
+                        "a Trino: dynamic catalog management, until the coordinator refuses a change as static"
                     }
                     _ => "chosen with --mode",
                 };
-                tracing::info!(mode = mode.as_str(), engine = %self.flavour, reason = why, "apply mode");
+                tracing::info!(
+                    mode = mode.as_str(),
+                    engine = %self.flavour,
+                    version = %info.map_or("unknown", |i| i.node_version.version.as_str()),
+                    reason = why,
+                    "apply mode"
+                );
                 status.mode = Some(mode.as_str().to_string());
             }
         }
@@ -442,6 +489,16 @@ impl Agent {
             }));
         }
         Ok(mode)
+    }
+
+    /// The coordinator refused a change as "not supported by the static catalog store": from now
+    /// on `auto` applies in restart mode.
+    fn learn_static_management(&mut self) {
+        tracing::info!(
+            "the coordinator refused CREATE/DROP CATALOG as not supported by its static catalog store: it runs with catalog.management=static; changes are applied in restart mode from now on"
+        );
+        self.management = Some(Management::Static);
+        self.remember_management(Management::Static);
     }
 
     fn remember_management(&mut self, m: Management) {
@@ -457,13 +514,16 @@ impl Agent {
         let mut holds = BTreeMap::new();
         for (name, f) in &self.failures {
             if f.retry_at > now {
-                let reason = if f.retry_at - now > BACKOFF_MAX {
-                    "not tried again until its file changes".to_string()
-                } else {
-                    format!(
+                let reason = match f.until {
+                    Until::FileChanges => "not tried again until its file changes".to_string(),
+                    Until::FileOrEngineChanges => {
+                        "not tried again until its file changes or the coordinator restarts"
+                            .to_string()
+                    }
+                    Until::Backoff => format!(
                         "retrying in {}s, or when the file changes",
                         (f.retry_at - now).as_secs().max(1)
-                    )
+                    ),
                 };
                 holds.insert(
                     name.clone(),
@@ -553,7 +613,7 @@ impl Agent {
         } else {
             None
         };
-        let mode = self.decide_mode(info.as_ref()).await?;
+        let mode = self.decide_mode(info.as_ref())?;
         let (desired, live) = match mode {
             Mode::Dynamic => {
                 // Two independent reads: the folder (on a blocking thread) and the engine.
@@ -595,11 +655,15 @@ impl Agent {
                 adopt: self.settings.adopt,
             },
         );
+        let mode_assumed = self.settings.mode == ModeChoice::Auto
+            && self.flavour == Flavour::Trino
+            && self.management.is_none();
         Ok(Prepared {
             desired,
             live,
             plan,
             mode,
+            mode_assumed,
             info,
         })
     }
@@ -875,16 +939,15 @@ impl Agent {
         fingerprint: Option<Fingerprint>,
         error: String,
         error_name: Option<String>,
-        until_file_changes: bool,
+        until: Until,
     ) {
         let attempts = match self.failures.get(name) {
             Some(f) if f.fingerprint == fingerprint => f.attempts + 1,
             _ => 1,
         };
-        let backoff = if until_file_changes {
-            UNTIL_FILE_CHANGES
-        } else {
-            (BACKOFF_FIRST * 2u32.saturating_pow(attempts - 1)).min(BACKOFF_MAX)
+        let backoff = match until {
+            Until::FileChanges | Until::FileOrEngineChanges => UNTIL_FILE_CHANGES,
+            Until::Backoff => (BACKOFF_FIRST * 2u32.saturating_pow(attempts - 1)).min(BACKOFF_MAX),
         };
         self.failures.insert(
             name.to_string(),
@@ -894,8 +957,99 @@ impl Agent {
                 retry_at: Instant::now() + backoff,
                 error,
                 error_name,
+                until,
             },
         );
+    }
+
+    /// When the coordinator started, as far as its last `/v1/info` tells (Unix milliseconds).
+    fn engine_started_ms(&self) -> Option<u64> {
+        let uptime = self.last_info.as_ref()?.uptime_seconds()?;
+        Some(now_millis().saturating_sub((uptime * 1000.0) as u64))
+    }
+
+    /// A dynamic-mode refusal that repeats: held until the file or the coordinator changes, and
+    /// remembered in the ledger so a restarted agent does not send it again either.
+    fn hold_refusal(
+        &mut self,
+        name: &str,
+        fingerprint: Fingerprint,
+        error: String,
+        error_name: Option<String>,
+    ) {
+        self.note_failure(
+            name,
+            Some(fingerprint),
+            error.clone(),
+            error_name.clone(),
+            Until::FileOrEngineChanges,
+        );
+        self.ledger.refused.insert(
+            name.to_string(),
+            ledger::Refused {
+                fingerprint,
+                error,
+                error_name,
+                engine_started_ms: self.engine_started_ms(),
+            },
+        );
+        self.save_ledger();
+    }
+
+    /// The coordinator restarted: what it refused may be accepted now (an environment variable
+    /// set, a plugin installed). Definitions that broke a start in restart mode stay held.
+    fn forget_refusals_on_restart(&mut self) {
+        let before = self.failures.len();
+        self.failures
+            .retain(|_, f| f.until != Until::FileOrEngineChanges);
+        if self.failures.len() != before {
+            tracing::info!(
+                "catalogs the coordinator refused before its restart are tried again"
+            );
+        }
+        if !self.ledger.refused.is_empty() {
+            self.ledger.refused.clear();
+            self.save_ledger();
+        }
+    }
+
+    /// A fresh agent's held refusals stand only if the coordinator is the one that refused them:
+    /// one that started since (by more than the precision of its uptime) gets them again.
+    fn check_refusals_against_engine(&mut self) {
+        let (Some(started), Some(uptime)) = (
+            self.engine_started_ms(),
+            self.last_info.as_ref().and_then(ServerInfo::uptime_seconds),
+        ) else {
+            return;
+        };
+        // airlift prints uptime with two decimals of its unit (`3.65m`, `2.50d`): 1% of it, and
+        // some seconds for the time between the answer and the clock reading.
+        let tolerance_ms = 10_000 + (uptime * 10.0) as u64;
+        let stale: Vec<String> = self
+            .ledger
+            .refused
+            .iter()
+            .filter(|(_, r)| {
+                r.engine_started_ms
+                    .is_none_or(|then| then.abs_diff(started) > tolerance_ms)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        for name in &stale {
+            self.ledger.refused.remove(name);
+            if self
+                .failures
+                .get(name)
+                .is_some_and(|f| f.until == Until::FileOrEngineChanges)
+            {
+                self.failures.remove(name);
+            }
+        }
+        tracing::info!(catalogs = ?stale, "the coordinator restarted since it refused these catalogs; trying them again");
+        self.save_ledger();
     }
 
     fn save_ledger(&self) {
@@ -923,10 +1077,14 @@ fn engine_backoff(failures: u32) -> Duration {
 enum Applied {
     Done,
     Raced(String),
+    /// The engine refused as "not supported by the static catalog store" (auto mode).
+    StaticStore,
     Refused {
         error: String,
         error_name: Option<String>,
         note: Option<String>,
+        /// The refusal will repeat until the definition or the engine changes.
+        lasting: bool,
     },
 }
 

@@ -481,7 +481,13 @@ impl Agent {
                     self.flavour, info.node_version.version
                 );
                 let fingerprint = self.ledger.catalogs[name].fingerprint;
-                self.note_failure(name, Some(fingerprint), error.clone(), None, true);
+                self.note_failure(
+                    name,
+                    Some(fingerprint),
+                    error.clone(),
+                    None,
+                    super::Until::FileChanges,
+                );
                 outcome.refused.insert(name.clone(), (error, None, None));
             }
         }
@@ -593,7 +599,7 @@ impl Agent {
         );
         for name in &culprits {
             let fingerprint = prepared.desired.catalogs.get(name).map(|c| c.fingerprint);
-            self.note_failure(name, fingerprint, why.clone(), None, true);
+            self.note_failure(name, fingerprint, why.clone(), None, super::Until::FileChanges);
             if let Some(fingerprint) = fingerprint {
                 self.ledger.restart.broken.insert(
                     name.clone(),

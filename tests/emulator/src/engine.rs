@@ -121,11 +121,25 @@ pub fn execute(
                 values.retain(|(k, _)| *k != property.name.value);
                 values.push((property.name.value.clone(), value));
             }
-            // CatalogName lower-cases (facts §1.7). NOT IN FACTS: the connector name is matched as
-            // written; only the file loader translates `-` to `_` (facts §1.3).
+            // The connector is the identifier's text as written, quotes included when delimited,
+            // checked against `[a-z][a-z0-9_]*` (recorded on Trino 476: `USING "memory"` →
+            // `Invalid connector name: "memory"`, `USING Memory` → `Invalid connector name:
+            // Memory`, both GENERIC_INTERNAL_ERROR). Only the file loader translates `-` to `_`.
+            let connector_text = if connector.delimited {
+                format!("\"{}\"", connector.value.replace('"', "\"\""))
+            } else {
+                connector.value.clone()
+            };
+            if !is_connector_name(&connector_text) {
+                return Err(QueryFailure::new(
+                    codes::GENERIC_INTERNAL_ERROR,
+                    format!("Invalid connector name: {connector_text}"),
+                ));
+            }
+            // CatalogName lower-cases (facts §1.7).
             catalogs.create(
                 &name.value.to_lowercase(),
-                &connector.value,
+                &connector_text,
                 values,
                 *not_exists,
                 rng,
@@ -141,13 +155,21 @@ pub fn execute(
                 // DropCatalogTask's copy-pasted text (facts §1.3).
                 return Err(QueryFailure::new(
                     codes::NOT_SUPPORTED,
-                    "CASCADE is not yet supported for DROP SCHEMA",
+                    "CASCADE is not yet supported for DROP CATALOG",
                 ));
             }
             catalogs.drop(&name.value.to_lowercase(), *exists)?;
             Ok(ddl_outcome())
         }
     }
+}
+
+/// Trino's `ConnectorName` rule.
+fn is_connector_name(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// NOT IN FACTS: a DDL statement's result is one boolean column `result` holding `true`, as

@@ -5,10 +5,13 @@
 //! * [`docker`]: build the emulator's `FROM scratch` images and run containers that clean up
 //!   after themselves.
 //! * [`python`]: a Python with the PyPI Trino and Presto clients.
+//! * [`real`]: the real engines that `scripts/engines.sh` fetched and built — Trino processes,
+//!   and the engine images for containers.
 
 pub mod docker;
 pub mod emulator;
 pub mod python;
+pub mod real;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,687 @@
+//! The agent against a real Trino 476 (dynamic catalog management), started by the test from the
+//! server that `scripts/engines.sh` fetched from Maven Central. What is asserted is what a user
+//! sees: a `SELECT` through the catalog answers (or does not), the coordinator's own query
+//! history says which statements reached it, and `/status` gives the engine's own words.
+//!
+//! Most tests share one coordinator (a JVM takes seconds to start) and use catalog names of their
+//! own; those that restart the coordinator, or need another configuration, start their own.
+
+mod common;
+
+use common::{Folder, PATIENCE, agent, wait_for};
+use std::time::Duration;
+use test_support::real::{Engines, HistoryEntry, RunningTrino, Trino, shared_dynamic_trino};
+
+/// Time for things that go through a real engine (a CREATE takes 15–80 ms, a first query on a
+/// new catalog up to a second or two on two busy cores).
+const REAL_PATIENCE: Duration = Duration::from_secs(60);
+
+fn wait_gone(trino: &RunningTrino, name: &str) {
+    wait_for(REAL_PATIENCE, &format!("{name} gone from SHOW CATALOGS"), || {
+        (!trino.has_catalog(name)).then_some(())
+    });
+}
+
+/// `SELECT count(*) FROM "catalog".tiny.nation`: 25 through a working tpch catalog.
+fn nations(trino: &RunningTrino, catalog: &str) -> Result<i64, String> {
+    trino
+        .query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
+        .map(|out| out.rows[0][0].as_i64().expect("a count"))
+        .map_err(|e| e.to_string())
+}
+
+/// The CREATE and DROP CATALOG statements the coordinator received for these catalogs, as
+/// `STATE SQL`, oldest first.
+fn ddl(trino: &RunningTrino, names: &[&str]) -> Vec<String> {
+    trino
+        .history()
+        .into_iter()
+        .filter(|q| is_ddl_for(q, names))
+        .map(|q| format!("{} {}", q.state, q.query))
+        .collect()
+}
+
+fn is_ddl_for(q: &HistoryEntry, names: &[&str]) -> bool {
+    (q.query.starts_with("CREATE CATALOG") || q.query.starts_with("DROP CATALOG"))
+        && names
+            .iter()
+            .any(|n| q.query.contains(&format!("CATALOG \"{n}\"")))
+}
+
+/// Failed queries in the coordinator's history that mention any of these names.
+fn failed_queries(trino: &RunningTrino, names: &[&str]) -> Vec<String> {
+    trino
+        .history()
+        .into_iter()
+        .filter(|q| q.state == "FAILED" && names.iter().any(|n| q.query.contains(n)))
+        .map(|q| format!("{:?} {}", q.error, q.query))
+        .collect()
+}
+
+const TPCH: &str = "connector.name=tpch\ntpch.splits-per-node=2\n";
+
+#[test]
+fn a_dropped_file_answers_a_select_within_a_second_and_leaves_when_deleted() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let folder = Folder::new();
+    let agent = agent("run", folder.path(), &trino.url())
+        .args(["--debounce", "50ms"])
+        .start();
+    agent.wait_first_pass();
+
+    folder.write_atomically("rt_sales.properties", TPCH);
+    let dropped = std::time::Instant::now();
+    wait_for(REAL_PATIENCE, "rt_sales to answer a SELECT", || {
+        nations(trino, "rt_sales").ok()
+    });
+    // How fast is measured by benches/real.rs (BENCHMARKS.md), not asserted here.
+    eprintln!(
+        "file renamed into the folder → SELECT answered after {:?}",
+        dropped.elapsed()
+    );
+    let status = agent.wait_state("rt_sales", "applied");
+    assert_eq!(status["connector"], "tpch");
+    assert_eq!(nations(trino, "rt_sales"), Ok(25));
+
+    folder.remove("rt_sales.properties");
+    wait_gone(trino, "rt_sales");
+    agent.wait_state("rt_sales", "removed");
+    let err = nations(trino, "rt_sales").unwrap_err();
+    assert!(err.contains("CATALOG_NOT_FOUND"), "{err}");
+    assert_eq!(
+        ddl(trino, &["rt_sales"]),
+        [
+            r#"FINISHED CREATE CATALOG "rt_sales" USING tpch WITH ("tpch.splits-per-node" = '2')"#,
+            r#"FINISHED DROP CATALOG "rt_sales""#,
+        ],
+        "the connector goes bare into USING, as Trino requires"
+    );
+    let failed = failed_queries(trino, &["rt_sales"]);
+    assert!(
+        failed.iter().all(|q| q.contains("SELECT count(*)")),
+        "only SELECTs while the catalog was not there: {failed:#?}"
+    );
+}
+
+#[test]
+fn an_edit_is_live_at_once_and_a_rename_moves_the_catalog() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let folder = Folder::new();
+    folder.write("rt_ed_a.properties", "connector.name=tpch\n");
+    let agent = agent("run", folder.path(), &trino.url())
+        .args(["--debounce", "50ms"])
+        .start();
+    agent.wait_state("rt_ed_a", "applied");
+    // tpch's default names columns without prefixes; STANDARD names them as TPC-H does.
+    assert!(trino.query("SELECT name FROM rt_ed_a.tiny.nation").is_ok());
+
+    folder.write_atomically(
+        "rt_ed_a.properties",
+        "connector.name=tpch\ntpch.column-naming=STANDARD\n",
+    );
+    wait_for(REAL_PATIENCE, "the edit to be live", || {
+        trino
+            .query("SELECT n_name FROM rt_ed_a.tiny.nation")
+            .ok()
+            .map(|o| o.rows.len())
+    });
+    folder.rename("rt_ed_a.properties", "rt_ed_b.properties");
+    wait_for(REAL_PATIENCE, "rt_ed_b to answer", || {
+        trino
+            .query("SELECT n_name FROM rt_ed_b.tiny.nation")
+            .ok()
+            .map(|o| o.rows.len())
+    });
+    wait_gone(trino, "rt_ed_a");
+    agent.wait_state("rt_ed_b", "applied");
+    assert_eq!(
+        ddl(trino, &["rt_ed_a", "rt_ed_b"]),
+        [
+            r#"FINISHED CREATE CATALOG "rt_ed_a" USING tpch"#,
+            r#"FINISHED DROP CATALOG "rt_ed_a""#,
+            r#"FINISHED CREATE CATALOG "rt_ed_a" USING tpch WITH ("tpch.column-naming" = 'STANDARD')"#,
+            r#"FINISHED DROP CATALOG "rt_ed_a""#,
+            r#"FINISHED CREATE CATALOG "rt_ed_b" USING tpch WITH ("tpch.column-naming" = 'STANDARD')"#,
+        ]
+    );
+}
+
+#[test]
+fn invalid_files_are_reported_with_file_and_line_and_never_reach_the_engine() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let folder = Folder::new();
+    folder.write("rt_inv_good.properties", TPCH);
+    folder.write(
+        "rt_inv_dup.properties",
+        "connector.name=tpch\ntpch.splits-per-node=4\ntpch.splits-per-node=5\n",
+    );
+    folder.write("rt_inv_upper.properties", "# c\nconnector.name=Memory\n");
+    folder.write("rt_inv_quoted.properties", "connector.name=\"memory\"\n");
+    folder.write("rt_inv_shape.properties", "connector.name=memory COMMENT 'x'\n");
+    folder.write("rt_inv_word.properties", "connector.name=with\n");
+    folder.write("Rt_Inv_Case.properties", "connector.name=tpch\n");
+    folder.write("system.properties", "connector.name=tpch\n");
+    folder.write(&format!("{}.properties", "r".repeat(129)), "connector.name=tpch\n");
+    let agent = agent("run", folder.path(), &trino.url()).start();
+    agent.wait_state("rt_inv_good", "applied");
+    assert_eq!(nations(trino, "rt_inv_good"), Ok(25));
+
+    let error = |name: &str| {
+        agent.wait_state(name, "invalid")["error"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        error("rt_inv_dup"),
+        "rt_inv_dup.properties:3: duplicate property 'tpch.splits-per-node' (first set on line 2)"
+    );
+    assert_eq!(
+        error("rt_inv_upper"),
+        "rt_inv_upper.properties:2: invalid connector name 'Memory': a connector name is a lower-case letter, then lower-case letters, digits and '_' (connector names are lower case: write connector.name=memory)"
+    );
+    assert!(
+        error("rt_inv_quoted").starts_with("rt_inv_quoted.properties:1: invalid connector name '\"memory\"'"),
+    );
+    assert!(error("rt_inv_shape").starts_with("rt_inv_shape.properties:1: invalid connector name 'memory COMMENT 'x''"));
+    assert!(error("rt_inv_word").contains("reserved word"));
+    // Trino would lower-case the name (and its file store could not drop the file again).
+    assert!(error("rt_inv_case").contains("rename it to rt_inv_case.properties"));
+    let out = common::validate(folder.path()).output();
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stdout
+            .contains("system.properties: error: 'system' is reserved for Trino's internal catalog"),
+        "{}",
+        out.stdout
+    );
+
+    // None of them was sent: the coordinator's history has no statement naming them.
+    let history = trino.history();
+    for name in [
+        "rt_inv_dup",
+        "rt_inv_upper",
+        "rt_inv_quoted",
+        "rt_inv_shape",
+        "rt_inv_word",
+        "rt_inv_case",
+        "rrrrrrrrrrrrrrrr",
+    ] {
+        assert!(
+            !history.iter().any(|q| q.query.to_lowercase().contains(name)),
+            "{name} reached the engine"
+        );
+    }
+    assert!(!history.iter().any(|q| q.query.contains("CATALOG \"system\"")));
+}
+
+#[test]
+fn an_edit_the_engine_refuses_keeps_the_live_catalog_and_is_not_sent_again() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let folder = Folder::new();
+    folder.write("rt_ref.properties", TPCH);
+    let agent = agent("run", folder.path(), &trino.url())
+        .args(["--debounce", "50ms", "--resync-interval", "1s"])
+        .start();
+    agent.wait_state("rt_ref", "applied");
+
+    folder.write_atomically(
+        "rt_ref.properties",
+        "connector.name=tpch\ntpch.splits-per-node=abc\n",
+    );
+    let failed = agent.wait_state("rt_ref", "failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("Invalid value 'abc' for type int (property 'tpch.splits-per-node')"),
+        "Trino's own reason: {error}"
+    );
+    assert_eq!(failed["error_name"], "GENERIC_INTERNAL_ERROR");
+    assert_eq!(failed["note"], "the previous definition was restored");
+    // Queries keep working on the previous definition.
+    assert_eq!(nations(trino, "rt_ref"), Ok(25));
+
+    // Several resyncs later the refused definition has been sent once, not once per pass.
+    let passes = agent.passes();
+    wait_for(PATIENCE, "three more passes", || {
+        (agent.passes() >= passes + 3).then_some(())
+    });
+    let sent = ddl(trino, &["rt_ref"]);
+    assert_eq!(
+        sent.iter().filter(|s| s.contains("'abc'")).count(),
+        1,
+        "{sent:#?}"
+    );
+    let held = agent.catalog("rt_ref").unwrap();
+    assert_eq!(held["state"], "failed");
+    assert!(
+        held["note"]
+            .as_str()
+            .unwrap()
+            .contains("until its file changes or the coordinator restarts"),
+        "{held}"
+    );
+
+    // A fixed file goes through at once.
+    folder.write_atomically(
+        "rt_ref.properties",
+        "connector.name=tpch\ntpch.splits-per-node=3\n",
+    );
+    agent.wait_state("rt_ref", "applied");
+    assert_eq!(nations(trino, "rt_ref"), Ok(25));
+}
+
+#[test]
+fn an_unknown_connector_gets_trinos_own_reason_once() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let folder = Folder::new();
+    folder.write("rt_unk.properties", "connector.name=postgresql\nconnection-url=jdbc:postgresql://db/x\n");
+    folder.write("rt_unk_ok.properties", TPCH);
+    let agent = agent("run", folder.path(), &trino.url())
+        .args(["--resync-interval", "1s"])
+        .start();
+    let failed = agent.wait_state("rt_unk", "failed");
+    assert_eq!(
+        failed["error"],
+        "GENERIC_INTERNAL_ERROR: No factory for connector 'postgresql'. Available factories: [memory, tpch]"
+    );
+    agent.wait_state("rt_unk_ok", "applied");
+    let passes = agent.passes();
+    wait_for(PATIENCE, "three more passes", || {
+        (agent.passes() >= passes + 3).then_some(())
+    });
+    assert_eq!(ddl(trino, &["rt_unk"]).len(), 1, "sent once");
+    assert!(!trino.has_catalog("rt_unk"));
+}
+
+#[test]
+fn a_literal_secret_is_warned_about_once_and_never_shown() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let folder = Folder::new();
+    // tpch has no password property: Trino refuses the catalog, naming the key, not the value.
+    folder.write(
+        "rt_sec.properties",
+        "connector.name=tpch\ntpch.password=hunter2-very-secret\n",
+    );
+    let agent = agent("run", folder.path(), &trino.url())
+        .args(["--resync-interval", "1s"])
+        .start();
+    let failed = agent.wait_state("rt_sec", "failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("Configuration property 'tpch.password' was not used"),
+        "{failed}"
+    );
+    let passes = agent.passes();
+    wait_for(PATIENCE, "three more passes", || {
+        (agent.passes() >= passes + 3).then_some(())
+    });
+    let warnings: Vec<_> = agent
+        .log_json()
+        .into_iter()
+        .filter(|l| l["property"] == "tpch.password")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("${ENV:NAME}")
+    );
+    assert!(!agent.log_text().contains("hunter2-very-secret"));
+    assert!(!agent.get("/status").1.contains("hunter2-very-secret"));
+    assert_eq!(ddl(trino, &["rt_sec"]).len(), 1, "the secret went to Trino once");
+}
+
+#[test]
+fn env_references_are_resolved_by_trino_and_an_unset_one_is_refused_with_its_name() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    // Its own coordinator: the variable must be in Trino's environment.
+    let trino = Trino::dynamic()
+        .memory_store()
+        .env("RT_SPLITS", "3")
+        .start(&engines);
+    let folder = Folder::new();
+    folder.write(
+        "envset.properties",
+        "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_SPLITS}\n",
+    );
+    folder.write(
+        "envunset.properties",
+        "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_NOT_SET_ANYWHERE}\n",
+    );
+    let agent = agent("run", folder.path(), &trino.url()).start();
+    agent.wait_state("envset", "applied");
+    assert_eq!(nations(&trino, "envset"), Ok(25));
+    let failed = agent.wait_state("envunset", "failed");
+    assert_eq!(
+        failed["error"],
+        "GENERIC_INTERNAL_ERROR: Environment variable is not set: RT_NOT_SET_ANYWHERE"
+    );
+    // The reference, not its value, is what the agent sent (and shows).
+    assert!(ddl(&trino, &["envset"])[0].contains("'${ENV:RT_SPLITS}'"));
+}
+
+#[test]
+fn names_that_need_quoting_work_and_are_warned_about() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let folder = Folder::new();
+    folder.write("rt-dash.properties", TPCH);
+    folder.write("9rt_digit.properties", TPCH);
+    let agent = agent("run", folder.path(), &trino.url()).start();
+    agent.wait_state("rt-dash", "applied");
+    agent.wait_state("9rt_digit", "applied");
+    assert_eq!(nations(trino, "rt-dash"), Ok(25));
+    assert_eq!(nations(trino, "9rt_digit"), Ok(25));
+    let out = common::validate(folder.path()).output();
+    assert_eq!(out.code(), 0, "{}", out.stdout);
+    assert!(out.stdout.contains("SELECT * FROM \"rt-dash\".schema.table"), "{}", out.stdout);
+}
+
+#[test]
+fn a_catalog_created_by_hand_is_left_alone_and_adopted_only_when_asked() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    trino
+        .query("CREATE CATALOG rt_hand USING tpch")
+        .expect("create by hand");
+    trino
+        .query("CREATE CATALOG rt_hand_other USING memory")
+        .expect("create by hand");
+    let folder = Folder::new();
+    folder.write("rt_hand.properties", "connector.name=tpch\n");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let out = agent("sync", folder.path(), &trino.url())
+        .args(["--state-dir", &state_arg])
+        .output();
+    assert_eq!(out.code(), 1, "a conflict: {}", out.stderr);
+    assert!(out.stderr.contains("rt_hand: conflict"), "{}", out.stderr);
+    let out = agent("sync", folder.path(), &trino.url())
+        .args(["--state-dir", &state_arg, "--adopt"])
+        .output();
+    assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
+    // Adopted without a statement; the unmanaged catalog with no file is untouched.
+    assert!(ddl(trino, &["rt_hand"]).is_empty());
+    assert!(trino.has_catalog("rt_hand_other"));
+    // Owned now: deleting the file drops it.
+    folder.remove("rt_hand.properties");
+    let out = agent("sync", folder.path(), &trino.url())
+        .args(["--state-dir", &state_arg])
+        .output();
+    assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
+    assert!(!trino.has_catalog("rt_hand"));
+    assert!(trino.has_catalog("rt_hand_other"));
+}
+
+#[test]
+fn an_agent_restart_with_nothing_changed_sends_nothing_not_even_a_held_refusal() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let folder = Folder::new();
+    folder.write("rt_rst.properties", TPCH);
+    folder.write("rt_rst_bad.properties", "connector.name=tpch\ntpch.nope=1\n");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let first = agent("run", folder.path(), &trino.url())
+        .args(["--state-dir", &state_arg])
+        .start();
+    first.wait_state("rt_rst", "applied");
+    first.wait_state("rt_rst_bad", "failed");
+    let (status, _, _) = first.terminate();
+    assert!(status.success());
+    let before = trino.history().len();
+
+    let second = agent("run", folder.path(), &trino.url())
+        .args(["--state-dir", &state_arg])
+        .start();
+    second.wait_first_pass();
+    second.wait_state("rt_rst", "applied");
+    let held = second.wait_state("rt_rst_bad", "failed");
+    assert!(
+        held["error"]
+            .as_str()
+            .unwrap()
+            .contains("Configuration property 'tpch.nope' was not used"),
+        "{held}"
+    );
+    let after: Vec<HistoryEntry> = trino.history().into_iter().skip(before).collect();
+    let statements: Vec<&str> = after
+        .iter()
+        .filter(|q| q.query.contains("rt_rst"))
+        .map(|q| q.query.as_str())
+        .collect();
+    assert!(statements.is_empty(), "{statements:#?}");
+    // The agent's first pass read the catalogs and sent nothing that failed.
+    assert!(
+        after
+            .iter()
+            .all(|q| q.state != "FAILED" || !q.query.contains("CATALOG")),
+        "{after:#?}"
+    );
+}
+
+#[test]
+fn no_failed_query_and_no_catalog_permission_are_needed_to_learn_the_mode() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    // File-based access control: `agent` owns every catalog, `viewer` may only read.
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        r#"{
+  "catalogs": [
+    {"user": "agent", "catalog": ".*", "allow": "owner"},
+    {"user": "viewer", "catalog": ".*", "allow": "read-only"},
+    {"user": "test", "catalog": ".*", "allow": "all"}
+  ],
+  "system_information": [{"user": "test", "allow": ["read"]}]
+}"#,
+    )
+    .unwrap();
+    let trino = Trino::dynamic()
+        .memory_store()
+        .access_control(&format!(
+            "access-control.name=file\nsecurity.config-file={}\n",
+            rules.display()
+        ))
+        .start(&engines);
+    let folder = Folder::new();
+    folder.write("perm.properties", TPCH);
+
+    let plan = agent("plan", folder.path(), &trino.url())
+        .args(["--user", "viewer"])
+        .output();
+    assert_eq!(plan.code(), 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.split_whitespace().eq(["perm", "create", "tpch"])),
+        "{}",
+        plan.stdout
+    );
+    let out = agent("sync", folder.path(), &trino.url())
+        .args(["--user", "agent"])
+        .output();
+    assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(nations(&trino, "perm"), Ok(25));
+    let failed: Vec<HistoryEntry> = trino
+        .history()
+        .into_iter()
+        .filter(|q| q.state == "FAILED")
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
+fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let mut trino = Trino::dynamic().memory_store().start(&engines);
+    let folder = Folder::new();
+    folder.write("back.properties", TPCH);
+    folder.write("refused.properties", "connector.name=tpch\ntpch.nope=1\n");
+    let agent = agent("run", folder.path(), &trino.url())
+        .args(["--resync-interval", "1s"])
+        .start();
+    agent.wait_state("back", "applied");
+    agent.wait_state("refused", "failed");
+    trino.restart();
+    assert!(!trino.has_catalog("back"), "the memory store forgets");
+    wait_for(REAL_PATIENCE, "back to answer again", || {
+        nations(&trino, "back").ok()
+    });
+    // The restart is a reason to try the refused definition once more (a plugin may have come).
+    wait_for(REAL_PATIENCE, "the refused catalog to be tried again", || {
+        (ddl(&trino, &["refused"]).len() == 1).then_some(())
+    });
+    agent.wait_state("refused", "failed");
+}
+
+#[test]
+fn trinos_own_catalog_folder_as_the_watched_folder_loops_never() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let trino = Trino::dynamic().file_store(store.path()).start(&engines);
+    let agent = agent("run", store.path(), &trino.url())
+        .args(["--debounce", "50ms", "--resync-interval", "1s"])
+        .start();
+    agent.wait_first_pass();
+    let text = "# our comment\nconnector.name=tpch\ntpch.splits-per-node=2\n";
+    let tmp = store.path().join(".shared.properties.swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, store.path().join("shared.properties")).unwrap();
+    wait_for(REAL_PATIENCE, "shared to answer", || {
+        nations(&trino, "shared").ok()
+    });
+    // Trino rewrote the file (a date comment, the comment lost)...
+    wait_for(REAL_PATIENCE, "Trino's rewrite", || {
+        let now = std::fs::read_to_string(store.path().join("shared.properties")).ok()?;
+        (now != text).then_some(now)
+    });
+    let passes = agent.passes();
+    wait_for(PATIENCE, "three more passes", || {
+        (agent.passes() >= passes + 3).then_some(())
+    });
+    // ... and the agent saw no change in it: one CREATE, nothing else.
+    assert_eq!(
+        ddl(&trino, &["shared"]),
+        [r#"FINISHED CREATE CATALOG "shared" USING tpch WITH ("tpch.splits-per-node" = '2')"#]
+    );
+    agent.wait_state("shared", "applied");
+}
+
+#[test]
+fn a_query_running_across_a_replacement_finishes() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let folder = Folder::new();
+    folder.write("rt_long.properties", "connector.name=tpch\n");
+    let agent = agent("run", folder.path(), &trino.url())
+        .args(["--debounce", "50ms"])
+        .start();
+    agent.wait_state("rt_long", "applied");
+    let url = trino.url();
+    let running = std::thread::spawn(move || {
+        test_support::emulator::run_query(
+            &url,
+            test_support::emulator::Flavour::Trino,
+            "test",
+            "SELECT count(*) FROM rt_long.sf1.lineitem",
+        )
+    });
+    // The query is running when the catalog is replaced under it.
+    wait_for(REAL_PATIENCE, "the long query to run", || {
+        trino
+            .history()
+            .iter()
+            .any(|q| q.query.contains("rt_long.sf1.lineitem") && q.state == "RUNNING")
+            .then_some(())
+    });
+    folder.write_atomically(
+        "rt_long.properties",
+        "connector.name=tpch\ntpch.column-naming=STANDARD\n",
+    );
+    wait_for(REAL_PATIENCE, "the replacement", || {
+        trino
+            .query("SELECT n_name FROM rt_long.tiny.nation")
+            .ok()
+            .map(drop)
+    });
+    let result = running.join().unwrap().expect("the running query finished");
+    assert_eq!(result.rows[0][0].as_i64(), Some(6_001_215));
+}
+
+#[test]
+fn a_static_trino_costs_one_refused_change_and_then_says_what_to_do() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = Trino::static_catalogs()
+        .catalog("tpch", "connector.name=tpch\n")
+        .start(&engines);
+    let folder = Folder::new();
+    // Nothing to change: nothing is sent, and nothing fails.
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let out = agent("sync", folder.path(), &trino.url())
+        .args(["--state-dir", &state_arg])
+        .output();
+    assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
+    assert!(trino.history().iter().all(|q| q.state != "FAILED"));
+    // A change: refused once as static; restart mode needs a target folder.
+    folder.write("st_new.properties", TPCH);
+    let out = agent("sync", folder.path(), &trino.url())
+        .args(["--state-dir", &state_arg])
+        .output();
+    assert_eq!(out.code(), 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("static catalog management"), "{}", out.stderr);
+    assert!(out.stderr.contains("--target-dir"), "{}", out.stderr);
+    // The agent remembers: a second run sends nothing.
+    let out = agent("sync", folder.path(), &trino.url())
+        .args(["--state-dir", &state_arg])
+        .output();
+    assert_eq!(out.code(), 2);
+    let failed: Vec<HistoryEntry> = trino
+        .history()
+        .into_iter()
+        .filter(|q| q.state == "FAILED")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].error.as_deref(), Some("NOT_SUPPORTED"));
+}
