@@ -327,16 +327,88 @@ pub fn name_warning(name: &str) -> Option<String> {
 /// `CREATE CATALOG zz USING <word>` for each keyword of its grammar). Bare, `USING with` would be
 /// read as the next clause, so such a name is refused locally. No connector has one.
 const TRINO_RESERVED: [&str; 82] = [
-    "alter", "and", "as", "auto", "between", "by", "case", "cast", "constraint", "create",
-    "cross", "cube", "current_catalog", "current_date", "current_path", "current_role",
-    "current_schema", "current_time", "current_timestamp", "current_user", "deallocate",
-    "delete", "describe", "distinct", "drop", "else", "end", "escape", "except",
-    "exists", "extract", "false", "for", "from", "full", "group", "grouping", "having", "in",
-    "inner", "insert", "intersect", "into", "is", "join", "json_array", "json_exists",
-    "json_object", "json_query", "json_table", "json_value", "left", "like", "listagg",
-    "localtime", "localtimestamp", "natural", "normalize", "not", "null", "on", "or", "order",
-    "outer", "prepare", "recursive", "right", "rollup", "select", "skip", "table", "then",
-    "trim", "true", "uescape", "union", "unnest", "using", "values", "when", "where", "with",
+    "alter",
+    "and",
+    "as",
+    "auto",
+    "between",
+    "by",
+    "case",
+    "cast",
+    "constraint",
+    "create",
+    "cross",
+    "cube",
+    "current_catalog",
+    "current_date",
+    "current_path",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "deallocate",
+    "delete",
+    "describe",
+    "distinct",
+    "drop",
+    "else",
+    "end",
+    "escape",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "for",
+    "from",
+    "full",
+    "group",
+    "grouping",
+    "having",
+    "in",
+    "inner",
+    "insert",
+    "intersect",
+    "into",
+    "is",
+    "join",
+    "json_array",
+    "json_exists",
+    "json_object",
+    "json_query",
+    "json_table",
+    "json_value",
+    "left",
+    "like",
+    "listagg",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "normalize",
+    "not",
+    "null",
+    "on",
+    "or",
+    "order",
+    "outer",
+    "prepare",
+    "recursive",
+    "right",
+    "rollup",
+    "select",
+    "skip",
+    "table",
+    "then",
+    "trim",
+    "true",
+    "uescape",
+    "union",
+    "unnest",
+    "using",
+    "values",
+    "when",
+    "where",
+    "with",
 ];
 
 /// The connector name as the engine will be asked for it, or why it cannot be one.
@@ -370,13 +442,12 @@ pub fn connector_name(value: &str, flavour: Flavour) -> Result<(String, Option<S
     let starts_well = name.starts_with(|c: char| c.is_ascii_lowercase());
     if !starts_well || !name.chars().all(allowed) {
         let lower = value.to_ascii_lowercase();
-        let hint = if lower != value
-            && connector_name(&lower, flavour).is_ok_and(|(n, _)| n != name)
-        {
-            format!(" (connector names are lower case: write connector.name={lower})")
-        } else {
-            String::new()
-        };
+        let hint =
+            if lower != value && connector_name(&lower, flavour).is_ok_and(|(n, _)| n != name) {
+                format!(" (connector names are lower case: write connector.name={lower})")
+            } else {
+                String::new()
+            };
         let rule = match flavour {
             Flavour::Trino => "a lower-case letter, then lower-case letters, digits and '_'",
             Flavour::Presto => "a lower-case letter, then lower-case letters, digits, '_' and '-'",

@@ -58,7 +58,7 @@ fn a_file_dropped_into_the_folder_becomes_a_live_catalog_and_leaves_when_deleted
     assert_eq!(
         changes(&engine),
         [
-            r#"FINISHED CREATE CATALOG "sales" USING "tpch" WITH ("tpch.splits-per-node" = '4')"#,
+            r#"FINISHED CREATE CATALOG "sales" USING tpch WITH ("tpch.splits-per-node" = '4')"#,
             r#"FINISHED DROP CATALOG "sales""#,
         ]
     );
@@ -89,11 +89,11 @@ fn an_edit_replaces_the_catalog_and_a_rename_moves_it() {
     assert_eq!(
         changes(&engine),
         [
-            r#"FINISHED CREATE CATALOG "a" USING "tpch" WITH ("tpch.splits-per-node" = '4')"#,
+            r#"FINISHED CREATE CATALOG "a" USING tpch WITH ("tpch.splits-per-node" = '4')"#,
             r#"FINISHED DROP CATALOG "a""#,
-            r#"FINISHED CREATE CATALOG "a" USING "tpch" WITH ("tpch.splits-per-node" = '8')"#,
+            r#"FINISHED CREATE CATALOG "a" USING tpch WITH ("tpch.splits-per-node" = '8')"#,
             r#"FINISHED DROP CATALOG "a""#,
-            r#"FINISHED CREATE CATALOG "b" USING "tpch" WITH ("tpch.splits-per-node" = '8')"#,
+            r#"FINISHED CREATE CATALOG "b" USING tpch WITH ("tpch.splits-per-node" = '8')"#,
         ]
     );
 }

@@ -17,9 +17,11 @@ use test_support::real::{Engines, HistoryEntry, RunningTrino, Trino, shared_dyna
 const REAL_PATIENCE: Duration = Duration::from_secs(60);
 
 fn wait_gone(trino: &RunningTrino, name: &str) {
-    wait_for(REAL_PATIENCE, &format!("{name} gone from SHOW CATALOGS"), || {
-        (!trino.has_catalog(name)).then_some(())
-    });
+    wait_for(
+        REAL_PATIENCE,
+        &format!("{name} gone from SHOW CATALOGS"),
+        || (!trino.has_catalog(name)).then_some(()),
+    );
 }
 
 /// `SELECT count(*) FROM "catalog".tiny.nation`: 25 through a working tpch catalog.
@@ -166,11 +168,17 @@ fn invalid_files_are_reported_with_file_and_line_and_never_reach_the_engine() {
     );
     folder.write("rt_inv_upper.properties", "# c\nconnector.name=Memory\n");
     folder.write("rt_inv_quoted.properties", "connector.name=\"memory\"\n");
-    folder.write("rt_inv_shape.properties", "connector.name=memory COMMENT 'x'\n");
+    folder.write(
+        "rt_inv_shape.properties",
+        "connector.name=memory COMMENT 'x'\n",
+    );
     folder.write("rt_inv_word.properties", "connector.name=with\n");
     folder.write("Rt_Inv_Case.properties", "connector.name=tpch\n");
     folder.write("system.properties", "connector.name=tpch\n");
-    folder.write(&format!("{}.properties", "r".repeat(129)), "connector.name=tpch\n");
+    folder.write(
+        &format!("{}.properties", "r".repeat(129)),
+        "connector.name=tpch\n",
+    );
     let agent = agent("run", folder.path(), &trino.url()).start();
     agent.wait_state("rt_inv_good", "applied");
     assert_eq!(nations(trino, "rt_inv_good"), Ok(25));
@@ -190,17 +198,22 @@ fn invalid_files_are_reported_with_file_and_line_and_never_reach_the_engine() {
         "rt_inv_upper.properties:2: invalid connector name 'Memory': a connector name is a lower-case letter, then lower-case letters, digits and '_' (connector names are lower case: write connector.name=memory)"
     );
     assert!(
-        error("rt_inv_quoted").starts_with("rt_inv_quoted.properties:1: invalid connector name '\"memory\"'"),
+        error("rt_inv_quoted")
+            .starts_with("rt_inv_quoted.properties:1: invalid connector name '\"memory\"'"),
     );
-    assert!(error("rt_inv_shape").starts_with("rt_inv_shape.properties:1: invalid connector name 'memory COMMENT 'x''"));
+    assert!(
+        error("rt_inv_shape")
+            .starts_with("rt_inv_shape.properties:1: invalid connector name 'memory COMMENT 'x''")
+    );
     assert!(error("rt_inv_word").contains("reserved word"));
     // Trino would lower-case the name (and its file store could not drop the file again).
     assert!(error("rt_inv_case").contains("rename it to rt_inv_case.properties"));
     let out = common::validate(folder.path()).output();
     assert_eq!(out.code(), 1);
     assert!(
-        out.stdout
-            .contains("system.properties: error: 'system' is reserved for Trino's internal catalog"),
+        out.stdout.contains(
+            "system.properties: error: 'system' is reserved for Trino's internal catalog"
+        ),
         "{}",
         out.stdout
     );
@@ -217,11 +230,17 @@ fn invalid_files_are_reported_with_file_and_line_and_never_reach_the_engine() {
         "rrrrrrrrrrrrrrrr",
     ] {
         assert!(
-            !history.iter().any(|q| q.query.to_lowercase().contains(name)),
+            !history
+                .iter()
+                .any(|q| q.query.to_lowercase().contains(name)),
             "{name} reached the engine"
         );
     }
-    assert!(!history.iter().any(|q| q.query.contains("CATALOG \"system\"")));
+    assert!(
+        !history
+            .iter()
+            .any(|q| q.query.contains("CATALOG \"system\""))
+    );
 }
 
 #[test]
@@ -289,7 +308,10 @@ fn an_unknown_connector_gets_trinos_own_reason_once() {
     };
     let trino = shared_dynamic_trino(&engines);
     let folder = Folder::new();
-    folder.write("rt_unk.properties", "connector.name=postgresql\nconnection-url=jdbc:postgresql://db/x\n");
+    folder.write(
+        "rt_unk.properties",
+        "connector.name=postgresql\nconnection-url=jdbc:postgresql://db/x\n",
+    );
     folder.write("rt_unk_ok.properties", TPCH);
     let agent = agent("run", folder.path(), &trino.url())
         .args(["--resync-interval", "1s"])
@@ -349,7 +371,11 @@ fn a_literal_secret_is_warned_about_once_and_never_shown() {
     );
     assert!(!agent.log_text().contains("hunter2-very-secret"));
     assert!(!agent.get("/status").1.contains("hunter2-very-secret"));
-    assert_eq!(ddl(trino, &["rt_sec"]).len(), 1, "the secret went to Trino once");
+    assert_eq!(
+        ddl(trino, &["rt_sec"]).len(),
+        1,
+        "the secret went to Trino once"
+    );
 }
 
 #[test]
@@ -399,7 +425,12 @@ fn names_that_need_quoting_work_and_are_warned_about() {
     assert_eq!(nations(trino, "9rt_digit"), Ok(25));
     let out = common::validate(folder.path()).output();
     assert_eq!(out.code(), 0, "{}", out.stdout);
-    assert!(out.stdout.contains("SELECT * FROM \"rt-dash\".schema.table"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("SELECT * FROM \"rt-dash\".schema.table"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -448,7 +479,10 @@ fn an_agent_restart_with_nothing_changed_sends_nothing_not_even_a_held_refusal()
     let trino = shared_dynamic_trino(&engines);
     let folder = Folder::new();
     folder.write("rt_rst.properties", TPCH);
-    folder.write("rt_rst_bad.properties", "connector.name=tpch\ntpch.nope=1\n");
+    folder.write(
+        "rt_rst_bad.properties",
+        "connector.name=tpch\ntpch.nope=1\n",
+    );
     let state = tempfile::tempdir().unwrap();
     let state_arg = state.path().display().to_string();
     let first = agent("run", folder.path(), &trino.url())
@@ -563,9 +597,11 @@ fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
         nations(&trino, "back").ok()
     });
     // The restart is a reason to try the refused definition once more (a plugin may have come).
-    wait_for(REAL_PATIENCE, "the refused catalog to be tried again", || {
-        (ddl(&trino, &["refused"]).len() == 1).then_some(())
-    });
+    wait_for(
+        REAL_PATIENCE,
+        "the refused catalog to be tried again",
+        || (ddl(&trino, &["refused"]).len() == 1).then_some(()),
+    );
     agent.wait_state("refused", "failed");
 }
 
@@ -670,7 +706,11 @@ fn a_static_trino_costs_one_refused_change_and_then_says_what_to_do() {
         .args(["--state-dir", &state_arg])
         .output();
     assert_eq!(out.code(), 2, "{}{}", out.stdout, out.stderr);
-    assert!(out.stderr.contains("static catalog management"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("static catalog management"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("--target-dir"), "{}", out.stderr);
     // The agent remembers: a second run sends nothing.
     let out = agent("sync", folder.path(), &trino.url())

@@ -132,12 +132,9 @@ impl Agent {
                     };
                     tracing::warn!(catalog = name, action, outcome = "failed", duration_ms, error = %one_line(&error), note = note.as_deref(), lasting, "the engine refused the change");
                     match fingerprint {
-                        Some(fingerprint) if lasting => self.hold_refusal(
-                            name,
-                            fingerprint,
-                            error.clone(),
-                            error_name.clone(),
-                        ),
+                        Some(fingerprint) if lasting => {
+                            self.hold_refusal(name, fingerprint, error.clone(), error_name.clone())
+                        }
                         _ => self.note_failure(
                             name,
                             fingerprint,

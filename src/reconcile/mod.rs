@@ -1003,9 +1003,7 @@ impl Agent {
         self.failures
             .retain(|_, f| f.until != Until::FileOrEngineChanges);
         if self.failures.len() != before {
-            tracing::info!(
-                "catalogs the coordinator refused before its restart are tried again"
-            );
+            tracing::info!("catalogs the coordinator refused before its restart are tried again");
         }
         if !self.ledger.refused.is_empty() {
             self.ledger.refused.clear();
@@ -1096,6 +1094,8 @@ struct ApplyOutcome {
     refused: BTreeMap<String, (String, Option<String>, Option<String>)>,
     /// Catalogs whose definition is in place but not yet running (restart mode), with why.
     pending: BTreeMap<String, String>,
+    /// Applied catalogs with something to say (restart mode: loaded, but its queries fail).
+    notes: BTreeMap<String, String>,
     /// Live state changed under the pass: plan again.
     raced: bool,
     /// Run again after this long (restart mode: the restart waits for a quiet moment).

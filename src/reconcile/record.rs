@@ -150,6 +150,10 @@ impl Agent {
             {
                 entry.state = State::Pending;
                 entry.note = Some(note.clone());
+            } else if let Some(note) = outcome.notes.get(name)
+                && entry.state == State::Applied
+            {
+                entry.note = Some(note.clone());
             }
             match status.catalogs.get(name) {
                 Some(old) if old.state == entry.state && old.fingerprint == entry.fingerprint => {

@@ -58,9 +58,15 @@ impl Engines {
             .map(|(k, v)| (k.trim(), v.trim()))
             .collect();
         let get = |key: &str| {
-            std::env::var(key).ok().or_else(|| vars.get(key).map(|v| v.to_string())).ok_or_else(
-                || format!("{} has no {key}: run ./scripts/engines.sh first", env_file.display()),
-            )
+            std::env::var(key)
+                .ok()
+                .or_else(|| vars.get(key).map(|v| v.to_string()))
+                .ok_or_else(|| {
+                    format!(
+                        "{} has no {key}: run ./scripts/engines.sh first",
+                        env_file.display()
+                    )
+                })
         };
         Ok(Engines {
             trino_home: get("TRINO_HOME")?.into(),
@@ -262,7 +268,8 @@ impl RunningTrino {
             "-server\n-Xmx1G\n-XX:+UseG1GC\n-XX:+ExitOnOutOfMemoryError\n-Djdk.attach.allowAttachSelf=true\n-XX:TieredStopAtLevel=1\n",
         )
         .expect("write jvm.config");
-        std::fs::write(etc.join("log.properties"), "io.trino=INFO\n").expect("write log.properties");
+        std::fs::write(etc.join("log.properties"), "io.trino=INFO\n")
+            .expect("write log.properties");
         if let Some(text) = &self.spec.access_control {
             std::fs::write(etc.join("access-control.properties"), text)
                 .expect("write access-control.properties");
@@ -296,8 +303,14 @@ impl RunningTrino {
             .stderr(Stdio::piped());
         let mut child = spawn_tied_to_this_process(command);
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -322,7 +335,11 @@ impl RunningTrino {
             {
                 return;
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!(
                     "Trino exited with {status} before it was ready; its log ends with:\n{}",
                     self.log_tail(60)

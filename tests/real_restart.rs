@@ -1,0 +1,342 @@
+//! Restart mode against real engines in containers: PrestoDB 0.296 and Trino 476 with
+//! `catalog.management=static`, from the images `scripts/engines.sh` builds, with the target
+//! folder bind-mounted as their catalog folder and the agent as a host process. What is asserted
+//! is what a user sees: a query through the catalog answers the moment `/status` says `applied`,
+//! a file that breaks the start is rolled back with the engine's own words, and Docker's event
+//! log counts the restarts.
+
+mod common;
+
+use common::{Folder, agent, wait_for};
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use test_support::docker::{Container, Flavour, docker_ok, require_docker};
+use test_support::emulator::{QueryError, QueryOutput, run_query, user_catalogs};
+use test_support::free_port;
+use test_support::real::Engines;
+
+/// A JVM engine starts in 9–26 s here, more when two share the cores; a change is a drain, a
+/// restart, a start and a first query.
+const SLOW: Duration = Duration::from_secs(240);
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+struct Sandbox {
+    flavour: Flavour,
+    source: Folder,
+    target: tempfile::TempDir,
+    coordinator: Container,
+    port: u16,
+    created: u64,
+}
+
+impl Sandbox {
+    /// A coordinator container with the target folder (holding `initial` catalog files) as its
+    /// catalog folder; `docker_args` go to `docker run` (a restart policy, environment).
+    fn new(flavour: Flavour, docker_args: &[&str], initial: &[(&str, &str)]) -> Option<Sandbox> {
+        if !require_docker() {
+            return None;
+        }
+        let engines = Engines::required()?;
+        let target = tempfile::tempdir().unwrap();
+        // The Trino image runs as uid 1000: the folder must be readable by it.
+        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (name, text) in initial {
+            std::fs::write(target.path().join(format!("{name}.properties")), text).unwrap();
+        }
+        let (image, catalog_dir) = match flavour {
+            Flavour::Presto => (engines.presto_image, "/opt/presto-server/etc/catalog"),
+            Flavour::Trino => (engines.trino_image, "/etc/trino/catalog"),
+        };
+        let port = free_port();
+        let created = now_secs();
+        let publish = format!("127.0.0.1:{port}:8080");
+        let mount = format!("{}:{catalog_dir}", target.path().display());
+        let mut args = vec!["-p", publish.as_str(), "-v", mount.as_str()];
+        args.extend_from_slice(docker_args);
+        args.push(image.as_str());
+        let coordinator = Container::run(&args);
+        let sandbox = Sandbox {
+            flavour,
+            source: Folder::new(),
+            target,
+            coordinator,
+            port,
+            created,
+        };
+        sandbox.wait_ready();
+        Some(sandbox)
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Until a query reading a table answers (`starting: false` is not enough on PrestoDB).
+    fn wait_ready(&self) {
+        wait_for(SLOW, "the coordinator to answer a query", || {
+            self.query("SELECT count(*) FROM system.runtime.nodes")
+                .ok()?;
+            self.catalogs()
+        });
+    }
+
+    fn agent(&self, extra: &[&str]) -> common::AgentBuilder {
+        let target = self.target.path().display().to_string();
+        agent("run", self.source.path(), &self.url())
+            .args(["--target-dir", &target])
+            .args(["--container", self.coordinator.name()])
+            .args(["--min-restart-interval", "1s", "--debounce", "200ms"])
+            .args(["--start-timeout", "150s", "--drain-timeout", "120s"])
+            .args(extra.iter().copied())
+    }
+
+    fn query(&self, sql: &str) -> Result<QueryOutput, QueryError> {
+        run_query(&self.url(), self.flavour, "test", sql)
+    }
+
+    /// `SELECT count(*) FROM "catalog".tiny.nation`.
+    fn nations(&self, catalog: &str) -> Result<i64, String> {
+        self.query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
+            .map(|out| out.rows[0][0].as_i64().expect("a count"))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Catalogs the coordinator lists, `system` excluded; `None` while it is down.
+    fn catalogs(&self) -> Option<Vec<String>> {
+        user_catalogs(&self.url(), self.flavour)
+    }
+
+    /// How often Docker started the container after its first start (its event log).
+    fn restarts(&self) -> usize {
+        let out = docker_ok(&[
+            "events",
+            "--since",
+            &self.created.to_string(),
+            "--until",
+            &(now_secs() + 1).to_string(),
+            "--filter",
+            &format!("container={}", self.coordinator.name()),
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Time}}",
+        ]);
+        out.lines().count().saturating_sub(1)
+    }
+}
+
+/// Waits until `/status` says `state` for `name`; returns the entry.
+fn wait_state(agent: &common::RunningAgent, name: &str, state: &str) -> serde_json::Value {
+    wait_for(SLOW, &format!("{name} to be {state}"), || {
+        agent.catalog(name).filter(|c| c["state"] == state)
+    })
+}
+
+const TPCH: &str = "connector.name=tpch\n";
+
+/// Add, edit, delete on a real PrestoDB: one restart each, and `applied` means a query answers.
+#[test]
+fn presto_add_edit_delete_each_restart_once_and_applied_means_queryable() {
+    let Some(sandbox) = Sandbox::new(Flavour::Presto, &[], &[("tpch", TPCH)]) else {
+        return;
+    };
+    sandbox.source.write("tpch.properties", TPCH);
+    let agent = sandbox.agent(&["--adopt"]).start();
+    agent.wait_first_pass();
+    assert_eq!(agent.status()["mode"], "restart");
+    assert_eq!(agent.status()["engine"]["version"], "0.296-8661b73");
+    assert_eq!(sandbox.restarts(), 0, "the folder is what runs: no restart");
+
+    sandbox.source.write_atomically("sales.properties", TPCH);
+    wait_state(&agent, "sales", "applied");
+    // The moment the agent says applied, a query through the catalog answers (PrestoDB refuses
+    // them with NO_NODES_AVAILABLE for seconds after it reports `starting: false`).
+    assert_eq!(sandbox.nations("sales"), Ok(25));
+    assert_eq!(sandbox.restarts(), 1);
+
+    // An edit that a query can see: tpch's STANDARD column naming.
+    let before = agent.catalog("sales").unwrap()["fingerprint"].clone();
+    sandbox.source.write_atomically(
+        "sales.properties",
+        "connector.name=tpch\ntpch.column-naming=STANDARD\n",
+    );
+    wait_for(SLOW, "the edit to be applied", || {
+        let now = agent.catalog("sales")?;
+        (now["fingerprint"] != before && now["state"] == "applied").then_some(())
+    });
+    assert!(
+        sandbox
+            .query("SELECT n_name FROM sales.tiny.nation LIMIT 1")
+            .is_ok(),
+        "the new definition is live"
+    );
+    assert_eq!(sandbox.restarts(), 2);
+
+    sandbox.source.remove("sales.properties");
+    wait_state(&agent, "sales", "removed");
+    assert_eq!(sandbox.catalogs(), Some(vec!["tpch".to_string()]));
+    assert!(!sandbox.target.path().join("sales.properties").exists());
+    assert_eq!(sandbox.restarts(), 3);
+}
+
+/// A file that keeps PrestoDB from starting is rolled back; PrestoDB is back on the previous
+/// catalogs, the culprit is named with PrestoDB's own words, the innocent change goes through at
+/// the next restart, and the bad definition is not tried again.
+#[test]
+fn presto_a_file_that_breaks_the_start_is_rolled_back_and_blamed_alone() {
+    let Some(sandbox) = Sandbox::new(Flavour::Presto, &[], &[]) else {
+        return;
+    };
+    sandbox.source.write("keep.properties", TPCH);
+    let agent = sandbox.agent(&[]).start();
+    wait_state(&agent, "keep", "applied");
+    assert_eq!(sandbox.nations("keep"), Ok(25));
+
+    // Two changes in one burst: one good, one PrestoDB cannot start with.
+    sandbox
+        .source
+        .write_atomically("fine.properties", "connector.name=tpch\n");
+    sandbox.source.write_atomically(
+        "broken.properties",
+        "connector.name=tpch\ntpch.splits-per-node=abc\n",
+    );
+    let broken = wait_state(&agent, "broken", "failed");
+    let error = broken["error"].as_str().unwrap();
+    assert!(
+        error.contains("Invalid property tpch.splits-per-node"),
+        "PrestoDB's own reason: {error}"
+    );
+    assert!(
+        broken["note"]
+            .as_str()
+            .unwrap()
+            .contains("not tried again until its file changes"),
+        "{broken}"
+    );
+    // The good one was rolled back with it, and is applied at the next restart, alone.
+    wait_state(&agent, "fine", "applied");
+    assert_eq!(sandbox.nations("fine"), Ok(25));
+    assert_eq!(sandbox.nations("keep"), Ok(25));
+    assert!(!sandbox.target.path().join("broken.properties").exists());
+    let restarts = sandbox.restarts();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(sandbox.restarts(), restarts, "no restart loop");
+    assert!(
+        agent
+            .metrics()
+            .contains("catalog_reloader_restarts_total{result=\"rolled_back\"} 1"),
+        "{}",
+        agent.metrics()
+    );
+}
+
+/// Queries running when a change arrives finish before PrestoDB restarts.
+#[test]
+fn presto_queries_running_during_the_drain_finish() {
+    let Some(sandbox) = Sandbox::new(Flavour::Presto, &[], &[("tpch", TPCH)]) else {
+        return;
+    };
+    sandbox.source.write("tpch.properties", TPCH);
+    let agent = sandbox.agent(&["--adopt"]).start();
+    agent.wait_first_pass();
+    let url = sandbox.url();
+    let running = std::thread::spawn(move || {
+        run_query(
+            &url,
+            Flavour::Presto,
+            "analyst",
+            "SELECT count(*) FROM tpch.sf1.lineitem",
+        )
+    });
+    wait_for(SLOW, "the long query to run", || {
+        let queries: Vec<serde_json::Value> = common::http()
+            .get(format!("{}/v1/query?state=RUNNING", sandbox.url()))
+            .header("X-Presto-User", "test")
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        (!queries.is_empty()).then_some(())
+    });
+    sandbox.source.write_atomically("more.properties", TPCH);
+    let result = running.join().unwrap();
+    assert_eq!(
+        result.map(|o| o.rows[0][0].as_i64()),
+        Ok(Some(6_001_215)),
+        "the running query was not cut off"
+    );
+    wait_state(&agent, "more", "applied");
+    assert_eq!(sandbox.nations("more"), Ok(25));
+    assert_eq!(sandbox.restarts(), 1);
+    assert!(
+        agent
+            .log_text()
+            .contains("waiting for running queries to finish"),
+        "{}",
+        agent.log_text()
+    );
+}
+
+/// Trino with `catalog.management=static` in auto mode: the agent learns it from the one
+/// refused CREATE, then applies by restarts; a file that makes Trino exit 100 — crash-looping
+/// under `restart: unless-stopped` — is reported with Trino's own error and rolled back quickly.
+#[test]
+fn static_trino_learnt_from_one_refusal_then_restarted_and_rolled_back() {
+    let Some(sandbox) = Sandbox::new(
+        Flavour::Trino,
+        &["--restart", "unless-stopped"],
+        &[("tpch", TPCH)],
+    ) else {
+        return;
+    };
+    sandbox.source.write("tpch.properties", TPCH);
+    let agent = sandbox.agent(&["--adopt"]).start();
+    agent.wait_first_pass();
+
+    sandbox.source.write_atomically("sales.properties", TPCH);
+    wait_state(&agent, "sales", "applied");
+    assert_eq!(sandbox.nations("sales"), Ok(25));
+    assert_eq!(agent.status()["mode"], "restart");
+    assert_eq!(sandbox.restarts(), 1);
+
+    let written = Instant::now();
+    sandbox.source.write_atomically(
+        "broken.properties",
+        "connector.name=tpch\ntpch.splits-per-node=abc\n",
+    );
+    let broken = wait_state(&agent, "broken", "failed");
+    eprintln!("bad file → reported after {:?}", written.elapsed());
+    let error = broken["error"].as_str().unwrap();
+    assert!(
+        error.contains("Invalid value 'abc' for type int (property 'tpch.splits-per-node')"),
+        "Trino's own reason: {error}"
+    );
+    // Back on the previous catalogs.
+    wait_for(SLOW, "Trino to be back", || sandbox.nations("sales").ok());
+    assert_eq!(
+        sandbox.catalogs(),
+        Some(vec!["sales".to_string(), "tpch".to_string()])
+    );
+    // The rollback's restart killed the crash-looping coordinator at once (a JVM that has not
+    // installed its SIGTERM handler yet ignores the signal as PID 1, and Docker would wait out its
+    // stop timeout); the change's own restart stopped a serving coordinator gently.
+    let restarts: Vec<(u64, bool)> = agent
+        .log_json()
+        .iter()
+        .filter(|l| l["message"] == "docker restart")
+        .map(|l| {
+            (
+                l["stop_timeout_s"].as_u64().unwrap(),
+                l["coordinator_serving"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(restarts.first(), Some(&(30, true)), "{restarts:?}");
+    assert_eq!(restarts.last(), Some(&(0, false)), "{restarts:?}");
+}
