@@ -193,7 +193,7 @@ fn engine_share(url: &str, rounds: usize) -> f64 {
                 .await
                 .unwrap();
             client
-                .execute(&format!("CREATE CATALOG \"share{i:04}\" USING \"memory\""))
+                .execute(&format!("CREATE CATALOG \"share{i:04}\" USING memory"))
                 .await
                 .unwrap();
             out.push(t0.elapsed().as_secs_f64() * 1000.0);

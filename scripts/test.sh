@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: installs what the tests need (the musl target and
+# Runs the whole test suite on a fresh machine: installs what the tests need (a Docker engine, the
+# real Trino 476 and PrestoDB 0.296 with their images — scripts/engines.sh —, the musl target and
 # musl-tools for the static binaries in the test images, a Python venv with the third-party Trino and
 # Presto clients), builds the static binaries the Docker tests put into images, then runs every test.
 #
+# The real engines are required: a test that needs one fails when it is missing. On a machine that
+# cannot reach Maven Central, ENGINES_OPTIONAL=1 lets those tests skip, each saying why.
 # REQUIRE_DOCKER=1 turns "no Docker engine" from a skip into a failure (.ci/run sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Docker (installed and started when no engine answers), Trino, PrestoDB and their images.
+./scripts/engines.sh all
+if [ "${ENGINES_OPTIONAL:-0}" != 1 ]; then
+  export REQUIRE_ENGINES=1
+fi
 
 MUSL_TARGET=x86_64-unknown-linux-musl
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

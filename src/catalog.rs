@@ -612,6 +612,62 @@ mod tests {
     }
 
     #[test]
+    fn connector_names_follow_trinos_rule_and_never_change_a_statement() {
+        let trino = |v: &str| connector_name(v, Flavour::Trino);
+        assert_eq!(trino("memory"), Ok(("memory".into(), None)));
+        assert_eq!(trino("delta_lake"), Ok(("delta_lake".into(), None)));
+        let (mapped, note) = trino("black-hole").unwrap();
+        assert_eq!(mapped, "black_hole");
+        assert!(note.unwrap().contains("deprecated"));
+        for bad in [
+            "Memory",
+            "\"memory\"",
+            "memory COMMENT 'x'",
+            "1tpch",
+            "_tpch",
+            "tpch;",
+            "tpch.x",
+            "é",
+        ] {
+            assert!(trino(bad).is_err(), "{bad} accepted");
+        }
+        assert!(
+            trino("Memory")
+                .unwrap_err()
+                .contains("write connector.name=memory")
+        );
+        assert!(trino("with").unwrap_err().contains("reserved word"));
+        assert!(trino("select").is_err());
+        // Non-reserved keywords are names like any other (measured: `USING comment` reaches the
+        // connector lookup).
+        assert!(trino("comment").is_ok());
+        // PrestoDB looks connectors up by their exact name, dashes included.
+        assert_eq!(
+            connector_name("hive-hadoop2", Flavour::Presto),
+            Ok(("hive-hadoop2".into(), None))
+        );
+        assert!(connector_name("Hive", Flavour::Presto).is_err());
+    }
+
+    #[test]
+    fn a_bad_connector_names_its_line() {
+        let err = parse("# a comment\n\nconnector.name=Memory\n").unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert!(err.reason.starts_with("invalid connector name 'Memory'"));
+        let mut notes = Vec::new();
+        parse_file_noting(
+            "x.properties",
+            "x",
+            b"connector.name=black-hole\n",
+            Flavour::Trino,
+            &mut notes,
+        )
+        .unwrap();
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("line 1: connector name 'black-hole' is deprecated"));
+    }
+
+    #[test]
     fn non_utf8_is_reported_with_its_line() {
         let err = parse_file(
             "x.properties",

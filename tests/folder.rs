@@ -398,7 +398,13 @@ fn watching_the_engines_own_catalog_folder_loops_never_and_keeps_a_refused_edit(
     let edit = "connector.name=tpch\nbogus=1\n";
     folder.write_atomically("a.properties", edit);
     let a = agent.wait_state("a", "failed");
-    assert_eq!(a["note"], "the previous definition was restored", "{a}");
+    assert!(
+        a["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("the previous definition was restored"),
+        "{a}"
+    );
     assert!(live(&engine).contains(&"a".to_string()));
     wait_for(PATIENCE, "the user's edit back in its file", || {
         (std::fs::read_to_string(folder.file("a.properties")).ok()? == edit).then_some(())

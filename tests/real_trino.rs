@@ -267,7 +267,13 @@ fn an_edit_the_engine_refuses_keeps_the_live_catalog_and_is_not_sent_again() {
         "Trino's own reason: {error}"
     );
     assert_eq!(failed["error_name"], "GENERIC_INTERNAL_ERROR");
-    assert_eq!(failed["note"], "the previous definition was restored");
+    assert!(
+        failed["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("the previous definition was restored"),
+        "{failed}"
+    );
     // Queries keep working on the previous definition.
     assert_eq!(nations(trino, "rt_ref"), Ok(25));
 

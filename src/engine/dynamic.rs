@@ -131,3 +131,64 @@ pub async fn create(client: &Client, spec: &CatalogSpec) -> Result<(), EngineErr
 pub async fn drop_catalog(client: &Client, name: &str) -> Result<(), EngineError> {
     client.execute(&sql::drop_catalog(name)).await.map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(name: &str, message: &str) -> QueryError {
+        QueryError {
+            error_name: name.into(),
+            error_type: String::new(),
+            error_code: 0,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn refusals_that_repeat_are_told_from_those_that_may_pass() {
+        // Real Trino 476 answers (trino-476-measured.md §4, §6).
+        for lasting in [
+            q(
+                "GENERIC_INTERNAL_ERROR",
+                "Configuration errors:\n\n1) Error: Configuration property 'tpch.nope' was not used\n\n1 error",
+            ),
+            q(
+                "GENERIC_INTERNAL_ERROR",
+                "No factory for connector 'postgresql'. Available factories: [memory, tpch]",
+            ),
+            q(
+                "GENERIC_INTERNAL_ERROR",
+                "Environment variable is not set: NOPE",
+            ),
+            q(
+                "GENERIC_INTERNAL_ERROR",
+                "No secret provider for key 'file'",
+            ),
+            q(
+                "INVALID_CATALOG_PROPERTY",
+                "line 1:38: Invalid value for catalog property 'tpch.splits-per-node': Cannot convert [2] to varchar",
+            ),
+            q(
+                "NOT_SUPPORTED",
+                "CREATE CATALOG with AUTHORIZATION is not yet supported",
+            ),
+        ] {
+            assert!(is_lasting(&lasting), "{lasting}");
+        }
+        for passing in [
+            q(
+                "PERMISSION_DENIED",
+                "Access Denied: Cannot create catalog ac2",
+            ),
+            q("CATALOG_STORE_ERROR", "Could not store catalog properties"),
+            q(
+                "GENERIC_INTERNAL_ERROR",
+                "Failed connecting to Hive metastore",
+            ),
+            q("SERVER_STARTING_UP", "Trino server is still initializing"),
+        ] {
+            assert!(!is_lasting(&passing), "{passing}");
+        }
+    }
+}

@@ -143,6 +143,9 @@ impl Agent {
                             super::Until::Backoff,
                         ),
                     }
+                    if let Some(failure) = self.failures.get_mut(name) {
+                        failure.note = note.clone();
+                    }
                     outcome
                         .refused
                         .insert(name.to_string(), (error, error_name, note));

@@ -185,6 +185,8 @@ struct Failure {
     error: String,
     error_name: Option<String>,
     until: Until,
+    /// What was done about it (e.g. "the previous definition was restored"), kept for /status.
+    note: Option<String>,
 }
 
 /// When a failed definition is tried again.
@@ -958,6 +960,7 @@ impl Agent {
                 error,
                 error_name,
                 until,
+                note: None,
             },
         );
     }

@@ -140,7 +140,10 @@ impl Agent {
                         let mut e = base(state, spec);
                         e.error = failure.map(|f| f.error.clone());
                         e.error_name = failure.and_then(|f| f.error_name.clone());
-                        e.note = Some(hold.reason.clone());
+                        e.note = Some(match failure.and_then(|f| f.note.as_deref()) {
+                            Some(done) => format!("{done}; {}", hold.reason),
+                            None => hold.reason.clone(),
+                        });
                         e
                     }
                 }

@@ -130,8 +130,10 @@ impl CatalogManager {
                     // registers a failed catalog (facts §1.6). NOT IN FACTS: the log line layout
                     // around the quoted message.
                     warnings.push(format!(
-                        "ERROR\tmain\tio.trino.connector.CoordinatorDynamicCatalogManager\t-- Failed to load catalog {} using connector {} --\n{message}",
-                        catalog.name, catalog.connector
+                        "{}\tERROR\tmain\tio.trino.connector.CoordinatorDynamicCatalogManager\t-- Failed to load catalog {} using connector {} --\n{message}",
+                        crate::clock::rfc3339(std::time::SystemTime::now()),
+                        catalog.name,
+                        catalog.connector
                     ));
                     self.catalogs.insert(
                         catalog.name.clone(),

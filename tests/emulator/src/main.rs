@@ -56,13 +56,15 @@ fn main() -> ExitCode {
     match catalogs.load_initial(settings.load_dir.as_deref()) {
         Ok(warnings) => warnings.iter().for_each(|w| eprintln!("{w}")),
         Err(error) => {
-            // Trino Server.java: log.error + System.exit(100); PrestoServer: System.exit(1) (facts §4/§5).
-            // NOT IN FACTS: the log line layout.
+            // Trino Server.java: log.error + System.exit(100); PrestoServer: System.exit(1). The
+            // line is airlift's `TIME<TAB>LEVEL<TAB>THREAD<TAB>LOGGER<TAB>MESSAGE`, as Trino 476
+            // and PrestoDB 0.296 wrote it (reference/trino-476-measured.md, presto-measured.md).
             let (logger, code) = match settings.engine {
                 Engine::Trino => ("io.trino.server.Server", 100),
                 Engine::Presto => ("com.facebook.presto.server.PrestoServer", 1),
             };
-            return fail(&format!("ERROR\tmain\t{logger}\t{error}"), code);
+            let time = clock::rfc3339(std::time::SystemTime::now());
+            return fail(&format!("{time}\tERROR\tmain\t{logger}\t{error}"), code);
         }
     }
     let recorder = match &settings.record {
