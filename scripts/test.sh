@@ -50,8 +50,6 @@ export TEST_PYTHON="$PWD/$VENV/bin/python"
 # Static binaries for the images the Docker tests build (FROM scratch, no registry needed).
 cargo build -q --profile image --target "$MUSL_TARGET" -p catalog-reloader -p coordinator-emulator
 
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
-else
-  cargo test --workspace --no-fail-fast "$@"
-fi
+# cargo test, not nextest: the tests of one binary share a real Trino process (a JVM takes seconds
+# to start), which a runner that starts a process per test would start again for each test.
+cargo test --workspace --no-fail-fast "$@"

@@ -43,8 +43,8 @@ impl Entry {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     pub catalogs: BTreeMap<String, Entry>,
-    /// What the agent learnt about the coordinator, so a restarted agent need not probe again
-    /// (the probe is a statement, and a restart with nothing to do should send none but a read).
+    /// What the agent learnt about the coordinator: that it refused a change as static, so a
+    /// restarted agent applies in restart mode without being refused again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineMemo>,
     /// Restart mode's memory across agent restarts.
@@ -105,7 +105,7 @@ impl RestartMemo {
     }
 }
 
-/// Whether the coordinator at `server` manages catalogs dynamically, as last probed.
+/// Whether the coordinator at `server` manages catalogs dynamically, as last learnt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineMemo {
     pub server: String,

@@ -582,7 +582,7 @@ impl Agent {
     }
 
     /// Reads folder, engine (and in restart mode the target folder) and computes the plan;
-    /// changes nothing but the probe's memo.
+    /// changes nothing.
     pub async fn prepare(&mut self) -> Result<Prepared, PassError> {
         self.prepare_for(Trigger::Startup, None).await
     }
