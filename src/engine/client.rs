@@ -57,7 +57,12 @@ impl fmt::Display for QueryError {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot reach the coordinator at {url}: {detail}")]
-    Unreachable { url: String, detail: String },
+    Unreachable {
+        url: String,
+        detail: String,
+        /// The request got no answer in time (as opposed to a refused or reset connection).
+        timed_out: bool,
+    },
     #[error("the coordinator refused the credentials (HTTP {status}): {message}")]
     Auth { status: u16, message: String },
     #[error("the coordinator answered HTTP {status}: {body}")]
@@ -306,6 +311,7 @@ impl Client {
         EngineError::Unreachable {
             url: self.base.clone(),
             detail,
+            timed_out: e.is_timeout(),
         }
     }
 

@@ -18,6 +18,9 @@ use tokio::time::{Instant, sleep};
 /// it is up: detecting readiness late is pure added downtime.
 const READY_POLL_EVERY: Duration = Duration::from_millis(50);
 const READY_POLL_TIMEOUT: Duration = Duration::from_millis(250);
+/// A starting coordinator that stops answering for this long has failed its start (a failed
+/// start exits ~3.5 s after its port closes when it exits at all, presto-measured.md).
+const PORT_CLOSED_GRACE: Duration = Duration::from_secs(10);
 
 /// What to do when running queries do not finish within the drain timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -302,12 +305,46 @@ impl Restarter {
         // `running` most of the time (measured: Trino 476 with a bad catalog under `restart:
         // unless-stopped` dies every 10–15 s).
         let mut first_start: Option<(Option<String>, Option<i64>)> = None;
+        // A start that fails closes the HTTP port; the process normally exits seconds later, but
+        // a PrestoDB 0.296 container was seen to hang in `System.exit` for good after logging its
+        // error (5 of 19 starts with an unknown connector): answered once, silent since.
+        let mut answered = false;
+        let mut silent_since: Option<Instant> = None;
         loop {
             beat();
             match client.info_within(READY_POLL_TIMEOUT).await {
                 Ok(info) if !info.starting => return Ok(info),
-                Ok(_) => last_error = "the coordinator is still starting".into(),
-                Err(e) => last_error = e.to_string(),
+                Ok(_) => {
+                    answered = true;
+                    silent_since = None;
+                    last_error = "the coordinator is still starting".into();
+                }
+                Err(e) => {
+                    // Only a refused or reset connection is silence: on a loaded machine a
+                    // starting JVM can be slow to answer for a long time.
+                    let refused = matches!(
+                        e,
+                        EngineError::Unreachable {
+                            timed_out: false,
+                            ..
+                        }
+                    );
+                    if !refused {
+                        silent_since = None;
+                    } else if answered && silent_since.is_none() {
+                        silent_since = Some(Instant::now());
+                    }
+                    last_error = e.to_string();
+                }
+            }
+            if silent_since.is_some_and(|t| t.elapsed() >= PORT_CLOSED_GRACE) {
+                return Err(NotReady {
+                    reason: format!(
+                        "the coordinator answered while starting, then closed its port and has not come back for {} ({last_error})",
+                        humantime::format_duration(PORT_CLOSED_GRACE)
+                    ),
+                    exit_code: None,
+                });
             }
             if let Some(docker) = &docker
                 && let Ok(inspect) = docker
