@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use test_support::docker::{Container, Flavour, docker_ok};
 use test_support::emulator::run_query;
 use test_support::free_port;
-use test_support::real::{Engines, Trino, query_history};
+use test_support::real::{Engines, Trino};
 
 fn agent_binary() -> PathBuf {
     std::env::var_os("BENCH_AGENT").map_or_else(

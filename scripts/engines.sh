@@ -188,11 +188,11 @@ step_docker() {
 
 # Puts one artifact into ~/.m2 (a no-op when it is there) and sets ARTIFACT to its path.
 maven_artifact() {
-    local group=$1 artifact=$2 version=$3 type=$4
-    local path=$M2_REPO/${group//.//}/$artifact/$version/$artifact-$version.$type
+    local group=$1 artifact=$2 version=$3 type=$4 classifier=${5:-}
+    local path=$M2_REPO/${group//.//}/$artifact/$version/$artifact-$version${classifier:+-$classifier}.$type
     if [ ! -s "$path" ]; then
-        quietly "$LOGS/mvn-$artifact.log" "fetching $group:$artifact:$version:$type from Maven Central" \
-            mvn -B -q dependency:get -Dtransitive=false -Dartifact="$group:$artifact:$version:$type"
+        quietly "$LOGS/mvn-$artifact.log" "fetching $group:$artifact:$version:$type${classifier:+:$classifier} from Maven Central" \
+            mvn -B -q dependency:get -Dtransitive=false -Dartifact="$group:$artifact:$version:$type${classifier:+:$classifier}"
         [ -s "$path" ] || die "mvn fetched $artifact but it is not in $M2_REPO (another local repository configured?)"
     fi
     ARTIFACT=$path
@@ -201,7 +201,8 @@ maven_artifact() {
 step_trino() {
     begin
     local stamp=$TRINO_HOME/.complete
-    if [ -f "$stamp" ]; then
+    local recipe="trino-server-core $TRINO_VERSION + memory + tpch + trino-cli"
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$recipe" ]; then
         done_step "trino $TRINO_VERSION cached"
         return
     fi
@@ -220,7 +221,10 @@ step_trino() {
         quietly "$LOGS/trino-unpack.log" "unzipping $ARTIFACT" unzip -q "$ARTIFACT" -d "$work"
         mv "$work/trino-$plugin-$TRINO_VERSION" "$work/server/plugin/$plugin"
     done
-    echo "trino-server-core $TRINO_VERSION + memory + tpch" >"$work/server/.complete"
+    # The CLI, as the official image has it (/usr/bin/trino): an executable jar run by `java`.
+    maven_artifact io.trino trino-cli "$TRINO_VERSION" jar executable
+    install -m 0755 "$ARTIFACT" "$work/server/bin/trino-cli"
+    echo "$recipe" >"$work/server/.complete"
     mv "$work/server" "$TRINO_HOME"
     rm -rf "$work"
     done_step "trino $TRINO_VERSION unpacked"
@@ -395,8 +399,8 @@ build_image() {
 
 step_images() {
     docker info >/dev/null 2>&1 || die "no Docker engine answers (run scripts/engines.sh docker)"
-    [ -f "$TRINO_HOME/.complete" ] || step_trino
-    [ -f "$PRESTO_HOME/.complete" ] || step_presto
+    step_trino
+    step_presto
     find_trino_java
     find_presto_java
     build_image trino "$TRINO_IMAGE" "$TRINO_HOME" "$TRINO_JAVA_HOME"
@@ -457,9 +461,7 @@ main() {
         env) env_lines ;;
         all)
             step_docker
-            step_trino
-            step_presto
-            step_images
+            step_images # fetches and assembles the servers first
             write_env
             # Everything is here now: a reason left by an earlier ENGINES_OPTIONAL run is stale.
             rm -f "$OUT/unavailable"
