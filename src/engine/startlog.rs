@@ -43,15 +43,24 @@ fn is_entry(line: &str) -> bool {
         && line.contains('\t')
 }
 
-/// The message of an entry (`TIME LEVEL THREAD LOGGER MESSAGE`), and its level.
-fn entry(line: &str) -> Option<(&str, &str)> {
+/// An entry's level, logger and message (`TIME LEVEL THREAD LOGGER MESSAGE`).
+fn entry(line: &str) -> Option<(&str, &str, &str)> {
     let mut fields = line.splitn(5, '\t');
     let _time = fields.next()?;
     let level = fields.next()?;
     let _thread = fields.next()?;
-    let _logger = fields.next()?;
-    Some((level.trim(), fields.next()?.trim()))
+    let logger = fields.next()?;
+    Some((level.trim(), logger.trim(), fields.next()?.trim()))
 }
+
+/// The loggers of the servers' main classes: what they log at ERROR is what stopped the start
+/// (Trino's `Server` and PrestoDB's `PrestoServer` log it, then exit). Other ERROR entries of a
+/// failing start are side effects — measured on PrestoDB 0.296 under load: `Error fetching node
+/// stats … TimeoutException` before the catalog's own error.
+const FATAL_LOGGERS: [&str; 2] = [
+    "io.trino.server.Server",
+    "com.facebook.presto.server.PrestoServer",
+];
 
 /// A continuation line that only says where, not what (stack frames, Guice's source notes).
 fn is_noise(line: &str) -> bool {
@@ -80,9 +89,12 @@ fn catalog_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 pub fn diagnose(log: &str) -> Diagnosis {
     let mut diagnosis = Diagnosis::default();
     let mut loading = BTreeSet::new();
+    // The first ERROR of the main class; else the last ERROR of any logger.
+    let mut fatal: Option<String> = None;
+    let mut other: Option<String> = None;
     let mut lines = log.lines().peekable();
     while let Some(line) = lines.next() {
-        let Some((level, message)) = entry(line).filter(|_| is_entry(line)) else {
+        let Some((level, logger, message)) = entry(line).filter(|_| is_entry(line)) else {
             continue;
         };
         if let Some(name) = catalog_after(message, "-- Loading catalog ") {
@@ -92,7 +104,7 @@ pub fn diagnose(log: &str) -> Diagnosis {
             }
         } else if let Some(name) = catalog_after(message, "-- Added catalog ") {
             diagnosis.added.insert(name.to_string());
-        } else if level == "ERROR" && diagnosis.error.is_none() {
+        } else if level == "ERROR" && fatal.is_none() {
             let mut text = vec![message.to_string()];
             let mut in_legend = false;
             while let Some(next) = lines.peek() {
@@ -122,9 +134,14 @@ pub fn diagnose(log: &str) -> Diagnosis {
                 error.truncate(cut);
                 error.push('…');
             }
-            diagnosis.error = Some(error);
+            if FATAL_LOGGERS.contains(&logger) {
+                fatal = Some(error);
+            } else {
+                other = Some(error);
+            }
         }
     }
+    diagnosis.error = fatal.or(other);
     diagnosis.unfinished = loading.difference(&diagnosis.added).cloned().collect();
     diagnosis
 }
@@ -228,6 +245,22 @@ java.lang.IllegalArgumentException: Invalid property tpch.splits-per-node
             named_properties("Invalid property tpch.splits-per-node"),
             ["tpch.splits-per-node".to_string()].into()
         );
+    }
+
+    #[test]
+    fn the_main_class_error_wins_over_side_effects() {
+        // Measured on PrestoDB 0.296 under load: a node-stats timeout came first.
+        let log = "2026-11-27T07:40:01.000Z\tERROR\tnode-state-poller-0\tcom.facebook.presto.metadata.RemoteNodeState\tError fetching node stats from http://172.17.0.2:8080/v1/info/stats: java.util.concurrent.TimeoutException: Total timeout 10000 ms elapsed
+2026-11-27T07:40:05.000Z\tERROR\tmain\tcom.facebook.presto.server.PrestoServer\tInvalid property tpch.splits-per-node
+java.lang.IllegalArgumentException: Invalid property tpch.splits-per-node
+";
+        assert_eq!(
+            diagnose(log).error.as_deref(),
+            Some("Invalid property tpch.splits-per-node")
+        );
+        // Without one from the main class, the last ERROR.
+        let log = "2026-11-27T07:40:01.000Z\tERROR\tx\tsome.Logger\tfirst\n2026-11-27T07:40:02.000Z\tERROR\tx\tother.Logger\tsecond\n";
+        assert_eq!(diagnose(log).error.as_deref(), Some("second"));
     }
 
     #[test]
