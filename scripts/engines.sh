@@ -7,6 +7,7 @@
 #   trino   Trino 476 from Maven Central, unpacked in target/engines/trino-server-476/
 #   presto  PrestoDB 0.296 assembled from Maven Central jars in target/engines/presto-server-0.296/
 #   images  catalog-reloader-test/trino:476 and catalog-reloader-test/presto:0.296, built locally
+#           (trino-image, presto-image: one of them, with what it needs)
 #   env     print the KEY=value lines the Rust tests read (`all` writes target/engines/engines.env)
 #
 # Everything is cached (~/.m2, target/engines/, image labels): a second run takes seconds.
@@ -397,14 +398,23 @@ build_image() {
     done_step "image $image built ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%d MB", $1/1e6}'))"
 }
 
-step_images() {
+step_trino_image() {
     docker info >/dev/null 2>&1 || die "no Docker engine answers (run scripts/engines.sh docker)"
     step_trino
-    step_presto
     find_trino_java
-    find_presto_java
     build_image trino "$TRINO_IMAGE" "$TRINO_HOME" "$TRINO_JAVA_HOME"
+}
+
+step_presto_image() {
+    docker info >/dev/null 2>&1 || die "no Docker engine answers (run scripts/engines.sh docker)"
+    step_presto
+    find_presto_java
     build_image presto "$PRESTO_IMAGE" "$PRESTO_HOME" "$PRESTO_JAVA_HOME"
+}
+
+step_images() {
+    step_trino_image
+    step_presto_image
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -442,8 +452,8 @@ main() {
     local step
     for step in "${steps[@]}"; do
         case $step in
-        docker | trino | presto | images | env | all) ;;
-        *) echo "usage: scripts/engines.sh [docker|trino|presto|images|env|all]..." >&2 && exit 2 ;;
+        docker | trino | presto | trino-image | presto-image | images | env | all) ;;
+        *) echo "usage: scripts/engines.sh [docker|trino|presto|trino-image|presto-image|images|env|all]..." >&2 && exit 2 ;;
         esac
     done
 
@@ -457,6 +467,8 @@ main() {
         docker) step_docker ;;
         trino) step_trino ;;
         presto) step_presto ;;
+        trino-image) step_trino_image ;;
+        presto-image) step_presto_image ;;
         images) step_images ;;
         env) env_lines ;;
         all)

@@ -1,21 +1,45 @@
 #!/usr/bin/env bash
-# The Trino sandbox (compose/trino): a Trino coordinator with dynamic catalogs and catalog-reloader
-# watching compose/trino/catalogs/. Needs only the Rust toolchain and Docker.
+# The compose sandboxes, on the real engines:
 #
-#   ./scripts/sandbox.sh [up]     build the agent image, start the sandbox, wait until it is ready
-#   ./scripts/sandbox.sh catalogs SHOW CATALOGS through Trino's HTTP API (needs curl)
-#   ./scripts/sandbox.sh down     stop it; removes its containers, network and volumes
+#   ./scripts/sandbox.sh [up]            Trino 476 with dynamic catalogs and catalog-reloader watching
+#                                        compose/trino/catalogs/; waits until it is ready
+#   ./scripts/sandbox.sh catalogs        SHOW CATALOGS through the coordinator's HTTP API (needs curl)
+#   ./scripts/sandbox.sh query 'SQL'     any statement, the same way (rows on stdout, tab-separated)
+#   ./scripts/sandbox.sh down            stop it; removes its containers, network and volumes
+#   ./scripts/sandbox.sh presto [up|catalogs|query SQL|down]
+#                                        the same for PrestoDB 0.296 in restart mode (compose/presto,
+#                                        watching compose/presto/catalogs/)
+#   ./scripts/sandbox.sh up --emulator   a quick try on the coordinator emulator instead of Trino
 #
-# The engine image: TRINO_IMAGE when set; else trinodb/trino:476 when it is present or can be
-# pulled; else (no registry) the coordinator emulator from tests/emulator, built here, which says
-# so loudly. Also read: CATALOG_RELOADER_IMAGE (default catalog-reloader:local), CATALOGS_DIR,
-# TRINO_HOST_PORT, RELOADER_HOST_PORT (see compose/trino/compose.yaml) and
-# COMPOSE_PROJECT_NAME (default trino, as for `docker compose -f compose/trino/compose.yaml`).
+# Needs only the Rust toolchain: Docker is installed and started when no engine answers. The engine
+# image: TRINO_IMAGE / PRESTO_IMAGE when set; else the official trinodb/trino:476 /
+# prestodb/presto:0.296 when present or pullable; else — no registry, as on this project's machines —
+# a real image built here from Maven Central by scripts/engines.sh (a minute or two the first time,
+# seconds after). Also read: CATALOG_RELOADER_IMAGE (default catalog-reloader:local), CATALOGS_DIR,
+# TRINO_HOST_PORT, PRESTO_HOST_PORT, RELOADER_HOST_PORT (see the compose files) and
+# COMPOSE_PROJECT_NAME (default trino / presto, as for `docker compose -f compose/…/compose.yaml`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FILE=compose/trino/compose.yaml
+ENGINE=trino
+if [ "${1:-}" = presto ]; then
+  ENGINE=presto
+  shift
+fi
+COMMAND=${1:-up}
+EMULATOR=0
+if [ "$COMMAND" = up ]; then
+  for arg in "${@:2}"; do
+    case $arg in
+      --emulator) EMULATOR=1 ;;
+      *) echo "usage: $0 [presto] [up [--emulator]|catalogs|query SQL|down]" >&2; exit 2 ;;
+    esac
+  done
+fi
+
+FILE=compose/$ENGINE/compose.yaml
 DEFAULT_TRINO_IMAGE=trinodb/trino:476
+DEFAULT_PRESTO_IMAGE=prestodb/presto:0.296
 EMULATOR_IMAGE=catalog-reloader-sandbox/emulator:trino
 # The static binaries are built on the host for its own architecture (Linux only; elsewhere the
 # agent image is built from source inside Docker, which needs a registry for the Rust image).
@@ -23,6 +47,14 @@ MUSL_TARGET="$(uname -m)-unknown-linux-musl"
 export CATALOG_RELOADER_IMAGE="${CATALOG_RELOADER_IMAGE:-catalog-reloader:local}"
 
 say() { printf '==> %s\n' "$*" >&2; }
+# Runs a step with a progress line and how long it took: `timed "what" command args…`.
+timed() {
+  local what=$1 started=$SECONDS
+  shift
+  say "$what"
+  "$@"
+  printf '    (%d s)\n' $((SECONDS - started)) >&2
+}
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 compose() {
@@ -76,12 +108,11 @@ build_agent_image() {
 
 build_emulator_image() {
   if [ "$(uname -s)" != Linux ]; then
-    echo "sandbox: $DEFAULT_TRINO_IMAGE cannot be pulled; set TRINO_IMAGE to a Trino image you have" >&2
+    echo "sandbox: the emulator's image is built from a Linux static binary" >&2
     exit 1
   fi
   need_musl
   static_binaries
-  say "building the coordinator emulator's Trino image $EMULATOR_IMAGE"
   local context
   context="$(mktemp -d)"
   cp -R tests/emulator/docker/. "$context/"
@@ -90,32 +121,47 @@ build_emulator_image() {
   rm -rf "$context"
 }
 
+# The official image when it is here or can be pulled; else the real engine built from Maven
+# Central (scripts/engines.sh); the emulator only when asked for.
 EMULATED=0
 choose_engine_image() {
-  if [ -n "${TRINO_IMAGE:-}" ]; then
-    say "engine image: $TRINO_IMAGE (TRINO_IMAGE)"
-  elif docker image inspect "$DEFAULT_TRINO_IMAGE" >/dev/null 2>&1; then
-    TRINO_IMAGE="$DEFAULT_TRINO_IMAGE"
-  elif say "pulling $DEFAULT_TRINO_IMAGE" && docker pull -q "$DEFAULT_TRINO_IMAGE" >/dev/null; then
-    TRINO_IMAGE="$DEFAULT_TRINO_IMAGE"
+  local var official built
+  if [ "$ENGINE" = trino ]; then
+    var=TRINO_IMAGE official=$DEFAULT_TRINO_IMAGE built=catalog-reloader-test/trino:476
   else
-    say "$DEFAULT_TRINO_IMAGE cannot be pulled here: using the coordinator emulator instead"
-    build_emulator_image
-    TRINO_IMAGE="$EMULATOR_IMAGE"
-    EMULATED=1
+    var=PRESTO_IMAGE official=$DEFAULT_PRESTO_IMAGE built=catalog-reloader-test/presto:0.296
   fi
-  if [ "$TRINO_IMAGE" = "$EMULATOR_IMAGE" ]; then EMULATED=1; fi
-  export TRINO_IMAGE
+  local image=${!var:-}
+  if [ "$EMULATOR" = 1 ]; then
+    [ "$ENGINE" = trino ] || { echo "sandbox: --emulator is for the Trino sandbox" >&2; exit 2; }
+    timed "building the coordinator emulator's image $EMULATOR_IMAGE (not Trino: a quick try)" build_emulator_image
+    image=$EMULATOR_IMAGE
+    EMULATED=1
+  elif [ -n "$image" ]; then
+    say "engine image: $image ($var)"
+  elif docker image inspect "$official" >/dev/null 2>&1; then
+    image=$official
+    say "engine image: $image"
+  elif say "pulling $official" && docker pull -q "$official" >/dev/null 2>&1; then
+    image=$official
+  else
+    say "$official cannot be pulled here: building the real engine from Maven Central instead"
+    timed "fetching and imaging $ENGINE (scripts/engines.sh $ENGINE-image; cached after the first run)" \
+      ./scripts/engines.sh "$ENGINE-image"
+    image=$built
+  fi
+  export "$var=$image"
 }
 
 wait_ready() {
   command -v curl >/dev/null || { say "curl is not installed: not waiting for /readyz"; return 0; }
   local agent deadline
   agent="$(published catalog-reloader 9480)"
-  deadline=$((SECONDS + 180))
+  # A JVM engine starts in 10–30 s on two cores, more when the machine is busy.
+  deadline=$((SECONDS + 300))
   until curl -fsS "http://$agent/readyz" >/dev/null 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "sandbox: the agent is not ready after 180 s:" >&2
+      echo "sandbox: the agent is not ready after 300 s:" >&2
       curl -sS "http://$agent/readyz" >&2 || true
       compose logs --tail 30 >&2 || true
       exit 1
@@ -126,66 +172,83 @@ wait_ready() {
 
 up() {
   command -v docker >/dev/null || { echo "sandbox: Docker is not installed" >&2; exit 1; }
-  docker version >/dev/null || { echo "sandbox: no Docker engine answers" >&2; exit 1; }
-  build_agent_image
+  timed "making sure a Docker engine answers (scripts/engines.sh docker)" ./scripts/engines.sh docker
+  timed "building the agent image $CATALOG_RELOADER_IMAGE" build_agent_image
   choose_engine_image
-  say "starting the sandbox ($FILE)"
-  compose up -d --no-build
-  wait_ready
-  local trino agent folder
-  trino="$(published trino 8080)"
+  timed "starting the sandbox ($FILE)" compose up -d --no-build
+  timed "waiting until the agent is ready (the coordinator started, the folder applied)" wait_ready
+  local engine agent folder name sub=""
+  engine="$(published "$ENGINE" 8080)"
   agent="$(published catalog-reloader 9480)"
-  folder="${CATALOGS_DIR:-compose/trino/catalogs}"
+  folder="${CATALOGS_DIR:-compose/$ENGINE/catalogs}"
   if [ "$EMULATED" = 1 ]; then
     cat <<EOF
 
   ************************************************************************************************
-  * THIS SANDBOX RUNS THE COORDINATOR EMULATOR ($EMULATOR_IMAGE), NOT TRINO.
-  * $DEFAULT_TRINO_IMAGE could not be pulled. The emulator speaks Trino's HTTP protocol, SHOW
-  * CATALOGS and CREATE/DROP CATALOG, but reads no data source and has no 'trino' CLI inside.
-  * For a real Trino: ./scripts/sandbox.sh down; TRINO_IMAGE=trinodb/trino:476 ./scripts/sandbox.sh
+  * THIS SANDBOX RUNS THE COORDINATOR EMULATOR ($EMULATOR_IMAGE), NOT TRINO, AS ASKED (--emulator).
+  * The emulator speaks Trino's HTTP protocol, SHOW CATALOGS and CREATE/DROP CATALOG, but reads
+  * no data and has no 'trino' CLI inside. For the real Trino: ./scripts/sandbox.sh down, then
+  * ./scripts/sandbox.sh
   ************************************************************************************************
 EOF
   fi
-  printf '\nThe Trino sandbox is up: coordinator on http://%s, catalog-reloader on http://%s\n' "$trino" "$agent"
+  if [ "$ENGINE" = presto ]; then
+    name=PrestoDB
+    sub=" presto"
+  else
+    name=Trino
+  fi
+  printf '\nThe %s sandbox is up: coordinator on http://%s, catalog-reloader on http://%s\n' "$name" "$engine" "$agent"
   printf '(/healthz, /readyz, /metrics, /status); watched folder: %s\n\n' "$folder"
-  step() { printf '  %-66s # %s\n' "$1" "$2"; }
-  step "cp examples/catalogs/tpch.properties $folder/" "a catalog appears within a second"
-  step "./scripts/sandbox.sh catalogs" "SHOW CATALOGS"
+  step() { printf '  %-74s # %s\n' "$1" "$2"; }
+  if [ "$ENGINE" = presto ]; then
+    step "cp examples/catalogs/tpch.properties $folder/" "rendered, drained, one restart, verified"
+  else
+    step "cp examples/catalogs/tpch.properties $folder/" "a catalog appears within a second"
+  fi
+  step "./scripts/sandbox.sh$sub catalogs" "SHOW CATALOGS"
   if [ "$EMULATED" = 0 ]; then
+    step "./scripts/sandbox.sh$sub query 'SELECT count(*) FROM tpch.tiny.nation'" "data read through it: 25"
+  fi
+  if [ "$ENGINE" = trino ] && [ "$EMULATED" = 0 ]; then
     step "docker compose -f $FILE exec trino trino --execute 'SHOW CATALOGS'" "the same, with the Trino CLI"
   fi
   step "curl -s http://$agent/status" "what the agent applied, per catalog"
   step "rm $folder/tpch.properties" "and the catalog goes"
-  step "./scripts/sandbox.sh down" "stop the sandbox"
+  step "./scripts/sandbox.sh$sub down" "stop the sandbox"
 }
 
-show_catalogs() {
-  command -v curl >/dev/null || { echo "sandbox: catalogs needs curl" >&2; exit 1; }
-  local response next rows
-  response="$(curl -fsS -X POST -H 'X-Trino-User: sandbox' --data 'SHOW CATALOGS' \
-    "http://$(published trino 8080)/v1/statement")"
-  rows=""
+# Runs one statement through the coordinator's HTTP API (POST /v1/statement, then follow nextUri)
+# and prints its rows, one per line, values separated by tabs. Needs only curl.
+query() {
+  command -v curl >/dev/null || { echo "sandbox: this needs curl" >&2; exit 1; }
+  local sql=$1 header response next
+  if [ "$ENGINE" = presto ]; then header='X-Presto-User: sandbox'; else header='X-Trino-User: sandbox'; fi
+  response="$(curl -fsS -X POST -H "$header" --data "$sql" "http://$(published "$ENGINE" 8080)/v1/statement")"
   while :; do
     if printf '%s' "$response" | grep -q '"error":{'; then
       printf '%s\n' "$response" | sed -n 's/.*"message":"\([^"]*\)".*/\1/p' >&2
       exit 1
     fi
-    rows+="$(printf '%s' "$response" | sed -n 's/.*"data":\(\[\[[^]]*\]\(,\[[^]]*\]\)*\]\).*/\1/p' |
-      grep -o '"[^"]*"' | tr -d '"' || true)"$'\n'
+    # "data":[[…],[…]] → one line per row, values separated by tabs.
+    printf '%s' "$response" | sed -n 's/.*"data":\[\(\[.*\]\)\].*/\1/p' |
+      sed 's/\],\[/\n/g; s/^\[//; s/\]$//' | sed 's/","/\t/g; s/,/\t/g; s/"//g'
     next="$(printf '%s' "$response" | sed -n 's/.*"nextUri":"\([^"]*\)".*/\1/p')"
     [ -n "$next" ] || break
-    response="$(curl -fsS -H 'X-Trino-User: sandbox' "$next")"
+    response="$(curl -fsS -H "$header" "$next")"
   done
-  printf '%s' "$rows" | sed '/^$/d'
 }
 
-case "${1:-up}" in
+case "$COMMAND" in
   up) up ;;
-  catalogs) show_catalogs ;;
+  catalogs) query 'SHOW CATALOGS' ;;
+  query)
+    [ $# -ge 2 ] || { echo "usage: $0 [presto] query 'SQL'" >&2; exit 2; }
+    query "$2"
+    ;;
   down) compose down -v --remove-orphans ;;
   *)
-    echo "usage: $0 [up|catalogs|down]" >&2
+    echo "usage: $0 [presto] [up [--emulator]|catalogs|query SQL|down]" >&2
     exit 2
     ;;
 esac

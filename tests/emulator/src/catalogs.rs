@@ -77,6 +77,17 @@ pub struct CatalogManager {
     catalogs: BTreeMap<String, Catalog>,
     /// Left out of listings, as access control filters them (`--hidden-catalog`).
     hidden: Vec<String>,
+    /// The connectors whose plugins are installed (`--connectors`).
+    available: Vec<String>,
+}
+
+/// One row of a catalog listing.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Listed {
+    pub name: String,
+    pub connector: String,
+    /// Loaded at start-up but failed to initialize.
+    pub failed: bool,
 }
 
 impl CatalogManager {
@@ -87,7 +98,16 @@ impl CatalogManager {
             store,
             catalogs: BTreeMap::new(),
             hidden: Vec::new(),
+            available: connectors::known(engine)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
         }
+    }
+
+    /// Only these connectors exist (a coordinator with only these plugins).
+    pub fn restrict_connectors(&mut self, names: &[String]) {
+        self.available = names.to_vec();
     }
 
     /// Catalogs to leave out of every listing from now on.
@@ -221,7 +241,7 @@ impl CatalogManager {
             // NOT IN FACTS: whether PrestoDB resolves `${ENV:…}` in catalog files; taken literally.
             Engine::Presto => properties.to_vec(),
         };
-        connectors::validate(self.engine, connector, &resolved)
+        connectors::validate(self.engine, connector, &resolved, &self.available)
             .map_err(|e: ConnectorError| e.message(self.engine))
     }
 
@@ -243,17 +263,25 @@ impl CatalogManager {
         }
     }
 
-    /// Every catalog a query can list, `system` included, sorted: `(name, connector)`.
-    pub fn list(&self) -> Vec<(String, String)> {
-        let mut all: Vec<(String, String)> = self
+    /// Every catalog a query can list, `system` included, sorted.
+    pub fn list(&self) -> Vec<Listed> {
+        let mut all: Vec<Listed> = self
             .catalogs
             .values()
             // NOT IN FACTS: which catalogs access control hides (`--hidden-catalog`); the facts
             // only say listings are filtered (§2.1).
             .filter(|c| !self.hidden.contains(&c.name))
-            .map(|c| (c.name.clone(), c.connector.clone()))
+            .map(|c| Listed {
+                name: c.name.clone(),
+                connector: c.connector.clone(),
+                failed: c.failed,
+            })
             .collect();
-        all.push(("system".to_string(), "system".to_string()));
+        all.push(Listed {
+            name: "system".to_string(),
+            connector: "system".to_string(),
+            failed: false,
+        });
         all.sort();
         all
     }
@@ -341,15 +369,14 @@ impl CatalogManager {
                 "Catalog store is read only",
             ));
         }
-        // NOT IN FACTS: `system` is not among the dynamic catalogs, so dropping it reads as
-        // "does not exist".
+        // Recorded on Trino 476: CATALOG_NOT_FOUND `Catalog 'nosuch' not found`.
         let Some(catalog) = self.catalogs.get(name) else {
             if exists {
                 return Ok(());
             }
             return Err(QueryFailure::new(
-                codes::NOT_FOUND,
-                format!("Catalog '{name}' does not exist"),
+                codes::CATALOG_NOT_FOUND,
+                format!("Catalog '{name}' not found"),
             ));
         };
         if read_only == Some(ReadOnlyMode::Docs) && catalog.from_file {

@@ -58,7 +58,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = EngineArg::Trino)]
     pub engine: EngineArg,
 
-    /// `nodeVersion.version` in /v1/info (default "476" for trino, "0.293" for presto).
+    /// `nodeVersion.version` in /v1/info (default "476" for trino, "0.296-8661b73" for presto:
+    /// the recorded releases).
     #[arg(long, value_name = "STR")]
     pub node_version: Option<String>,
 
@@ -103,15 +104,35 @@ pub struct Args {
     #[arg(long = "hidden-catalog", value_name = "NAME")]
     pub hidden_catalogs: Vec<String>,
 
-    /// How long the server reports `"starting":true` and refuses statements.
+    /// How long the server starts: `/v1/info` says `"starting":true` (PrestoDB's
+    /// `/v1/info/state` `"INACTIVE"`), statements are accepted (QUEUED) and fail on their first
+    /// GET with SERVER_STARTING_UP, as recorded on Trino 476 and PrestoDB 0.296. A catalog file
+    /// that stops the start is reported (and the process exits) when this ends, as the real
+    /// engines load catalogs with HTTP already up.
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "0")]
     pub startup_delay: Duration,
 
-    /// While starting, accept the statement and fail it with SERVER_STARTING_UP (newer Trino:
-    /// AccessControlManager) instead of answering 503 "Trino server is still initializing"
-    /// (QueuedStatementResource).
-    #[arg(long)]
-    pub starting_query_error: bool,
+    /// For this long after the process starts, connections are accepted but not answered until
+    /// it has passed (PrestoDB 0.296: Jetty listens seconds before the server answers).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "0")]
+    pub startup_hang: Duration,
+
+    /// For this long after the start-up ends, a query that reads a connector's table fails with
+    /// NO_NODES_AVAILABLE (recorded on PrestoDB 0.296 for 1.5–3 s; seen on Trino 476 too).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "0")]
+    pub no_nodes_window: Duration,
+
+    /// The connectors whose plugins are installed, comma-separated (default: every connector the
+    /// emulator knows). The real engines here have `memory,tpch` (Trino 476) and `tpch`
+    /// (PrestoDB 0.296).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub connectors: Option<Vec<String>>,
+
+    /// Which release's `system.metadata.catalogs`: 476 (recorded: failed catalogs listed), 477
+    /// (failed catalogs left out: release notes 477, trinodb/trino#26493), 478 (listed again,
+    /// with a `state` column: trinodb/trino#26918).
+    #[arg(long, value_enum, default_value = "476")]
+    pub catalogs_table: crate::engine::CatalogsTable,
 
     /// Delay between dispatching a statement and running it.
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "0")]
@@ -121,8 +142,8 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "0")]
     pub query_latency: Duration,
 
-    /// Probability that a GET of a nextUri answers 503 (what a proxy in front of Trino does; the
-    /// client must retry, facts §3).
+    /// FAULT INJECTION, not a behaviour of any release: probability that a GET of a nextUri
+    /// answers 503 (what a proxy in front of Trino may do; the client must retry, facts §3).
     #[arg(long = "fail-rate-503", value_name = "P", value_parser = probability, default_value = "0")]
     pub fail_rate_503: f64,
 

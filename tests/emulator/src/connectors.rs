@@ -11,12 +11,28 @@
 
 use crate::Engine;
 
-/// Where a property value must come from a fixed set (a Java enum, matched case-insensitively
-/// with `-` read as `_`, as airlift's enum coercion does).
-struct EnumProperty {
+/// A property airlift coerces to a Java type (an `int`, an enum), and how its failure reads.
+struct TypedProperty {
     key: &'static str,
+    /// `int`, or the enum's simple name.
     java_type: &'static str,
+    /// An enum's values (matched case-insensitively with `-` read as `_`, untrimmed: recorded on
+    /// Trino 476, `'simplified'` is accepted and `' simplified'` refused); empty for `int`.
     values: &'static [&'static str],
+    /// The config class and setter that airlift names in the failure
+    /// (`… in order to call [public TpchConfig TpchConfig.setSplitsPerNode(int)]`), with the
+    /// classes Guice's "Full classname legend" then lists; None where the text was never
+    /// recorded (the failure then ends at the closing parenthesis of `(property '…')`).
+    setter: Option<Setter>,
+}
+
+struct Setter {
+    config_class: &'static str,
+    config_package: &'static str,
+    method: &'static str,
+    /// The enum's package, for the legend (NOT IN FACTS: only the `int` case was recorded, whose
+    /// legend lists the config class alone).
+    type_package: Option<&'static str>,
 }
 
 struct Connector {
@@ -25,8 +41,14 @@ struct Connector {
     allowed: &'static [&'static str],
     /// Property name prefixes the connector uses (`hive.` …).
     allowed_prefixes: &'static [&'static str],
-    enums: &'static [EnumProperty],
+    typed: &'static [TypedProperty],
+    /// Configured by airlift (unknown properties fail the catalog). PrestoDB's tpch reads its few
+    /// properties itself and ignores the rest (presto-measured.md (b)).
+    strict: bool,
 }
+
+const TPCH_CONFIG: &str = "TpchConfig";
+const TPCH_PACKAGE: &str = "io.trino.plugin.tpch";
 
 const JDBC: &[&str] = &[
     "connection-url",
@@ -69,19 +91,55 @@ const LAKEHOUSE_PREFIXES: &[&str] = &["hive.", "s3.", "fs.", "gcs.", "azure.", "
 const CONNECTORS: &[Connector] = &[
     Connector {
         name: "tpch",
+        // Recorded on Trino 476: these are accepted (recorded/trino-476.json, and
+        // reference/trino-476-measured.md §5 for the rest).
         allowed: &[
             "tpch.splits-per-node",
             "tpch.column-naming",
             "tpch.double-type-mapping",
             "tpch.partitioning-enabled",
+            "tpch.predicate-pushdown-enabled",
             "tpch.max-rows-per-page",
+            "tpch.table-scan-redirection-catalog",
+            "tpch.table-scan-redirection-schema",
         ],
         allowed_prefixes: &[],
-        enums: &[EnumProperty {
-            key: "tpch.column-naming",
-            java_type: "ColumnNaming",
-            values: &["SIMPLIFIED", "STANDARD"],
-        }],
+        typed: &[
+            TypedProperty {
+                key: "tpch.splits-per-node",
+                java_type: "int",
+                values: &[],
+                setter: Some(Setter {
+                    config_class: TPCH_CONFIG,
+                    config_package: TPCH_PACKAGE,
+                    method: "setSplitsPerNode",
+                    type_package: None,
+                }),
+            },
+            TypedProperty {
+                key: "tpch.max-rows-per-page",
+                java_type: "int",
+                values: &[],
+                setter: Some(Setter {
+                    config_class: TPCH_CONFIG,
+                    config_package: TPCH_PACKAGE,
+                    method: "setMaxRowsPerPage",
+                    type_package: None,
+                }),
+            },
+            TypedProperty {
+                key: "tpch.column-naming",
+                java_type: "ColumnNaming",
+                values: &["SIMPLIFIED", "STANDARD"],
+                setter: Some(Setter {
+                    config_class: TPCH_CONFIG,
+                    config_package: TPCH_PACKAGE,
+                    method: "setColumnNaming",
+                    type_package: Some("io.trino.plugin.tpch"),
+                }),
+            },
+        ],
+        strict: true,
     },
     Connector {
         name: "tpcds",
@@ -91,7 +149,8 @@ const CONNECTORS: &[Connector] = &[
             "tpcds.split-count",
         ],
         allowed_prefixes: &[],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "memory",
@@ -100,37 +159,43 @@ const CONNECTORS: &[Connector] = &[
             "memory.enable-lazy-dynamic-filtering",
         ],
         allowed_prefixes: &[],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "blackhole",
         allowed: &[],
         allowed_prefixes: &[],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "jmx",
         allowed: &["jmx.dump-tables", "jmx.dump-period", "jmx.max-entries"],
         allowed_prefixes: &[],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "postgresql",
         allowed: JDBC,
         allowed_prefixes: &["postgresql."],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "mysql",
         allowed: JDBC,
         allowed_prefixes: &["mysql."],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "hive",
         allowed: &[],
         allowed_prefixes: LAKEHOUSE_PREFIXES,
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "iceberg",
@@ -138,7 +203,7 @@ const CONNECTORS: &[Connector] = &[
         allowed_prefixes: &[
             "iceberg.", "hive.", "s3.", "fs.", "gcs.", "azure.", "parquet.", "orc.",
         ],
-        enums: &[EnumProperty {
+        typed: &[TypedProperty {
             key: "iceberg.catalog.type",
             java_type: "CatalogType",
             // io.trino.plugin.iceberg.CatalogType
@@ -150,7 +215,9 @@ const CONNECTORS: &[Connector] = &[
                 "NESSIE",
                 "SNOWFLAKE",
             ],
+            setter: None,
         }],
+        strict: true,
     },
     Connector {
         name: "delta_lake",
@@ -158,78 +225,102 @@ const CONNECTORS: &[Connector] = &[
         allowed_prefixes: &[
             "delta.", "hive.", "s3.", "fs.", "gcs.", "azure.", "parquet.",
         ],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
 ];
 
 /// NOT IN FACTS: PrestoDB's connector names (it keeps hyphens, facts §5) and its iceberg
-/// CatalogType values.
+/// CatalogType values. Its tpch was recorded (presto-measured.md (b)).
 const PRESTO_CONNECTORS: &[Connector] = &[
     Connector {
         name: "tpch",
-        allowed: &["tpch.splits-per-node", "tpch.column-naming"],
+        allowed: &[],
         allowed_prefixes: &[],
-        enums: &[],
+        // Read with Integer.parseInt by TpchConnectorFactory.getSplitsPerNode; failure:
+        // `Invalid property tpch.splits-per-node`.
+        typed: &[TypedProperty {
+            key: "tpch.splits-per-node",
+            java_type: "int",
+            values: &[],
+            setter: None,
+        }],
+        strict: false,
     },
     Connector {
         name: "tpcds",
         allowed: &["tpcds.splits-per-node", "tpcds.use-varchar-type"],
         allowed_prefixes: &[],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "memory",
         allowed: &["memory.max-data-per-node"],
         allowed_prefixes: &[],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "blackhole",
         allowed: &[],
         allowed_prefixes: &[],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "jmx",
         allowed: &["jmx.dump-tables", "jmx.dump-period", "jmx.max-entries"],
         allowed_prefixes: &[],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "postgresql",
         allowed: JDBC,
         allowed_prefixes: &["postgresql."],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "mysql",
         allowed: JDBC,
         allowed_prefixes: &["mysql."],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "hive-hadoop2",
         allowed: &[],
         allowed_prefixes: LAKEHOUSE_PREFIXES,
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
     Connector {
         name: "iceberg",
         allowed: &[],
         allowed_prefixes: &["iceberg.", "hive.", "s3.", "fs.", "parquet.", "orc."],
-        enums: &[EnumProperty {
+        typed: &[TypedProperty {
             key: "iceberg.catalog.type",
             java_type: "CatalogType",
             values: &["HIVE", "HADOOP", "NESSIE", "REST"],
+            setter: None,
         }],
+        strict: true,
     },
     Connector {
         name: "delta",
         allowed: &[],
         allowed_prefixes: &["delta.", "hive.", "s3.", "fs.", "parquet."],
-        enums: &[],
+        typed: &[],
+        strict: true,
     },
 ];
+
+/// Every connector name the emulator knows for `engine` (what `--connectors` picks from).
+pub fn known(engine: Engine) -> Vec<&'static str> {
+    registry(engine).iter().map(|c| c.name).collect()
+}
 
 fn registry(engine: Engine) -> &'static [Connector] {
     match engine {
@@ -242,37 +333,54 @@ fn registry(engine: Engine) -> &'static [Connector] {
 /// (GENERIC_INTERNAL_ERROR in Trino, facts §1.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectorError {
-    NoFactory(String),
-    Configuration(Vec<String>),
+    /// No plugin has this connector; `available` are the ones that exist.
+    NoFactory {
+        name: String,
+        available: Vec<String>,
+    },
+    /// airlift's configuration errors, and the classes its legend lists.
+    Configuration {
+        errors: Vec<String>,
+        legend: Vec<(String, String)>,
+    },
+    /// A connector that reads a property itself and refuses its value (PrestoDB's tpch).
+    InvalidProperty(String),
 }
 
 impl ConnectorError {
     pub fn message(&self, engine: Engine) -> String {
         match self {
-            ConnectorError::NoFactory(name) => match engine {
-                // connector/DefaultCatalogFactory.java; NOT IN FACTS: the factory list is printed
-                // sorted (Java prints a hash set).
+            ConnectorError::NoFactory { name, available } => match engine {
+                // connector/DefaultCatalogFactory.java; recorded on Trino 476 with its two
+                // plugins: `Available factories: [memory, tpch]` (sorted here; Java prints a
+                // hash set, which for these two happens to be sorted too).
                 Engine::Trino => {
-                    let mut names: Vec<&str> = CONNECTORS.iter().map(|c| c.name).collect();
+                    let mut names: Vec<&str> = available.iter().map(String::as_str).collect();
                     names.sort_unstable();
                     format!(
                         "No factory for connector '{name}'. Available factories: [{}]",
                         names.join(", ")
                     )
                 }
-                // ConnectorManager.createConnection in presto-main-base (facts §5).
+                // ConnectorManager.createConnection (recorded on PrestoDB 0.296).
                 Engine::Presto => format!("No factory for connector {name}"),
             },
-            ConnectorError::Configuration(errors) => configuration_errors(errors),
+            ConnectorError::Configuration { errors, legend } => {
+                let mut text = configuration_errors(errors);
+                if !legend.is_empty() {
+                    text.push_str(&classname_legend(legend));
+                }
+                text
+            }
+            ConnectorError::InvalidProperty(key) => format!("Invalid property {key}"),
         }
     }
 }
 
 /// airlift's `ApplicationConfigurationException.getMessage()`: Guice's
-/// `Messages.formatMessages("Configuration errors", …)` over messages prefixed `Error: `
-/// (airlift bootstrap/ApplicationConfigurationException.java). NOT IN FACTS: the blank lines and
-/// the closing `N error(s)` line are Guice's layout as we remember it (Guice's source was not
-/// read), and the order of the errors (values, missing, unused) is ours.
+/// `Messages.formatMessages("Configuration errors", …)` over messages prefixed `Error: `; recorded
+/// on Trino 476 as `Configuration errors:\n\n1) Error: …\n\n1 error`. NOT IN FACTS: the order
+/// of several errors (values, missing, unused) is ours.
 pub fn configuration_errors(errors: &[String]) -> String {
     let mut out = String::from("Configuration errors:\n\n");
     for (index, error) in errors.iter().enumerate() {
@@ -283,14 +391,50 @@ pub fn configuration_errors(errors: &[String]) -> String {
     out
 }
 
-/// Checks that `connector` exists and accepts `properties` (already secret-resolved).
+/// Guice's trailer when a message names classes by their simple names, recorded on Trino 476
+/// after a bad `int` value.
+fn classname_legend(classes: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "\n\n======================\nFull classname legend:\n======================\n",
+    );
+    for (short, full) in classes {
+        out.push_str(&format!("{short}: \"{full}\"\n"));
+    }
+    out.push_str("========================\nEnd of classname legend:\n========================\n");
+    out
+}
+
+/// The edit distance between two property names (for airlift's "Did you mean" hint).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Checks that `connector` exists among `available` and accepts `properties` (already
+/// secret-resolved).
 pub fn validate(
     engine: Engine,
     connector: &str,
     properties: &[(String, String)],
+    available: &[String],
 ) -> Result<(), ConnectorError> {
-    let Some(spec) = registry(engine).iter().find(|c| c.name == connector) else {
-        return Err(ConnectorError::NoFactory(connector.to_string()));
+    let spec = registry(engine)
+        .iter()
+        .find(|c| c.name == connector && available.iter().any(|a| a == connector));
+    let Some(spec) = spec else {
+        return Err(ConnectorError::NoFactory {
+            name: connector.to_string(),
+            available: available.to_vec(),
+        });
     };
     let get = |key: &str| -> Option<String> {
         properties
@@ -299,17 +443,51 @@ pub fn validate(
             .map(|(_, v)| v.clone())
     };
     let mut errors = Vec::new();
-    for property in spec.enums {
-        if let Some(value) = get(property.key) {
-            let normalized = value.trim().to_uppercase().replace('-', "_");
-            if !property.values.contains(&normalized.as_str()) {
-                // NOT IN FACTS: the facts quote this text up to the closing parenthesis only.
-                errors.push(format!(
-                    "Invalid value '{value}' for type {} (property '{}')",
-                    property.java_type, property.key
+    let mut legend: Vec<(String, String)> = Vec::new();
+    for property in spec.typed {
+        let Some(value) = get(property.key) else {
+            continue;
+        };
+        let fits = if property.values.is_empty() {
+            value.parse::<i32>().is_ok()
+        } else {
+            let normalized = value.to_uppercase().replace('-', "_");
+            property.values.contains(&normalized.as_str())
+        };
+        if fits {
+            continue;
+        }
+        if !spec.strict {
+            return Err(ConnectorError::InvalidProperty(property.key.to_string()));
+        }
+        let mut error = format!(
+            "Invalid value '{value}' for type {} (property '{}')",
+            property.java_type, property.key
+        );
+        if let Some(setter) = &property.setter {
+            error.push_str(&format!(
+                " in order to call [public {class} {class}.{method}({ty})]",
+                class = setter.config_class,
+                method = setter.method,
+                ty = property.java_type
+            ));
+            let mut named = vec![(
+                setter.config_class.to_string(),
+                format!("{}.{}", setter.config_package, setter.config_class),
+            )];
+            if let Some(package) = setter.type_package {
+                named.push((
+                    property.java_type.to_string(),
+                    format!("{package}.{}", property.java_type),
                 ));
             }
+            for entry in named {
+                if !legend.contains(&entry) {
+                    legend.push(entry);
+                }
+            }
         }
+        errors.push(error);
     }
     for required in required_properties(engine, connector, &get) {
         if get(required).is_none() {
@@ -319,17 +497,37 @@ pub fn validate(
             ));
         }
     }
-    for (key, _) in properties {
-        let used = spec.allowed.contains(&key.as_str())
-            || spec.allowed_prefixes.iter().any(|p| key.starts_with(p));
-        if !used {
-            errors.push(format!("Configuration property '{key}' was not used"));
+    if spec.strict {
+        for (key, _) in properties {
+            let used = spec.allowed.contains(&key.as_str())
+                || spec.typed.iter().any(|t| t.key == key)
+                || spec.allowed_prefixes.iter().any(|p| key.starts_with(p));
+            if used {
+                continue;
+            }
+            // Recorded on Trino 476: `… was not used. Did you mean to use
+            // 'tpch.splits-per-node'?` for `tpch.split-per-node`. NOT IN FACTS: which names
+            // airlift proposes; here those within an edit distance of 2, joined with ` or `.
+            let near: Vec<String> = spec
+                .allowed
+                .iter()
+                .filter(|known| distance(key, known) <= 2)
+                .map(|known| format!("'{known}'"))
+                .collect();
+            if near.is_empty() {
+                errors.push(format!("Configuration property '{key}' was not used"));
+            } else {
+                errors.push(format!(
+                    "Configuration property '{key}' was not used. Did you mean to use {}?",
+                    near.join(" or ")
+                ));
+            }
         }
     }
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ConnectorError::Configuration(errors))
+        Err(ConnectorError::Configuration { errors, legend })
     }
 }
 
@@ -424,6 +622,10 @@ pub fn resolve_secrets(
 mod tests {
     use super::*;
 
+    fn all(engine: Engine) -> Vec<String> {
+        known(engine).into_iter().map(str::to_string).collect()
+    }
+
     fn props(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -433,7 +635,7 @@ mod tests {
 
     #[test]
     fn unknown_connector_lists_the_factories() {
-        let error = validate(Engine::Trino, "oracle", &[]).unwrap_err();
+        let error = validate(Engine::Trino, "oracle", &[], &all(Engine::Trino)).unwrap_err();
         assert_eq!(
             error.message(Engine::Trino),
             "No factory for connector 'oracle'. Available factories: [blackhole, delta_lake, hive, iceberg, jmx, memory, mysql, postgresql, tpcds, tpch]"
@@ -450,6 +652,7 @@ mod tests {
             Engine::Trino,
             "iceberg",
             &props(&[("iceberg.catalog.type", "hadoop"), ("x", "1")]),
+            &all(Engine::Trino),
         )
         .unwrap_err();
         assert_eq!(
@@ -466,11 +669,40 @@ mod tests {
                 &props(&[
                     ("iceberg.catalog.type", "rest"),
                     ("iceberg.rest-catalog.uri", "http://r")
-                ])
+                ]),
+                &all(Engine::Trino),
             )
             .is_ok()
         );
-        assert!(validate(Engine::Trino, "postgresql", &[]).is_err());
+        assert!(validate(Engine::Trino, "postgresql", &[], &all(Engine::Trino)).is_err());
+    }
+
+    #[test]
+    fn tpch_values_and_near_misses_read_as_trino_476_wrote_them() {
+        let tpch = |pairs: &[(&str, &str)]| {
+            validate(Engine::Trino, "tpch", &props(pairs), &all(Engine::Trino))
+                .map_err(|e| e.message(Engine::Trino))
+        };
+        assert_eq!(
+            tpch(&[("tpch.split-per-node", "4")]).unwrap_err(),
+            "Configuration errors:\n\n1) Error: Configuration property 'tpch.split-per-node' was not used. Did you mean to use 'tpch.splits-per-node'?\n\n1 error"
+        );
+        assert_eq!(
+            tpch(&[("tpch.splits-per-node", "abc")]).unwrap_err(),
+            "Configuration errors:\n\n1) Error: Invalid value 'abc' for type int (property 'tpch.splits-per-node') in order to call [public TpchConfig TpchConfig.setSplitsPerNode(int)]\n\n1 error\n\n======================\nFull classname legend:\n======================\nTpchConfig: \"io.trino.plugin.tpch.TpchConfig\"\n========================\nEnd of classname legend:\n========================\n"
+        );
+        assert!(tpch(&[("tpch.column-naming", "simplified")]).is_ok());
+        assert!(tpch(&[("tpch.column-naming", " simplified")]).is_err());
+        // PrestoDB's tpch ignores what it does not read and refuses a bad number by name.
+        let presto = |pairs: &[(&str, &str)]| {
+            validate(Engine::Presto, "tpch", &props(pairs), &all(Engine::Presto))
+                .map_err(|e| e.message(Engine::Presto))
+        };
+        assert!(presto(&[("tpch.nope", "1")]).is_ok());
+        assert_eq!(
+            presto(&[("tpch.splits-per-node", "abc")]).unwrap_err(),
+            "Invalid property tpch.splits-per-node"
+        );
     }
 
     #[test]

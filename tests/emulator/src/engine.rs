@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::catalogs::{CatalogManager, Lookup};
+use crate::catalogs::{CatalogManager, Listed, Lookup};
 use crate::error_codes::{self as codes, QueryFailure};
 use crate::rng::Rng;
 use crate::sql::{CompareOp, Expr, Ident, PropertyValue, Select, SelectItem, Statement};
@@ -28,7 +28,7 @@ impl Column {
         )
     }
 
-    fn bounded_varchar(name: &str, length: usize) -> Column {
+    pub fn bounded_varchar(name: &str, length: usize) -> Column {
         Column::new(
             name,
             &format!("varchar({length})"),
@@ -66,6 +66,30 @@ pub struct Outcome {
 pub struct EngineOptions {
     /// `system.metadata.catalogs` without `connector_name` (older Trino/PrestoDB, facts §2.2).
     pub legacy_catalogs_table: bool,
+    /// Which `system.metadata.catalogs` of newer Trino releases (`--catalogs-table`).
+    pub catalogs_table: CatalogsTable,
+    /// PrestoDB's texts where they differ from Trino's.
+    pub presto: bool,
+    /// Just after the start-up: a table read fails NO_NODES_AVAILABLE (`--no-nodes-window`).
+    pub no_nodes: bool,
+}
+
+/// `system.metadata.catalogs` across Trino releases the machine cannot run (only 476 was
+/// recorded, which lists failed catalogs with their connector and has three columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CatalogsTable {
+    /// Trino 476 (recorded): failed catalogs listed, three columns.
+    #[value(name = "476")]
+    V476,
+    /// Trino 477: "Do not include catalogs that failed to load in `system.metadata.catalogs`"
+    /// (release notes 477, trinodb/trino#26493).
+    #[value(name = "477")]
+    V477,
+    /// Trino 478: failed catalogs listed again, with a `state` column ("Make metadata.catalogs
+    /// return all catalogs", trinodb/trino#26918, release 478). NOT IN FACTS: the values
+    /// `LOADED` / `FAILED_TO_LOAD` are from that pull request's summary, not from a server.
+    #[value(name = "478")]
+    V478,
 }
 
 pub fn execute(
@@ -78,6 +102,17 @@ pub fn execute(
         Statement::ShowCatalogs { like, escape } => {
             show_catalogs(catalogs, like.as_deref(), escape.as_deref())
         }
+        Statement::ShowSchemas {
+            catalog,
+            like,
+            escape,
+        } => show_schemas(
+            catalogs,
+            options,
+            catalog.as_ref(),
+            like.as_deref(),
+            escape.as_deref(),
+        ),
         Statement::Select(select) => run_select(select, catalogs, options),
         Statement::CreateCatalog {
             name,
@@ -105,9 +140,11 @@ pub fn execute(
                     }
                     PropertyValue::Expr(Expr::String(s, _)) => s.clone(),
                     PropertyValue::Expr(other) => {
-                        // PropertyUtil.evaluateProperty's failure text (trino-main metadata/PropertyUtil.java).
-                        return Err(QueryFailure::new(
+                        // PropertyUtil.evaluateProperty's failure text, at the property (recorded
+                        // on Trino 476: `line 1:42: Invalid value for catalog property …`).
+                        return Err(QueryFailure::at(
                             codes::INVALID_CATALOG_PROPERTY,
+                            property.pos,
                             format!(
                                 "Invalid value for catalog property '{}': Cannot convert [{}] to varchar",
                                 property.name.value,
@@ -158,6 +195,14 @@ pub fn execute(
                     "CASCADE is not yet supported for DROP CATALOG",
                 ));
             }
+            if name.value.eq_ignore_ascii_case("system") {
+                // Recorded on Trino 476, with and without IF EXISTS, in both management modes
+                // (before the static store refuses).
+                return Err(QueryFailure::new(
+                    codes::NOT_SUPPORTED,
+                    "Dropping system catalog is not allowed",
+                ));
+            }
             catalogs.drop(&name.value.to_lowercase(), *exists)?;
             Ok(ddl_outcome())
         }
@@ -172,41 +217,141 @@ fn is_connector_name(text: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// NOT IN FACTS: a DDL statement's result is one boolean column `result` holding `true`, as
-/// Trino's DataDefinitionExecution reports it; clients only read `updateType`.
+/// A DDL statement's last page has an empty `columns` and no `data` (recorded on Trino 476);
+/// clients read `updateType`.
 fn ddl_outcome() -> Outcome {
     Outcome {
-        columns: vec![Column::simple("result", "boolean")],
-        rows: vec![vec![Value::Bool(true)]],
+        columns: vec![],
+        rows: vec![],
         reads_table: false,
     }
 }
 
-/// SHOW CATALOGS: one varchar column `Catalog`, sorted (ShowQueriesRewrite, facts §2.1).
-/// NOT IN FACTS: the column is typed unbounded `varchar`.
+fn escape_char(escape: Option<&str>) -> Result<Option<char>, QueryFailure> {
+    match escape {
+        // NOT IN FACTS: LikeFunctions' text, from memory.
+        Some(e) if e.chars().count() != 1 => Err(QueryFailure::new(
+            codes::INVALID_FUNCTION_ARGUMENT,
+            "Escape string must be a single character",
+        )),
+        Some(e) => Ok(e.chars().next()),
+        None => Ok(None),
+    }
+}
+
+/// SHOW CATALOGS: one column `Catalog`, sorted (ShowQueriesRewrite, facts §2.1), typed
+/// `varchar(n)` with n the longest catalog name (recorded on Trino 476 and PrestoDB 0.296).
 fn show_catalogs(
     catalogs: &CatalogManager,
     like: Option<&str>,
     escape: Option<&str>,
 ) -> Result<Outcome, QueryFailure> {
-    let escape = match escape {
-        // NOT IN FACTS: LikeFunctions' text, from memory.
-        Some(e) if e.chars().count() != 1 => {
-            return Err(QueryFailure::new(
-                codes::INVALID_FUNCTION_ARGUMENT,
-                "Escape string must be a single character",
-            ));
-        }
-        Some(e) => e.chars().next(),
-        None => None,
-    };
-    let mut names: Vec<String> = catalogs.list().into_iter().map(|(name, _)| name).collect();
+    let escape = escape_char(escape)?;
+    let mut names: Vec<String> = catalogs.list().into_iter().map(|c| c.name).collect();
+    // The width is the longest of all names, LIKE or not (recorded: `LIKE 'rec_w%'` matched
+    // `rec_with` alone and answered `varchar(9)`, the width of `rec_quote`).
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     if let Some(pattern) = like {
         names.retain(|name| like_matches(pattern, escape, name));
     }
     Ok(Outcome {
-        columns: vec![Column::varchar("Catalog")],
+        columns: vec![Column::bounded_varchar("Catalog", longest)],
         rows: names.into_iter().map(|n| vec![Value::String(n)]).collect(),
+        reads_table: false,
+    })
+}
+
+/// The schemas a catalog of `connector` has. tpch (both engines) and memory (Trino) were
+/// recorded; NOT IN FACTS: the others.
+fn schemas_of(connector: &str) -> Vec<&'static str> {
+    match connector {
+        "tpch" | "tpcds" => vec![
+            "information_schema",
+            "sf1",
+            "sf100",
+            "sf1000",
+            "sf10000",
+            "sf100000",
+            "sf300",
+            "sf3000",
+            "sf30000",
+            "tiny",
+        ],
+        "system" => vec!["information_schema", "jdbc", "metadata", "runtime"],
+        _ => vec!["default", "information_schema"],
+    }
+}
+
+/// The failure of a statement that names a catalog that is not there: Trino's
+/// `CATALOG_NOT_FOUND` `Catalog 'x' not found` (with the name's position when the catalog is part
+/// of a table name), PrestoDB's `SYNTAX_ERROR` `Catalog x does not exist` (no position) — both
+/// recorded.
+fn missing_catalog(
+    options: EngineOptions,
+    name: &str,
+    pos: Option<(usize, usize)>,
+) -> QueryFailure {
+    if options.presto {
+        return QueryFailure::new(
+            codes::SYNTAX_ERROR,
+            format!("Catalog {name} does not exist"),
+        );
+    }
+    let message = format!("Catalog '{name}' not found");
+    match pos {
+        Some(pos) => QueryFailure::at(codes::CATALOG_NOT_FOUND, pos, message),
+        None => QueryFailure::new(codes::CATALOG_NOT_FOUND, message),
+    }
+}
+
+/// CatalogConnector.verify (TestDynamicCatalogs.testUnhealthyCatalog, facts §1.6; measured on
+/// Trino 476: CATALOG_UNAVAILABLE, 125).
+fn unavailable_catalog(name: &str) -> QueryFailure {
+    QueryFailure::new(
+        codes::CATALOG_UNAVAILABLE,
+        format!("Catalog '{name}' failed to initialize and is disabled"),
+    )
+}
+
+/// SHOW SCHEMAS FROM c: one column `Schema varchar`, sorted (recorded).
+fn show_schemas(
+    catalogs: &CatalogManager,
+    options: EngineOptions,
+    catalog: Option<&Ident>,
+    like: Option<&str>,
+    escape: Option<&str>,
+) -> Result<Outcome, QueryFailure> {
+    let escape = escape_char(escape)?;
+    let Some(catalog) = catalog else {
+        // Recorded on Trino 476, at the statement's start.
+        return Err(QueryFailure::at(
+            codes::MISSING_CATALOG_NAME,
+            (1, 1),
+            "Catalog must be specified when session catalog is not set",
+        ));
+    };
+    let name = catalog.canonical();
+    let connector = match catalogs.lookup(&name) {
+        Lookup::Missing => return Err(missing_catalog(options, &name, None)),
+        Lookup::Failed => return Err(unavailable_catalog(&name)),
+        Lookup::System => "system".to_string(),
+        Lookup::Live => catalogs
+            .list()
+            .into_iter()
+            .find(|c| c.name == name)
+            .map(|c| c.connector)
+            .unwrap_or_default(),
+    };
+    let mut schemas = schemas_of(&connector);
+    if let Some(pattern) = like {
+        schemas.retain(|schema| like_matches(pattern, escape, schema));
+    }
+    Ok(Outcome {
+        columns: vec![Column::varchar("Schema")],
+        rows: schemas
+            .into_iter()
+            .map(|s| vec![Value::String(s.to_string())])
+            .collect(),
         reads_table: false,
     })
 }
@@ -251,6 +396,8 @@ struct Relation {
     columns: Vec<Column>,
     rows: Vec<Vec<Value>>,
     reads_table: bool,
+    /// The table's real size where it is known (tpch's tiny schema), for `count(*)`.
+    row_count: Option<u64>,
 }
 
 fn run_select(
@@ -263,9 +410,18 @@ fn run_select(
             columns: vec![],
             rows: vec![vec![]],
             reads_table: false,
+            row_count: None,
         },
         Some(name) => resolve_table(name, catalogs, options)?,
     };
+    if relation.reads_table && options.no_nodes {
+        // Recorded on PrestoDB 0.296 (and seen on Trino 476) for a table read just after the
+        // start: the coordinator does not list itself as a worker yet.
+        return Err(QueryFailure::new(
+            codes::NO_NODES_AVAILABLE,
+            "No nodes available to run query",
+        ));
+    }
     let mut rows: Vec<&Vec<Value>> = Vec::new();
     for row in &relation.rows {
         let keep = match &select.filter {
@@ -275,6 +431,18 @@ fn run_select(
         if keep {
             rows.push(row);
         }
+    }
+    let counts = select.items.iter().any(|item| {
+        matches!(
+            item,
+            SelectItem::Expr {
+                expr: Expr::CountStar(_),
+                ..
+            }
+        )
+    });
+    if counts {
+        return count_select(select, &relation, rows.len());
     }
     if let Some(limit) = select.limit {
         rows.truncate(limit.min(usize::MAX as u64) as usize);
@@ -325,6 +493,44 @@ fn run_select(
     })
 }
 
+/// A SELECT with `count(*)`: one row (then LIMIT). `filtered` is how many rows passed WHERE.
+fn count_select(
+    select: &Select,
+    relation: &Relation,
+    filtered: usize,
+) -> Result<Outcome, QueryFailure> {
+    let count = match (&select.filter, relation.row_count) {
+        (None, Some(known)) => known,
+        _ => filtered as u64,
+    };
+    let mut columns = Vec::new();
+    let mut row = Vec::new();
+    for (index, item) in select.items.iter().enumerate() {
+        let SelectItem::Expr { expr, alias } = item else {
+            // NOT IN FACTS: the analyzer's text for `*` beside an aggregate.
+            return Err(QueryFailure::new(
+                codes::GENERIC_INTERNAL_ERROR,
+                "'*' must be an aggregate expression or appear in GROUP BY clause",
+            ));
+        };
+        columns.push(output_column(expr, alias.as_ref(), index, &[])?);
+        row.push(match expr {
+            Expr::CountStar(_) => Value::from(count),
+            other => evaluate(other, &[], &[])?,
+        });
+    }
+    let rows = if select.limit == Some(0) {
+        vec![]
+    } else {
+        vec![row]
+    };
+    Ok(Outcome {
+        columns,
+        rows,
+        reads_table: relation.reads_table,
+    })
+}
+
 fn output_column(
     expr: &Expr,
     alias: Option<&Ident>,
@@ -355,6 +561,7 @@ fn output_column(
             Column::simple(&name, "boolean")
         }
         Expr::Null(_) => Column::simple(&name, "unknown"),
+        Expr::CountStar(_) => Column::simple(&name, "bigint"),
         Expr::Column(parts) => {
             let index = find_column(parts, columns)?;
             Column {
@@ -403,7 +610,7 @@ fn evaluate(expr: &Expr, columns: &[Column], row: &[Value]) -> Result<Value, Que
             .unwrap_or(Value::String(n.clone())),
         Expr::Decimal(n, _) => Value::String(n.clone()),
         Expr::Boolean(b, _) => Value::Bool(*b),
-        Expr::Null(_) => Value::Null,
+        Expr::Null(_) | Expr::CountStar(_) => Value::Null,
         Expr::Column(parts) => row[find_column(parts, columns)?].clone(),
         Expr::Compare(left, op, right) => {
             let (l, r) = (
@@ -486,42 +693,12 @@ fn resolve_table(
     let catalog = name[0].canonical();
     let (schema, table) = (name[1].canonical(), name[2].canonical());
     match catalogs.lookup(&catalog) {
-        Lookup::Missing => Err(QueryFailure::at(
-            codes::CATALOG_NOT_FOUND,
-            pos,
-            // MetadataUtil.getRequiredCatalogHandle
-            format!("Catalog '{catalog}' does not exist"),
-        )),
-        // CatalogConnector.verify (TestDynamicCatalogs.testUnhealthyCatalog, facts §1.6).
-        Lookup::Failed => Err(QueryFailure::new(
-            codes::CATALOG_UNAVAILABLE,
-            format!("Catalog '{catalog}' failed to initialize and is disabled"),
-        )),
+        // MetadataUtil.getRequiredCatalogHandle
+        Lookup::Missing => Err(missing_catalog(options, &catalog, Some(pos))),
+        Lookup::Failed => Err(unavailable_catalog(&catalog)),
         Lookup::System => {
             if schema == "metadata" && table == "catalogs" {
-                let mut columns = vec![
-                    Column::varchar("catalog_name"),
-                    Column::varchar("connector_id"),
-                ];
-                if !options.legacy_catalogs_table {
-                    columns.push(Column::varchar("connector_name"));
-                }
-                let rows = catalogs
-                    .list()
-                    .into_iter()
-                    .map(|(name, connector)| {
-                        let mut row = vec![Value::String(name.clone()), Value::String(name)];
-                        if !options.legacy_catalogs_table {
-                            row.push(Value::String(connector));
-                        }
-                        row
-                    })
-                    .collect();
-                Ok(Relation {
-                    columns,
-                    rows,
-                    reads_table: false,
-                })
+                Ok(catalogs_table(catalogs, options))
             } else {
                 Err(QueryFailure::at(
                     codes::TABLE_NOT_FOUND,
@@ -532,7 +709,17 @@ fn resolve_table(
         }
         Lookup::Live => {
             // NOT IN FACTS: every schema.table of a live catalog exists, with two columns and
-            // five rows, so tests can read "a few rows" from any catalog.
+            // five rows, so tests can read "a few rows" from any catalog. `count(*)` of a tpch
+            // table of the tiny schema gives its real size (nation: 25, recorded).
+            let connector = catalogs
+                .list()
+                .into_iter()
+                .find(|c| c.name == catalog)
+                .map(|c| c.connector)
+                .unwrap_or_default();
+            let row_count = (connector == "tpch" && schema == "tiny")
+                .then(|| tpch_tiny_rows(&table))
+                .flatten();
             let rows = (1..=5)
                 .map(|i| vec![Value::from(i), Value::String(format!("{catalog}-row-{i}"))])
                 .collect();
@@ -540,8 +727,62 @@ fn resolve_table(
                 columns: vec![Column::simple("id", "bigint"), Column::varchar("name")],
                 rows,
                 reads_table: true,
+                row_count,
             })
         }
+    }
+}
+
+/// The TPC-H tables at scale factor 0.01 (tpch's `tiny` schema). Recorded: nation 25; the rest
+/// are TPC-H's own sizes at that scale.
+fn tpch_tiny_rows(table: &str) -> Option<u64> {
+    Some(match table {
+        "nation" => 25,
+        "region" => 5,
+        "supplier" => 100,
+        "customer" => 1_500,
+        "part" => 2_000,
+        "partsupp" => 8_000,
+        "orders" => 15_000,
+        "lineitem" => 60_175,
+        _ => return None,
+    })
+}
+
+/// `system.metadata.catalogs`: `catalog_name`, `connector_id` (= the name), `connector_name`
+/// (recorded on Trino 476 and PrestoDB 0.296), as older and newer releases differ.
+fn catalogs_table(catalogs: &CatalogManager, options: EngineOptions) -> Relation {
+    let mut columns = vec![
+        Column::varchar("catalog_name"),
+        Column::varchar("connector_id"),
+    ];
+    if !options.legacy_catalogs_table {
+        columns.push(Column::varchar("connector_name"));
+    }
+    if options.catalogs_table == CatalogsTable::V478 {
+        columns.push(Column::varchar("state"));
+    }
+    let rows = catalogs
+        .list()
+        .into_iter()
+        .filter(|c: &Listed| !(c.failed && options.catalogs_table == CatalogsTable::V477))
+        .map(|c| {
+            let mut row = vec![Value::String(c.name.clone()), Value::String(c.name)];
+            if !options.legacy_catalogs_table {
+                row.push(Value::String(c.connector));
+            }
+            if options.catalogs_table == CatalogsTable::V478 {
+                let state = if c.failed { "FAILED_TO_LOAD" } else { "LOADED" };
+                row.push(Value::String(state.to_string()));
+            }
+            row
+        })
+        .collect();
+    Relation {
+        columns,
+        rows,
+        reads_table: false,
+        row_count: None,
     }
 }
 

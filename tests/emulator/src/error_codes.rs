@@ -40,7 +40,6 @@ const fn internal(code: i64, name: &'static str) -> ErrorCode {
 
 pub const SYNTAX_ERROR: ErrorCode = user(1, "SYNTAX_ERROR");
 pub const USER_CANCELED: ErrorCode = user(3, "USER_CANCELED");
-pub const NOT_FOUND: ErrorCode = user(5, "NOT_FOUND");
 pub const INVALID_FUNCTION_ARGUMENT: ErrorCode = user(7, "INVALID_FUNCTION_ARGUMENT");
 pub const ALREADY_EXISTS: ErrorCode = user(12, "ALREADY_EXISTS");
 pub const NOT_SUPPORTED: ErrorCode = user(13, "NOT_SUPPORTED");
@@ -51,15 +50,16 @@ pub const MISSING_CATALOG_NAME: ErrorCode = user(56, "MISSING_CATALOG_NAME");
 pub const MISSING_SCHEMA_NAME: ErrorCode = user(57, "MISSING_SCHEMA_NAME");
 pub const TYPE_MISMATCH: ErrorCode = user(58, "TYPE_MISMATCH");
 pub const GENERIC_INTERNAL_ERROR: ErrorCode = internal(65536, "GENERIC_INTERNAL_ERROR");
+/// Recorded on PrestoDB 0.296 (recorded/presto-0.296.json, `/v1/query` of a table read right
+/// after the start); the same number in Trino's StandardErrorCode.
+pub const NO_NODES_AVAILABLE: ErrorCode = internal(65541, "NO_NODES_AVAILABLE");
 pub const SERVER_STARTING_UP: ErrorCode = internal(65548, "SERVER_STARTING_UP");
 
-// NOT IN FACTS: the three codes below exist only in Trino versions newer than every copy of
-// StandardErrorCode.java we could read (the names are confirmed by CreateCatalogTask.java,
-// FileCatalogStore.java and CatalogConnector.java; the numbers and, for the last two, the types
-// are invented). Clients should match on errorName, which is what the facts file recommends.
-pub const INVALID_CATALOG_PROPERTY: ErrorCode = user(112, "INVALID_CATALOG_PROPERTY");
-pub const CATALOG_UNAVAILABLE: ErrorCode = user(113, "CATALOG_UNAVAILABLE");
-pub const CATALOG_STORE_ERROR: ErrorCode = internal(65565, "CATALOG_STORE_ERROR");
+// Codes newer than every copy of StandardErrorCode.java we could read: the numbers are the ones
+// Trino 476 answered (recorded/trino-476.json; reference/trino-476-measured.md §2, §4).
+pub const INVALID_CATALOG_PROPERTY: ErrorCode = user(124, "INVALID_CATALOG_PROPERTY");
+pub const CATALOG_UNAVAILABLE: ErrorCode = user(125, "CATALOG_UNAVAILABLE");
+pub const CATALOG_STORE_ERROR: ErrorCode = internal(65566, "CATALOG_STORE_ERROR");
 
 /// A failed statement: what goes into `QueryResults.error` and the record file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -53,18 +53,27 @@ fn main() -> ExitCode {
     let mut catalogs =
         catalogs::CatalogManager::new(settings.engine, settings.management, settings.store.clone());
     catalogs.hide(&settings.hidden_catalogs);
+    if let Some(names) = &settings.connectors {
+        catalogs.restrict_connectors(names);
+    }
+    // A catalog that stops the start: Trino Server.java logs it and exits 100, PrestoServer exits
+    // 1. The line is airlift's `TIME<TAB>LEVEL<TAB>THREAD<TAB>LOGGER<TAB>MESSAGE`, as Trino 476
+    // and PrestoDB 0.296 wrote it (recorded/*.json, `exit`).
+    let mut failed_start = None;
     match catalogs.load_initial(settings.load_dir.as_deref()) {
         Ok(warnings) => warnings.iter().for_each(|w| eprintln!("{w}")),
         Err(error) => {
-            // Trino Server.java: log.error + System.exit(100); PrestoServer: System.exit(1). The
-            // line is airlift's `TIME<TAB>LEVEL<TAB>THREAD<TAB>LOGGER<TAB>MESSAGE`, as Trino 476
-            // and PrestoDB 0.296 wrote it (reference/trino-476-measured.md, presto-measured.md).
             let (logger, code) = match settings.engine {
                 Engine::Trino => ("io.trino.server.Server", 100),
                 Engine::Presto => ("com.facebook.presto.server.PrestoServer", 1),
             };
-            let time = clock::rfc3339(std::time::SystemTime::now());
-            return fail(&format!("{time}\tERROR\tmain\t{logger}\t{error}"), code);
+            if settings.startup_delay.is_zero() {
+                let time = clock::rfc3339(std::time::SystemTime::now());
+                return fail(&format!("{time}\tERROR\tmain\t{logger}\t{error}"), code);
+            }
+            // Both engines load catalogs with HTTP already up: `starting:true` until the start
+            // fails (recorded: `[no answer, starting:true, no answer]`).
+            failed_start = Some((logger, error.to_string(), code));
         }
     }
     let recorder = match &settings.record {
@@ -83,6 +92,16 @@ fn main() -> ExitCode {
         Err(error) => return fail(&format!("cannot start the runtime: {error}"), 2),
     };
     let emulator = Arc::new(server::Emulator::new(settings, catalogs, recorder));
+    if let Some((logger, error, code)) = failed_start {
+        emulator.doom();
+        let delay = emulator.settings.startup_delay;
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let time = clock::rfc3339(std::time::SystemTime::now());
+            eprintln!("{time}\tERROR\tmain\t{logger}\t{error}");
+            std::process::exit(code);
+        });
+    }
     match runtime.block_on(serve(emulator)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&format!("coordinator-emulator: {error}"), 2),
@@ -120,6 +139,8 @@ async fn serve(emulator: Arc<server::Emulator>) -> std::io::Result<()> {
         stdout.flush()?;
     }
     let app = server::router(Arc::clone(&emulator));
+    // `--startup-hang`: connections are accepted and answered only once it has passed.
+    let answer_from = tokio::time::Instant::now() + emulator.settings.startup_hang;
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -132,6 +153,7 @@ async fn serve(emulator: Arc<server::Emulator>) -> std::io::Result<()> {
         let service = TowerToHyperService::new(app.clone());
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
+            tokio::time::sleep_until(answer_from).await;
             let http = hyper::server::conn::http1::Builder::new();
             match acceptor {
                 Some(acceptor) => {

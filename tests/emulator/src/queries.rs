@@ -182,7 +182,7 @@ impl Query {
     /// The first QueryResults, answered to the POST: QUEUED, nothing dispatched yet.
     pub fn initial_page(&self, emulator: &Emulator, base: &str) -> Value {
         let inner = self.lock();
-        self.results(
+        let mut page = self.results(
             emulator,
             base,
             &inner,
@@ -190,7 +190,12 @@ impl Query {
             None,
             None,
             None,
-        )
+        );
+        if emulator.settings.engine == Engine::Presto {
+            // Recorded on PrestoDB 0.296: a new query waits for its prerequisites first.
+            page["stats"]["state"] = json!("WAITING_FOR_PREREQUISITES");
+        }
+        page
     }
 
     /// GET on a `nextUri`.
@@ -231,14 +236,19 @@ impl Query {
         if !inner.dispatched && !inner.state.is_done() {
             inner.dispatched = true;
             // Dispatch: the statement is parsed now; a syntax error fails the query right here,
-            // on the queued page (DispatchManager creates a failed query).
-            match sql::parse(&self.sql, emulator.dialect()) {
-                Err(error) => {
-                    let failure = QueryFailure {
-                        code: codes::SYNTAX_ERROR,
-                        message: error.to_string(),
-                        location: Some(error.pos),
-                    };
+            // on the queued page (DispatchManager creates a failed query). While the server
+            // starts, the session's access check fails first (SERVER_STARTING_UP, recorded).
+            let parsed = if emulator.starting() {
+                Err(emulator.starting_failure())
+            } else {
+                sql::parse(&self.sql, emulator.dialect()).map_err(|error| QueryFailure {
+                    code: codes::SYNTAX_ERROR,
+                    message: error.to_string(),
+                    location: Some(error.pos),
+                })
+            };
+            match parsed {
+                Err(failure) => {
                     drop(inner);
                     self.finish(emulator, Err(failure));
                     inner = self.lock();
@@ -509,7 +519,9 @@ fn query_type(sql: &str, emulator: &Emulator) -> Value {
         Ok(sql::Statement::CreateCatalog { .. } | sql::Statement::DropCatalog { .. }) => {
             json!("DATA_DEFINITION")
         }
-        Ok(sql::Statement::ShowCatalogs { .. }) => json!("DESCRIBE"),
+        Ok(sql::Statement::ShowCatalogs { .. } | sql::Statement::ShowSchemas { .. }) => {
+            json!("DESCRIBE")
+        }
         Ok(sql::Statement::Select(_)) => json!("SELECT"),
         Err(_) => Value::Null,
     }
@@ -538,6 +550,10 @@ pub fn error_json(failure: &QueryFailure, engine: Engine) -> Value {
         "errorType": failure.code.kind,
         "failureInfo": {"type": exception, "message": failure.message, "suppressed": [], "stack": []},
     });
+    if engine == Engine::Presto {
+        // Recorded on PrestoDB 0.296: its QueryError has `retriable`.
+        error["retriable"] = json!(false);
+    }
     if let Some((line, column)) = failure.location {
         let location = json!({"lineNumber": line, "columnNumber": column});
         error["errorLocation"] = location.clone();

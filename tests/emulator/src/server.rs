@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::catalogs::CatalogManager;
 use crate::engine::EngineOptions;
 use crate::error_codes::{self as codes, QueryFailure};
-use crate::queries::{PageError, PageKind, QUERY_STATE_NAMES, Query, QueryState, error_json};
+use crate::queries::{PageError, PageKind, QUERY_STATE_NAMES, Query, QueryState};
 use crate::record::Recorder;
 use crate::rng::Rng;
 use crate::settings::Settings;
@@ -35,6 +35,7 @@ pub struct Emulator {
     query_counter: AtomicU64,
     slug_secret: u64,
     shutting_down: AtomicBool,
+    doomed: AtomicBool,
 }
 
 impl Emulator {
@@ -59,6 +60,7 @@ impl Emulator {
             query_counter: AtomicU64::new(0),
             slug_secret,
             shutting_down: AtomicBool::new(false),
+            doomed: AtomicBool::new(false),
         }
     }
 
@@ -70,13 +72,35 @@ impl Emulator {
     }
 
     pub fn engine_options(&self) -> EngineOptions {
+        let since = self.started.elapsed();
+        let window_end = self.settings.startup_delay + self.settings.no_nodes_window;
         EngineOptions {
             legacy_catalogs_table: self.settings.legacy_catalogs_table,
+            catalogs_table: self.settings.catalogs_table,
+            presto: self.settings.engine == Engine::Presto,
+            no_nodes: since >= self.settings.startup_delay && since < window_end,
         }
     }
 
-    fn starting(&self) -> bool {
-        self.started.elapsed() < self.settings.startup_delay
+    /// Within `--startup-delay` (or for good when a catalog stops the start): `starting:true`,
+    /// and queries fail SERVER_STARTING_UP.
+    pub fn starting(&self) -> bool {
+        self.doomed.load(Ordering::SeqCst) || self.started.elapsed() < self.settings.startup_delay
+    }
+
+    /// The start will fail when `--startup-delay` ends: it never gets to `starting:false`.
+    pub fn doom(&self) {
+        self.doomed.store(true, Ordering::SeqCst);
+    }
+
+    /// The failure of a statement dispatched while the server starts: access control is not
+    /// ready (recorded on Trino 476 and PrestoDB 0.296, on the first GET of the queued URI).
+    pub fn starting_failure(&self) -> QueryFailure {
+        let message = match self.settings.engine {
+            Engine::Trino => "Trino server is still initializing",
+            Engine::Presto => "Presto server is still initializing",
+        };
+        QueryFailure::new(codes::SERVER_STARTING_UP, message)
     }
 
     fn header_prefix(&self) -> &'static str {
@@ -204,7 +228,7 @@ enum AuthFailure {
     },
     /// 403 `Authentication over HTTP is not enabled`.
     InsecureForbidden,
-    /// NOT IN FACTS: PrestoDB without `X-Presto-User` — 400 `User must be set`.
+    /// PrestoDB without `X-Presto-User`: 400 `User must be set` (recorded on 0.296).
     PrestoNoUser,
 }
 
@@ -228,6 +252,7 @@ impl AuthFailure {
                 StatusCode::FORBIDDEN,
                 "Authentication over HTTP is not enabled",
             ),
+            // Recorded on PrestoDB 0.296.
             AuthFailure::PrestoNoUser => text(StatusCode::BAD_REQUEST, "User must be set"),
         }
     }
@@ -334,8 +359,10 @@ fn authenticate(emulator: &Emulator, headers: &HeaderMap) -> Result<String, Auth
     }
     match (header_user, emulator.settings.engine) {
         (Some(user), _) => Ok(user.to_string()),
+        // Recorded on Trino 476.
         (None, Engine::Trino) => Err(AuthFailure::Unauthorized {
-            message: "Basic authentication or X-Trino-User must be sent".to_string(),
+            message: "Basic authentication or X-Trino-Original-User or X-Trino-User must be sent"
+                .to_string(),
             challenges: vec![BASIC_CHALLENGE],
         }),
         (None, Engine::Presto) => Err(AuthFailure::PrestoNoUser),
@@ -378,21 +405,17 @@ async fn post_statement(
         }
     };
     if sql.trim().is_empty() {
-        // QueuedStatementResource.postStatement
+        // QueuedStatementResource.postStatement; recorded: Trino 476's Jetty error page text,
+        // PrestoDB 0.296's bare message.
         emulator.reject(Some(&user), &sql);
-        return text(StatusCode::BAD_REQUEST, "SQL statement is empty");
-    }
-    let starting = emulator.starting();
-    if starting && !emulator.settings.starting_query_error {
-        emulator.reject(Some(&user), &sql);
-        // QueuedStatementResource: badRequest(SERVICE_UNAVAILABLE, "Trino server is still initializing").
-        // NOT IN FACTS: PrestoDB's wording.
         let message = match emulator.settings.engine {
-            Engine::Trino => "Trino server is still initializing",
-            Engine::Presto => "Presto server is still initializing",
+            Engine::Trino => "Error 400 Bad Request: SQL statement is empty",
+            Engine::Presto => "SQL statement is empty",
         };
-        return text(StatusCode::SERVICE_UNAVAILABLE, message);
+        return text(StatusCode::BAD_REQUEST, message);
     }
+    // While starting, the statement is accepted like any other; it fails when dispatched, on
+    // the first GET of its queued URI (recorded on both engines: there is never a 503).
     let source = headers
         .get(format!("{}Source", emulator.header_prefix()).as_str())
         .and_then(|v| v.to_str().ok())
@@ -410,19 +433,6 @@ async fn post_statement(
         .unwrap_or_else(|e| e.into_inner())
         .push(Arc::clone(&query));
     let base = emulator.base_url(&headers);
-    if starting {
-        // Newer Trino: access control is not ready yet, the query fails (SERVER_STARTING_UP).
-        let failure = QueryFailure::new(
-            codes::SERVER_STARTING_UP,
-            "Trino server is still initializing",
-        );
-        let mut page = query.initial_page(&emulator, &base);
-        query.cancel_with(&emulator, failure.clone());
-        page.as_object_mut().map(|p| p.remove("nextUri"));
-        page["stats"]["state"] = json!("FAILED");
-        page["error"] = error_json(&failure, emulator.settings.engine);
-        return json_response(page);
-    }
     json_response(query.initial_page(&emulator, &base))
 }
 
@@ -439,7 +449,8 @@ async fn next_page(
     kind: PageKind,
     token: u64,
 ) -> Response {
-    // A proxy's 503 before anything happens: the client must retry the same URI.
+    // FAULT INJECTION (`--fail-rate-503`): a proxy's 503 before anything happens; the client must
+    // retry the same URI.
     if emulator.rng.chance(emulator.settings.fail_rate_503) {
         // NOT IN FACTS: the body; Trino itself never sends 503 here (facts §3).
         return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
@@ -532,6 +543,11 @@ fn node_state(emulator: &Emulator) -> &'static str {
 }
 
 async fn get_state(State(emulator): State<Shared>) -> Response {
+    // PrestoDB 0.296 says INACTIVE until it has started; Trino 476 says ACTIVE all along
+    // (both recorded).
+    if emulator.settings.engine == Engine::Presto && emulator.starting() {
+        return json_response(json!("INACTIVE"));
+    }
     json_response(json!(node_state(&emulator)))
 }
 
@@ -539,12 +555,23 @@ async fn put_state(State(emulator): State<Shared>, headers: HeaderMap, body: Byt
     if let Err(failure) = authenticate(&emulator, &headers) {
         return failure.into_response();
     }
+    if emulator.settings.engine == Engine::Trino {
+        // Recorded on Trino 476 with the default access control: the coordinator's state is a
+        // management resource. (With system-information write permission it is 500 `Cannot
+        // shutdown coordinator`, trino-476-measured.md §9; the emulator has no access control.)
+        return text(
+            StatusCode::FORBIDDEN,
+            "Error 403 Forbidden: Management only resource",
+        );
+    }
     let requested: Option<String> = serde_json::from_slice(&body).ok();
     match requested.as_deref() {
         Some("SHUTTING_DOWN") => {}
         Some("ACTIVE") if !emulator.shutting_down.load(Ordering::SeqCst) => {
             return StatusCode::OK.into_response();
         }
+        // Recorded on PrestoDB 0.296.
+        Some("ACTIVE") => return text(StatusCode::BAD_REQUEST, "Cluster is shutting down"),
         // NOT IN FACTS: the rest of the sentence after "Invalid state transition".
         Some(other) => {
             return text(
@@ -553,14 +580,6 @@ async fn put_state(State(emulator): State<Shared>, headers: HeaderMap, body: Byt
             );
         }
         None => return text(StatusCode::BAD_REQUEST, "Invalid state"),
-    }
-    if emulator.settings.engine == Engine::Trino {
-        // GracefulShutdownHandler: UnsupportedOperationException("Cannot shutdown coordinator").
-        // NOT IN FACTS: an unmapped exception becomes a 500 with the message as body.
-        return text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Cannot shutdown coordinator",
-        );
     }
     if !emulator.shutting_down.swap(true, Ordering::SeqCst) {
         let emulator = Arc::clone(&emulator);
@@ -609,7 +628,10 @@ async fn list_queries(
     headers: HeaderMap,
     QueryParams(filter): QueryParams<StateFilter>,
 ) -> Response {
-    if let Err(failure) = authenticate(&emulator, &headers) {
+    // PrestoDB 0.296 lists queries without a user (recorded); Trino 476 needs one.
+    if emulator.settings.engine == Engine::Trino
+        && let Err(failure) = authenticate(&emulator, &headers)
+    {
         return failure.into_response();
     }
     let wanted = filter.state.map(|s| s.to_uppercase());
@@ -661,13 +683,15 @@ async fn delete_query(
 async fn cluster(State(emulator): State<Shared>) -> Response {
     let queries = emulator.all_queries();
     let count = |state: QueryState| queries.iter().filter(|q| q.state() == state).count();
-    // presto-main ClusterStatsResource (facts §4).
+    // presto-main ClusterStatsResource; the keys recorded on PrestoDB 0.296.
     json_response(json!({
         "runningQueries": count(QueryState::Running),
         "blockedQueries": 0,
         "queuedQueries": count(QueryState::Queued),
         "activeWorkers": 1,
         "runningDrivers": 0,
+        "runningTasks": 0,
+        "adjustedQueueSize": 0,
         "reservedMemory": 0.0,
         "totalInputRows": 0,
         "totalInputBytes": 0,

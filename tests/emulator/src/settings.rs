@@ -29,7 +29,10 @@ pub struct Settings {
     pub legacy_catalogs_table: bool,
     pub hidden_catalogs: Vec<String>,
     pub startup_delay: Duration,
-    pub starting_query_error: bool,
+    pub startup_hang: Duration,
+    pub no_nodes_window: Duration,
+    pub connectors: Option<Vec<String>>,
+    pub catalogs_table: crate::engine::CatalogsTable,
     pub statement_latency: Duration,
     pub query_latency: Duration,
     pub fail_rate_503: f64,
@@ -123,6 +126,15 @@ impl Settings {
             Some(path) => Some(read_password_file(path).map_err(usage)?),
             None => None,
         };
+        if let Some(names) = &args.connectors {
+            let known = crate::connectors::known(engine);
+            if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
+                return Err(usage(format!(
+                    "--connectors: the emulator has no connector '{unknown}' (it has {})",
+                    known.join(", ")
+                )));
+            }
+        }
         let seed = args.seed.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -133,7 +145,7 @@ impl Settings {
             node_version: args.node_version.clone().unwrap_or_else(|| {
                 match engine {
                     Engine::Trino => "476",
-                    Engine::Presto => "0.293",
+                    Engine::Presto => "0.296-8661b73",
                 }
                 .to_string()
             }),
@@ -150,7 +162,10 @@ impl Settings {
             legacy_catalogs_table: args.legacy_catalogs_table,
             hidden_catalogs: args.hidden_catalogs.clone(),
             startup_delay: args.startup_delay,
-            starting_query_error: args.starting_query_error,
+            startup_hang: args.startup_hang,
+            no_nodes_window: args.no_nodes_window,
+            connectors: args.connectors.clone(),
+            catalogs_table: args.catalogs_table,
             statement_latency: args.statement_latency,
             query_latency: args.query_latency,
             fail_rate_503: args.fail_rate_503,

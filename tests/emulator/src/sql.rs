@@ -6,7 +6,9 @@
 //! Grammar (facts §1.3 and §2.1):
 //! ```text
 //! statement := SHOW CATALOGS [LIKE string [ESCAPE string]]
+//!            | SHOW SCHEMAS [(FROM | IN) ident] [LIKE string [ESCAPE string]]
 //!            | SELECT item (',' item)* [FROM name] [WHERE expr] [LIMIT (integer | ALL)]
+//!              (an item may be `count(*)`)
 //!            | CREATE CATALOG [IF NOT EXISTS] ident USING ident [COMMENT string]
 //!                [AUTHORIZATION [USER | ROLE] ident] [WITH '(' ident '=' (DEFAULT | expr), … ')']
 //!            | DROP CATALOG [IF EXISTS] ident [CASCADE | RESTRICT]
@@ -61,6 +63,8 @@ pub enum Expr {
     Compare(Box<Expr>, CompareOp, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
+    /// `count(*)`: the one aggregate the emulator knows (the sandboxes' first query).
+    CountStar(Pos),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +80,8 @@ impl Expr {
             | Expr::Integer(_, p)
             | Expr::Decimal(_, p)
             | Expr::Boolean(_, p)
-            | Expr::Null(p) => *p,
+            | Expr::Null(p)
+            | Expr::CountStar(p) => *p,
             Expr::Column(parts) => parts[0].pos,
             Expr::Compare(l, _, _) | Expr::And(l, _) | Expr::Or(l, _) => l.pos(),
         }
@@ -89,6 +94,7 @@ impl Expr {
             Expr::Integer(s, _) | Expr::Decimal(s, _) => s.clone(),
             Expr::Boolean(b, _) => b.to_string(),
             Expr::Null(_) => "null".to_string(),
+            Expr::CountStar(_) => "count(*)".to_string(),
             Expr::Column(parts) => parts
                 .iter()
                 .map(|p| p.value.clone())
@@ -134,6 +140,12 @@ pub struct Property {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
     ShowCatalogs {
+        like: Option<String>,
+        escape: Option<String>,
+    },
+    ShowSchemas {
+        /// None: no `FROM`, the session's catalog (which the emulator never has).
+        catalog: Option<Ident>,
         like: Option<String>,
         escape: Option<String>,
     },
@@ -602,10 +614,15 @@ impl Parser {
 
     fn statement(&mut self) -> Result<Statement, SyntaxError> {
         if self.accept_keyword("SHOW") {
-            if !self.is_keyword("CATALOGS") {
-                return Err(self.mismatch(&["'CATALOGS'"]));
+            let schemas = self.is_keyword("SCHEMAS");
+            if !schemas && !self.is_keyword("CATALOGS") {
+                return Err(self.mismatch(&["'CATALOGS'", "'SCHEMAS'"]));
             }
             self.next();
+            let mut catalog = None;
+            if schemas && (self.accept_keyword("FROM") || self.accept_keyword("IN")) {
+                catalog = Some(self.identifier()?);
+            }
             let mut like = None;
             let mut escape = None;
             if self.accept_keyword("LIKE") {
@@ -614,7 +631,18 @@ impl Parser {
                     escape = Some(self.string()?);
                 }
             } else if !matches!(self.peek().tok, Tok::Eof) {
-                return Err(self.mismatch(&["'LIKE'", "<EOF>"]));
+                return Err(if schemas && catalog.is_none() {
+                    self.mismatch(&["'FROM'", "'IN'", "'LIKE'", "<EOF>"])
+                } else {
+                    self.mismatch(&["'LIKE'", "<EOF>"])
+                });
+            }
+            if schemas {
+                return Ok(Statement::ShowSchemas {
+                    catalog,
+                    like,
+                    escape,
+                });
             }
             return Ok(Statement::ShowCatalogs { like, escape });
         }
@@ -623,7 +651,7 @@ impl Parser {
         }
         if self.accept_keyword("CREATE") {
             if self.dialect.presto {
-                // NOT IN FACTS: PrestoDB's list of what may follow CREATE.
+                // Recorded on PrestoDB 0.296.
                 return Err(self.mismatch(&[
                     "'FUNCTION'",
                     "'MATERIALIZED'",
@@ -631,6 +659,7 @@ impl Parser {
                     "'ROLE'",
                     "'SCHEMA'",
                     "'TABLE'",
+                    "'TEMPORARY'",
                     "'TYPE'",
                     "'VIEW'",
                 ]));
@@ -643,14 +672,14 @@ impl Parser {
         }
         if self.accept_keyword("DROP") {
             if self.dialect.presto {
-                // NOT IN FACTS: PrestoDB's list of what may follow DROP.
+                // Recorded on PrestoDB 0.296.
                 return Err(self.mismatch(&[
-                    "'COLUMN'",
                     "'FUNCTION'",
                     "'MATERIALIZED'",
                     "'ROLE'",
                     "'SCHEMA'",
                     "'TABLE'",
+                    "'TEMPORARY'",
                     "'VIEW'",
                 ]));
             }
@@ -881,6 +910,23 @@ impl Parser {
                 self.expect_symbol(")", &["')'"])?;
                 return Ok(inner);
             }
+            Tok::Word(w)
+                if w.eq_ignore_ascii_case("count")
+                    && matches!(
+                        self.tokens.get(self.at + 1).map(|t| &t.tok),
+                        Some(Tok::Symbol("("))
+                    )
+                    && matches!(
+                        self.tokens.get(self.at + 2).map(|t| &t.tok),
+                        Some(Tok::Symbol("*"))
+                    ) =>
+            {
+                self.next();
+                self.next();
+                self.next();
+                self.expect_symbol(")", &["')'"])?;
+                return Ok(Expr::CountStar(token.pos));
+            }
             Tok::Word(_) | Tok::Quoted(_) => {
                 let mut parts = vec![self.identifier()?];
                 while self.is_symbol(".") {
@@ -964,6 +1010,10 @@ mod tests {
             "line 1:1: mismatched input 'SELEC'. Expecting: 'CREATE', 'DROP', 'SELECT', 'SHOW'"
         );
         assert_eq!(
+            error("SHOW TABLES"),
+            "line 1:6: mismatched input 'TABLES'. Expecting: 'CATALOGS', 'SCHEMAS'"
+        );
+        assert_eq!(
             error("CREATE CATALOG select USING memory"),
             "line 1:16: mismatched input 'select'. Expecting: <identifier>"
         );
@@ -1023,6 +1073,23 @@ mod tests {
         assert!(matches!(
             parsed("-- c\nSHOW /* x */ CATALOGS LIKE 't%' ESCAPE '\\'"),
             Statement::ShowCatalogs { .. }
+        ));
+        assert!(matches!(
+            parsed("SHOW SCHEMAS FROM \"tpch\""),
+            Statement::ShowSchemas {
+                catalog: Some(_),
+                ..
+            }
+        ));
+        let Statement::Select(select) = parsed("SELECT count(*) FROM t.tiny.nation") else {
+            panic!()
+        };
+        assert!(matches!(
+            select.items[0],
+            SelectItem::Expr {
+                expr: Expr::CountStar(_),
+                ..
+            }
         ));
     }
 }

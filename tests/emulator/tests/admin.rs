@@ -163,8 +163,12 @@ fn trino_refuses_to_shut_down_its_coordinator() {
         .body("\"SHUTTING_DOWN\"")
         .send()
         .unwrap();
-    assert_eq!(response.status().as_u16(), 500);
-    assert_eq!(response.text().unwrap(), "Cannot shutdown coordinator");
+    // Recorded on Trino 476 (default access control).
+    assert_eq!(response.status().as_u16(), 403);
+    assert_eq!(
+        response.text().unwrap(),
+        "Error 403 Forbidden: Management only resource"
+    );
     assert_eq!(
         json(get(&format!("{}/v1/info/state", engine.url()))),
         json!("ACTIVE")
@@ -209,6 +213,15 @@ fn presto_shuts_down_gracefully_after_the_grace_period_and_running_queries() {
         json(get(&format!("{}/v1/info/state", engine.url()))),
         json!("SHUTTING_DOWN")
     );
+    let back = client()
+        .put(format!("{}/v1/info/state", engine.url()))
+        .header("X-Presto-User", "admin")
+        .header("Content-Type", "application/json")
+        .body("\"ACTIVE\"")
+        .send()
+        .unwrap();
+    assert_eq!(back.status().as_u16(), 400);
+    assert_eq!(back.text().unwrap(), "Cluster is shutting down");
     let status = engine
         .wait_for_exit(Duration::from_secs(20))
         .expect("exits after the drain");
@@ -230,11 +243,13 @@ fn presto_cluster_stats() {
         keys,
         vec![
             "activeWorkers",
+            "adjustedQueueSize",
             "blockedQueries",
             "queuedQueries",
             "reservedMemory",
             "runningDrivers",
             "runningQueries",
+            "runningTasks",
             "totalCpuTimeSecs",
             "totalInputBytes",
             "totalInputRows"
@@ -251,24 +266,31 @@ fn presto_cluster_stats() {
 }
 
 #[test]
-fn while_starting_statements_are_refused_and_recorded() {
+fn while_starting_statements_are_accepted_and_fail_on_their_first_get() {
+    // Recorded on Trino 476: never a 503; the POST answers QUEUED and the first GET of the
+    // queued URI fails the query with SERVER_STARTING_UP.
     let engine = trino().args(["--startup-delay", "3s"]).start();
     let info = json(get(&format!("{}/v1/info", engine.url())));
     assert_eq!(info["starting"], true);
-    let refused = post(&engine, "X-Trino-User", "early", "SHOW CATALOGS");
-    assert_eq!(refused.status().as_u16(), 503);
+    let first = json(post(&engine, "X-Trino-User", "early", "SHOW CATALOGS"));
+    assert_eq!(first["stats"]["state"], "QUEUED");
+    assert!(first.get("error").is_none());
+    let failed = json(get(first["nextUri"].as_str().unwrap()));
+    assert_eq!(failed["error"]["errorName"], "SERVER_STARTING_UP");
+    assert_eq!(failed["error"]["errorCode"], 65548);
     assert_eq!(
-        refused.text().unwrap(),
+        failed["error"]["message"],
         "Trino server is still initializing"
     );
+    assert!(failed.get("nextUri").is_none());
     let records = engine.records();
     assert_eq!(
         (
             records[0].outcome.as_str(),
-            records[0].query_id.as_deref(),
+            records[0].error_name.as_deref(),
             records[0].user.as_deref()
         ),
-        ("REJECTED", None, Some("early"))
+        ("FAILED", Some("SERVER_STARTING_UP"), Some("early"))
     );
     eventually("starting: false", || {
         json(get(&format!("{}/v1/info", engine.url())))["starting"] == false
@@ -277,21 +299,58 @@ fn while_starting_statements_are_refused_and_recorded() {
 }
 
 #[test]
-fn while_starting_newer_trino_fails_the_query_instead() {
-    let engine = trino()
-        .args(["--startup-delay", "5s", "--starting-query-error"])
+fn presto_is_inactive_while_starting_then_has_no_nodes_for_a_while() {
+    let dir = catalog_dir(&[("tpch", "connector.name=tpch\n")]);
+    let engine = presto()
+        .catalog_dir(dir.path())
+        .args(["--startup-delay", "1s", "--no-nodes-window", "2s"])
         .start();
-    let page = json(post(&engine, "X-Trino-User", "early", "SHOW CATALOGS"));
-    assert_eq!(page["error"]["errorName"], "SERVER_STARTING_UP");
-    assert_eq!(page["error"]["errorCode"], 65548);
     assert_eq!(
-        page["error"]["message"],
-        "Trino server is still initializing"
+        json(get(&format!("{}/v1/info/state", engine.url()))),
+        json!("INACTIVE")
     );
-    assert!(page.get("nextUri").is_none());
+    eventually("ACTIVE", || {
+        json(get(&format!("{}/v1/info/state", engine.url()))) == json!("ACTIVE")
+    });
+    // A table read fails NO_NODES_AVAILABLE just after the start; SHOW CATALOGS does not.
+    let early = engine.query("SELECT count(*) FROM tpch.tiny.nation");
+    assert_eq!(early.unwrap_err().error_name, "NO_NODES_AVAILABLE");
+    assert_eq!(engine.show_catalogs(), vec!["system", "tpch"]);
+    eventually("a table read answers", || {
+        engine
+            .query("SELECT count(*) FROM tpch.tiny.nation")
+            .is_ok()
+    });
     assert_eq!(
-        engine.records()[0].error_name.as_deref(),
-        Some("SERVER_STARTING_UP")
+        engine
+            .query("SELECT count(*) FROM tpch.tiny.nation")
+            .unwrap()
+            .rows,
+        vec![vec![json!(25)]]
+    );
+}
+
+#[test]
+fn a_bad_catalog_stops_the_start_after_http_answered_starting() {
+    let dir = catalog_dir(&[("bad", "connector.name=nosuchconnector\n")]);
+    let mut engine = presto()
+        .catalog_dir(dir.path())
+        .args(["--startup-delay", "1s"])
+        .start();
+    assert_eq!(
+        json(get(&format!("{}/v1/info", engine.url())))["starting"],
+        true
+    );
+    let status = engine
+        .wait_for_exit(Duration::from_secs(10))
+        .expect("exits when the start-up ends");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        engine.stderr().contains(
+            "\tERROR\tmain\tcom.facebook.presto.server.PrestoServer\tNo factory for connector nosuchconnector"
+        ),
+        "{}",
+        engine.stderr()
     );
 }
 
@@ -349,7 +408,7 @@ fn the_record_file_has_one_line_per_finished_statement() {
         "user": "test"
       },
       {
-        "errorName": "NOT_FOUND",
+        "errorName": "CATALOG_NOT_FOUND",
         "outcome": "FAILED",
         "queryId": "{id}",
         "sql": "DROP CATALOG nope",

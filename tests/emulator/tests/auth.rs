@@ -54,7 +54,7 @@ fn plain_http_identifies_users_and_refuses_passwords() {
         (
             401,
             basic_realm.clone(),
-            "Basic authentication or X-Trino-User must be sent".into()
+            "Basic authentication or X-Trino-Original-User or X-Trino-User must be sent".into()
         )
     );
     assert_eq!(

@@ -247,6 +247,81 @@ fn a_bad_dynamic_catalog_is_listed_but_disabled_until_dropped() {
 }
 
 #[test]
+fn newer_releases_list_failed_catalogs_differently() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "healthy.properties", b"connector.name=memory\n");
+    write(dir.path(), "broken.properties", b"connector.name=nosuch\n");
+    let list = |release: &str| {
+        let engine = trino()
+            .dynamic()
+            .file_store(dir.path())
+            .args(["--catalogs-table", release])
+            .start();
+        let output = engine
+            .query("SELECT * FROM system.metadata.catalogs")
+            .unwrap();
+        (output.columns, output.rows)
+    };
+    // 476 (recorded/measured): failed catalogs are listed with the connector they asked for.
+    let (columns, rows) = list("476");
+    assert_eq!(columns, ["catalog_name", "connector_id", "connector_name"]);
+    assert_eq!(
+        rows,
+        [
+            ["broken", "broken", "nosuch"],
+            ["healthy", "healthy", "memory"],
+            ["system", "system", "system"]
+        ]
+    );
+    // 477: left out (release notes 477, trinodb/trino#26493).
+    let (_, rows) = list("477");
+    assert_eq!(
+        rows,
+        [
+            ["healthy", "healthy", "memory"],
+            ["system", "system", "system"]
+        ]
+    );
+    // 478: listed, with a state column (trinodb/trino#26918).
+    let (columns, rows) = list("478");
+    assert_eq!(
+        columns,
+        ["catalog_name", "connector_id", "connector_name", "state"]
+    );
+    assert_eq!(rows[0], ["broken", "broken", "nosuch", "FAILED_TO_LOAD"]);
+    assert_eq!(rows[1], ["healthy", "healthy", "memory", "LOADED"]);
+}
+
+#[test]
+fn only_installed_connectors_have_factories() {
+    let engine = trino()
+        .dynamic()
+        .memory_store()
+        .args(["--connectors", "memory,tpch"])
+        .start();
+    // Recorded on Trino 476 with the memory and tpch plugins.
+    assert_eq!(
+        engine
+            .query("CREATE CATALOG p USING postgresql")
+            .unwrap_err()
+            .message,
+        "No factory for connector 'postgresql'. Available factories: [memory, tpch]"
+    );
+    engine.query("CREATE CATALOG t USING tpch").unwrap();
+    assert_eq!(
+        engine
+            .query("SELECT count(*) FROM t.tiny.nation")
+            .unwrap()
+            .rows,
+        [[serde_json::json!(25)]]
+    );
+    let unknown = trino()
+        .args(["--connectors", "oracle"])
+        .run_to_exit(std::time::Duration::from_secs(10));
+    assert_eq!(unknown.status.code(), Some(2), "{}", unknown.stderr);
+}
+
+#[test]
 fn a_bad_catalog_stops_presto_with_exit_1() {
     for (file, expected) in [
         (

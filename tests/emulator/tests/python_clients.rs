@@ -43,7 +43,8 @@ fn the_trino_python_client_manages_catalogs() {
             "select_columns": ["id", "name"],
             "select_rows": [[1, "py_pg-row-1"], [2, "py_pg-row-2"]],
             "catalogs_after_drop": ["system"],
-            "second_drop": {"error_name": "NOT_FOUND", "message": "Catalog 'py_pg' does not exist"},
+            // Recorded on Trino 476 (recorded/trino-476.json, drop-missing).
+            "second_drop": {"error_name": "CATALOG_NOT_FOUND", "message": "Catalog 'py_pg' not found"},
         })
     );
     let sent: Vec<(String, String)> = engine
