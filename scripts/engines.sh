@@ -26,6 +26,10 @@ TRINO_HOME=$OUT/trino-server-$TRINO_VERSION
 PRESTO_HOME=$OUT/presto-server-$PRESTO_VERSION
 TRINO_IMAGE=catalog-reloader-test/trino:$TRINO_VERSION
 PRESTO_IMAGE=catalog-reloader-test/presto:$PRESTO_VERSION
+# The official images: used instead of building when present or pullable (never on this project's
+# machines, which reach no image registry), unless ENGINES_BUILD_IMAGES=1.
+OFFICIAL_TRINO_IMAGE=trinodb/trino:$TRINO_VERSION
+OFFICIAL_PRESTO_IMAGE=prestodb/presto:$PRESTO_VERSION
 # The label holding a hash of everything an image is built from; equal hash, no rebuild.
 INPUTS_LABEL=io.catalog-reloader.engines.inputs
 
@@ -398,9 +402,30 @@ build_image() {
     done_step "image $image built ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%d MB", $1/1e6}'))"
 }
 
+# Whether the official image is here or can be pulled (a registry-less machine fails at once).
+official_image() {
+    local image=$1
+    [ "${ENGINES_BUILD_IMAGES:-0}" != 1 ] || return 1
+    docker image inspect "$image" >/dev/null 2>&1 || docker pull -q "$image" >/dev/null 2>&1
+}
+
+# The image chosen for an engine, remembered for `env` (target/engines/NAME.image).
+choose_image() {
+    local name=$1 official=$2
+    if official_image "$official"; then
+        echo "$official" >"$OUT/$name.image"
+        done_step "image $official (the official one) is here"
+        return 0
+    fi
+    rm -f "$OUT/$name.image"
+    return 1
+}
+
 step_trino_image() {
     docker info >/dev/null 2>&1 || die "no Docker engine answers (run scripts/engines.sh docker)"
     step_trino
+    begin
+    choose_image trino "$OFFICIAL_TRINO_IMAGE" && return
     find_trino_java
     build_image trino "$TRINO_IMAGE" "$TRINO_HOME" "$TRINO_JAVA_HOME"
 }
@@ -408,6 +433,8 @@ step_trino_image() {
 step_presto_image() {
     docker info >/dev/null 2>&1 || die "no Docker engine answers (run scripts/engines.sh docker)"
     step_presto
+    begin
+    choose_image presto "$OFFICIAL_PRESTO_IMAGE" && return
     find_presto_java
     build_image presto "$PRESTO_IMAGE" "$PRESTO_HOME" "$PRESTO_JAVA_HOME"
 }
@@ -432,8 +459,8 @@ TRINO_VERSION=$TRINO_VERSION
 PRESTO_HOME=$PRESTO_HOME
 PRESTO_JAVA_HOME=$PRESTO_JAVA_HOME
 PRESTO_VERSION=$PRESTO_VERSION
-TRINO_IMAGE=$TRINO_IMAGE
-PRESTO_IMAGE=$PRESTO_IMAGE
+TRINO_IMAGE=$(cat "$OUT/trino.image" 2>/dev/null || echo "$TRINO_IMAGE")
+PRESTO_IMAGE=$(cat "$OUT/presto.image" 2>/dev/null || echo "$PRESTO_IMAGE")
 EOF
 }
 
