@@ -114,7 +114,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn summary(mut values: Vec<f64>) -> String {
     values.sort_by(f64::total_cmp);
     format!(
-        "{:.1} ms | {:.1} ms | {:.1} ms",
+        "{:.1} / {:.1} / {:.1} ms",
         percentile(&values, 50.0),
         percentile(&values, 99.0),
         values[values.len() - 1]
@@ -445,7 +445,7 @@ fn main() {
         .unwrap_or(3);
     if parts.contains("trino") {
         println!(
-            "| run | changes | file → Trino received the CREATE: p50 / p99 / max | → CREATE finished | → agent says applied | → a SELECT through it answered | Trino's own CREATE time |"
+            "| run | changes | file → Trino received the CREATE, p50 / p99 / max | → CREATE finished | → agent says applied | → a SELECT through it answered | Trino's own CREATE time |"
         );
         println!("|---|---|---|---|---|---|---|");
         trino_dynamic(&engines, "200ms", changes);

@@ -556,16 +556,19 @@ impl Agent {
         self.save_ledger();
     }
 
-    /// Asks `SHOW SCHEMAS FROM "name"` — answered by the catalog's connector, and scheduled on a
-    /// node that has it — until it answers, fails for a reason of its own, or the deadline.
+    /// Whether a query through the catalog answers: it reads one row of one of its tables (found
+    /// with `SHOW SCHEMAS` and `SHOW TABLES`, which a coordinator answers on its own), or, for a
+    /// catalog without tables, lists its schemas. A table read is the only proof: right after
+    /// `starting: false` PrestoDB 0.296 and Trino 476 answer `SHOW SCHEMAS`, `information_schema`
+    /// and every `system` table, yet refuse to read a connector's table with `NO_NODES_AVAILABLE`
+    /// for seconds, until the node is registered with its catalogs (measured).
     async fn first_answer(&self, name: &str, deadline: Instant) -> Answer {
-        let sql = format!("SHOW SCHEMAS FROM {}", sql::quote_identifier(name));
+        let catalog = sql::quote_identifier(name);
         loop {
             self.beat();
-            let not_yet = match self.client.execute(&sql).await {
-                Ok(_) => return Answer::Answered,
-                // The coordinator is not ready for queries yet (measured on PrestoDB 0.296 and
-                // Trino 476 right after `starting: false`), or a transport hiccup.
+            let not_yet = match self.read_one_row(&catalog).await {
+                Ok(()) => return Answer::Answered,
+                // The coordinator is not ready for queries yet, or a transport hiccup.
                 Err(EngineError::Query(q))
                     if matches!(
                         q.error_name.as_str(),
@@ -582,6 +585,43 @@ impl Agent {
             }
             tokio::time::sleep(VERIFY_POLL_EVERY).await;
         }
+    }
+
+    /// `SELECT 1 FROM catalog.schema.table LIMIT 1` for the first table of the first schemas
+    /// (a small one where the catalog has the usual names), or `Ok` when it has no table.
+    async fn read_one_row(&self, catalog: &str) -> Result<(), EngineError> {
+        let names = |out: crate::engine::client::QueryOutput| -> Vec<String> {
+            out.rows
+                .iter()
+                .filter_map(|r| r.first()?.as_str().map(str::to_string))
+                .collect()
+        };
+        let mut schemas: Vec<String> = names(
+            self.client
+                .execute(&format!("SHOW SCHEMAS FROM {catalog}"))
+                .await?,
+        )
+        .into_iter()
+        .filter(|s| s != "information_schema")
+        .collect();
+        // tpch's `tiny`, and the usual default schemas, before the others.
+        schemas.sort_by_key(|s| !matches!(s.as_str(), "tiny" | "default" | "public"));
+        for schema in schemas.iter().take(3) {
+            let schema = sql::quote_identifier(schema);
+            let tables = names(
+                self.client
+                    .execute(&format!("SHOW TABLES FROM {catalog}.{schema}"))
+                    .await?,
+            );
+            if let Some(table) = tables.first() {
+                let table = sql::quote_identifier(table);
+                self.client
+                    .execute(&format!("SELECT 1 FROM {catalog}.{schema}.{table} LIMIT 1"))
+                    .await?;
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     /// The coordinator did not come up: put the last known-good files back, restart again, and
