@@ -173,7 +173,9 @@ step_docker() {
         local log=/var/log/dockerd.log
         [ "$(id -u)" = 0 ] || log=$OUT/dockerd.log
         mkdir -p "$OUT"
-        as_root setsid sh -c "exec dockerd >>'$log' 2>&1" </dev/null &
+        # `9>&-`: dockerd must not inherit this script's lock, or every later run would wait on
+        # it for as long as dockerd lives.
+        as_root setsid -f sh -c "exec dockerd >>'$log' 2>&1" </dev/null >/dev/null 2>&1 9>&-
         local deadline=$((SECONDS + 60))
         until docker info >/dev/null 2>&1; do
             [ $SECONDS -lt $deadline ] || die "dockerd did not answer within 60 s (see $log)"

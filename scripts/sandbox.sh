@@ -47,6 +47,16 @@ MUSL_TARGET="$(uname -m)-unknown-linux-musl"
 export CATALOG_RELOADER_IMAGE="${CATALOG_RELOADER_IMAGE:-catalog-reloader:local}"
 
 say() { printf '==> %s\n' "$*" >&2; }
+# `docker build`, its output shown only when it fails (the legacy builder — no buildx here —
+# prints a deprecation notice at every build).
+quiet_build() {
+  local out
+  if ! out=$(docker build -q "$@" 2>&1); then
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
+}
+
 # Runs a step with a progress line and how long it took: `timed "what" command args…`.
 timed() {
   local what=$1 started=$SECONDS
@@ -93,7 +103,7 @@ static_binaries() {
 build_agent_image() {
   if [ "$(uname -s)" != Linux ]; then
     say "building the agent image $CATALOG_RELOADER_IMAGE from source (docker/Dockerfile --target runtime)"
-    docker build -q -f docker/Dockerfile --target runtime -t "$CATALOG_RELOADER_IMAGE" . >/dev/null
+    quiet_build -f docker/Dockerfile --target runtime -t "$CATALOG_RELOADER_IMAGE" .
     return
   fi
   need_musl
@@ -102,7 +112,7 @@ build_agent_image() {
   context="$(mktemp -d)"
   docker/stage-prebuilt.sh "$context"
   say "building the agent image $CATALOG_RELOADER_IMAGE (docker/Dockerfile --target prebuilt)"
-  docker build -q -f docker/Dockerfile --target prebuilt -t "$CATALOG_RELOADER_IMAGE" "$context" >/dev/null
+  quiet_build -f docker/Dockerfile --target prebuilt -t "$CATALOG_RELOADER_IMAGE" "$context"
   rm -rf "$context"
 }
 
@@ -117,7 +127,7 @@ build_emulator_image() {
   context="$(mktemp -d)"
   cp -R tests/emulator/docker/. "$context/"
   cp "target/$MUSL_TARGET/image/coordinator-emulator" "$context/coordinator-emulator"
-  docker build -q --target trino -t "$EMULATOR_IMAGE" "$context" >/dev/null
+  quiet_build --target trino -t "$EMULATOR_IMAGE" "$context"
   rm -rf "$context"
 }
 
