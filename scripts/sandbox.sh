@@ -67,6 +67,11 @@ timed() {
 }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# How to call compose here, for the hints printed to the user.
+compose_command() {
+  if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo "docker-compose"; fi
+}
+
 compose() {
   if docker compose version >/dev/null 2>&1; then
     docker compose -f "$FILE" "$@"
@@ -155,8 +160,8 @@ choose_engine_image() {
   elif say "pulling $official" && docker pull -q "$official" >/dev/null 2>&1; then
     image=$official
   else
-    say "$official cannot be pulled here: building the real engine from Maven Central instead"
-    timed "fetching and imaging $ENGINE (scripts/engines.sh $ENGINE-image; cached after the first run)" \
+    say "$official cannot be pulled here: the real engine built from Maven Central instead"
+    timed "fetching and imaging $ENGINE if needed (scripts/engines.sh $ENGINE-image; cached after the first run)" \
       ./scripts/engines.sh "$ENGINE-image"
     image=$built
   fi
@@ -221,7 +226,7 @@ EOF
     step "./scripts/sandbox.sh$sub query 'SELECT count(*) FROM tpch.tiny.nation'" "data read through it: 25"
   fi
   if [ "$ENGINE" = trino ] && [ "$EMULATED" = 0 ]; then
-    step "docker compose -f $FILE exec trino trino --execute 'SHOW CATALOGS'" "the same, with the Trino CLI"
+    step "$(compose_command) -f $FILE exec trino trino --execute 'SHOW CATALOGS'" "the same, with the Trino CLI"
   fi
   step "curl -s http://$agent/status" "what the agent applied, per catalog"
   step "rm $folder/tpch.properties" "and the catalog goes"
@@ -242,7 +247,7 @@ query() {
     fi
     # "data":[[…],[…]] → one line per row, values separated by tabs.
     printf '%s' "$response" | sed -n 's/.*"data":\[\(\[.*\]\)\].*/\1/p' |
-      sed 's/\],\[/\n/g; s/^\[//; s/\]$//' | sed 's/","/\t/g; s/,/\t/g; s/"//g'
+      sed 's/\],\[/\n/g; s/^\[//; s/\]$//' | sed 's/","/\t/g; s/,/\t/g; s/"//g' | awk 1
     next="$(printf '%s' "$response" | sed -n 's/.*"nextUri":"\([^"]*\)".*/\1/p')"
     [ -n "$next" ] || break
     response="$(curl -fsS -H "$header" "$next")"
