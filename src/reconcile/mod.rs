@@ -224,6 +224,8 @@ pub struct Agent {
     last_uptime: Option<f64>,
     /// `/v1/info` as the last pass that reached the engine saw it.
     last_info: Option<ServerInfo>,
+    /// When `last_info` was read (Unix milliseconds): its uptime was true then.
+    last_info_at_ms: u64,
     management: Option<Management>,
     failures: BTreeMap<String, Failure>,
     recent_changes: BTreeMap<String, VecDeque<Instant>>,
@@ -290,6 +292,7 @@ impl Agent {
             races: BTreeMap::new(),
             warned_secrets: BTreeSet::new(),
             last_info: None,
+            last_info_at_ms: 0,
             management: None,
             failures: BTreeMap::new(),
             recent_changes: BTreeMap::new(),
@@ -408,6 +411,7 @@ impl Agent {
         self.last_uptime = uptime;
         self.update_engine_status(Some(&info), None);
         self.last_info = Some(info.clone());
+        self.last_info_at_ms = now_millis();
         if first_answer {
             self.check_refusals_against_engine();
         }
@@ -968,7 +972,10 @@ impl Agent {
     /// When the coordinator started, as far as its last `/v1/info` tells (Unix milliseconds).
     fn engine_started_ms(&self) -> Option<u64> {
         let uptime = self.last_info.as_ref()?.uptime_seconds()?;
-        Some(now_millis().saturating_sub((uptime * 1000.0) as u64))
+        Some(
+            self.last_info_at_ms
+                .saturating_sub((uptime * 1000.0) as u64),
+        )
     }
 
     /// A dynamic-mode refusal that repeats: held until the file or the coordinator changes, and
