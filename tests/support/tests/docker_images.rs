@@ -103,7 +103,7 @@ fn the_presto_image_exits_1_on_a_bad_catalog() {
     let image = emulator_image(Flavour::Presto);
     let good = Container::run(&["-p", "127.0.0.1::8080", &image]);
     let info = good.wait_for_info(8080, PATIENCE);
-    assert_eq!(info["nodeVersion"]["version"], "0.293");
+    assert_eq!(info["nodeVersion"]["version"], "0.296-8661b73");
     assert_eq!(
         catalogs_of(&good, Flavour::Presto),
         vec!["memory", "system", "tpcds"],

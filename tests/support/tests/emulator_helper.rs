@@ -26,7 +26,7 @@ fn start_query_and_record() {
     assert_eq!(rows.columns, vec!["id", "name"]);
     assert_eq!(rows.rows.len(), 2);
     let error = engine.query("DROP CATALOG nope").unwrap_err();
-    assert_eq!(error.error_name, "NOT_FOUND");
+    assert_eq!(error.error_name, "CATALOG_NOT_FOUND");
     let records = engine.records();
     let outcomes: Vec<(&str, &str)> = records
         .iter()
