@@ -294,8 +294,9 @@ fn presto_queries_running_during_the_drain_finish() {
 }
 
 /// Trino with `catalog.management=static` in auto mode: the agent learns it from the one
-/// refused CREATE, then applies by restarts; a file that makes Trino exit 100 — crash-looping
-/// under `restart: unless-stopped` — is reported with Trino's own error and rolled back quickly.
+/// refused CREATE, then applies by restarts — add, an edit while a query runs (the query
+/// finishes first), delete —; a file that makes Trino exit 100 — crash-looping under `restart:
+/// unless-stopped` — is reported with Trino's own error and rolled back.
 #[test]
 fn static_trino_learnt_from_one_refusal_then_restarted_and_rolled_back() {
     let Some(sandbox) = Sandbox::new(
@@ -314,6 +315,64 @@ fn static_trino_learnt_from_one_refusal_then_restarted_and_rolled_back() {
     assert_eq!(sandbox.nations("sales"), Ok(25));
     assert_eq!(agent.status()["mode"], "restart");
     sandbox.assert_restarts(1);
+
+    // An edit while a query runs: the query finishes, then Trino restarts with the new definition.
+    let url = sandbox.url();
+    let running = std::thread::spawn(move || {
+        run_query(
+            &url,
+            Flavour::Trino,
+            "analyst",
+            "SELECT count(*) FROM tpch.sf1.lineitem",
+        )
+    });
+    wait_for(SLOW, "the long query to run", || {
+        let queries: Vec<serde_json::Value> = common::http()
+            .get(format!("{}/v1/query", sandbox.url()))
+            .header("X-Trino-User", "test")
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        queries
+            .iter()
+            .any(|q| {
+                q["state"] == "RUNNING"
+                    && q["query"]
+                        .as_str()
+                        .is_some_and(|sql| sql.contains("lineitem"))
+            })
+            .then_some(())
+    });
+    let before = agent.catalog("sales").unwrap()["fingerprint"].clone();
+    sandbox.source.write_atomically(
+        "sales.properties",
+        "connector.name=tpch\ntpch.column-naming=STANDARD\n",
+    );
+    assert_eq!(
+        running.join().unwrap().map(|o| o.rows[0][0].as_i64()),
+        Ok(Some(6_001_215)),
+        "the running query was not cut off"
+    );
+    wait_for(SLOW, "the edit to be applied", || {
+        let now = agent.catalog("sales")?;
+        (now["fingerprint"] != before && now["state"] == "applied").then_some(())
+    });
+    assert!(
+        sandbox
+            .query("SELECT n_name FROM sales.tiny.nation LIMIT 1")
+            .is_ok()
+    );
+    sandbox.assert_restarts(2);
+
+    // A delete.
+    sandbox.source.remove("sales.properties");
+    wait_state(&agent, "sales", "removed");
+    assert_eq!(sandbox.catalogs(), Some(vec!["tpch".to_string()]));
+    sandbox.assert_restarts(3);
+    sandbox.source.write_atomically("sales.properties", TPCH);
+    wait_state(&agent, "sales", "applied");
+    sandbox.assert_restarts(4);
 
     let written = Instant::now();
     sandbox.source.write_atomically(
