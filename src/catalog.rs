@@ -155,8 +155,8 @@ impl CatalogSpec {
         for (key, value) in &self.properties {
             if is_sensitive_key(key) && !is_secret_reference(value) {
                 out.push(value.as_str());
-            } else if let Some(password) = url_password(value) {
-                out.push(password);
+            } else {
+                out.extend(secret_ranges(value).into_iter().map(|r| &value[r]));
             }
         }
         // Very short values would scrub ordinary words from messages; they are still never printed
@@ -189,16 +189,26 @@ pub fn is_sensitive_key(key: &str) -> bool {
     MARKERS.iter().any(|m| key.contains(m))
 }
 
-/// A value as it may be shown: `***` for sensitive keys; a URL's embedded password masked otherwise.
-/// Secret references (`${ENV:…}`, `${FILE:…}`) are not secrets and stay visible.
+/// A value as it may be shown: `***` for sensitive keys; otherwise the credentials a URL or a
+/// connection string carries are masked (see [`secret_ranges`]). Secret references (`${ENV:…}`,
+/// `${FILE:…}`) are not secrets and stay visible.
 pub fn redact_value(key: &str, value: &str) -> String {
     if is_sensitive_key(key) && !is_secret_reference(value) {
         return "***".to_string();
     }
-    match url_password_range(value) {
-        Some(range) => format!("{}***{}", &value[..range.start], &value[range.end..]),
-        None => value.to_string(),
+    let ranges = secret_ranges(value);
+    if ranges.is_empty() {
+        return value.to_string();
     }
+    let mut out = String::with_capacity(value.len());
+    let mut at = 0;
+    for range in ranges {
+        out.push_str(&value[at..range.start]);
+        out.push_str("***");
+        at = range.end;
+    }
+    out.push_str(&value[at..]);
+    out
 }
 
 /// A sensitive property whose value is written out rather than referenced (`${ENV:…}`).
@@ -213,36 +223,75 @@ fn is_secret_reference(value: &str) -> bool {
         && !v[2..].contains("${")
 }
 
-/// The password of `scheme://user:password@host…`, if the value has one.
-fn url_password(value: &str) -> Option<&str> {
-    url_password_range(value).map(|range| &value[range])
+/// Where a value carries credentials, in order and without overlaps. Positions, not texts: the
+/// same characters may appear elsewhere (`https://trino:trino@…`).
+///
+/// * The password of `scheme://user:password@host…`. The user information ends at the **last**
+///   `@` of the URL, not at the first `/`: passwords are pasted unencoded (`user:pa/ss@host`), and
+///   masking a few characters too many costs nothing.
+/// * The value of every `name=value` pair whose name is sensitive, in a query string or a
+///   connection string (`?access_token=…`, `&password=…`, `;password=…`, `password=… user=…`).
+fn secret_ranges(value: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    if let Some(scheme_end) = value.find("://") {
+        let after_scheme = scheme_end + 3;
+        let rest = &value[after_scheme..];
+        let url_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        if let Some(at) = rest[..url_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+            && colon + 1 < at
+        {
+            ranges.push(after_scheme + colon + 1..after_scheme + at);
+        }
+    }
+    let is_separator = |c: char| matches!(c, '?' | '&' | ';') || c.is_whitespace();
+    // Where the current pair's name starts; `None` inside a value.
+    let mut name_start = Some(0);
+    for (i, c) in value.char_indices() {
+        if is_separator(c) {
+            name_start = Some(i + c.len_utf8());
+            continue;
+        }
+        let Some(start) = name_start.filter(|start| c == '=' && *start < i) else {
+            continue;
+        };
+        let value_start = i + 1;
+        let value_end = value[value_start..]
+            .find(|c: char| is_separator(c) || c == '#')
+            .map_or(value.len(), |n| value_start + n);
+        if is_sensitive_key(&value[start..i]) && value_start < value_end {
+            ranges.push(value_start..value_end);
+        }
+        name_start = None;
+    }
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
 }
 
-/// Where the password of `scheme://user:password@host…` sits in the value. A position, not the
-/// text: the same characters may appear earlier (`https://trino:trino@…`).
-fn url_password_range(value: &str) -> Option<std::ops::Range<usize>> {
-    let after_scheme = value.find("://")? + 3;
-    let rest = &value[after_scheme..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let at = authority.rfind('@')?;
-    let userinfo = &authority[..at];
-    let colon = userinfo.find(':')?;
-    let start = after_scheme + colon + 1;
-    let end = after_scheme + at;
-    (start < end).then_some(start..end)
-}
-
-/// Replaces each of `secrets` (longest first) in `text` with `***`.
+/// Replaces every secret in `text` with `***`, also as an SQL string literal writes it (`'`
+/// doubled: an engine's error may quote the statement).
 pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
+    let mut forms: Vec<String> = Vec::new();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if secret.contains('\'') {
+            forms.push(secret.replace('\'', "''"));
+        }
+        forms.push((*secret).to_string());
+    }
     // Longest first, whoever passed them: a short secret inside a longer one (`admin` in
     // `admin-Pr0d!`) must not leave the rest of the longer one showing.
-    let mut secrets = secrets.to_vec();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    forms.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut out = text.to_string();
-    for secret in secrets {
-        if !secret.is_empty() && out.contains(secret) {
-            out = out.replace(secret, "***");
+    for form in forms {
+        if out.contains(&form) {
+            out = out.replace(&form, "***");
         }
     }
     out
@@ -780,6 +829,40 @@ mod tests {
             "login *** failed"
         );
         assert_eq!(shown("aws-secret-key"), "${ENV:AWS}");
+        // Passwords pasted unencoded, tokens in query strings, JDBC connection strings.
+        assert_eq!(
+            redact_value("server", "https://user:pa/ss@host:8443"),
+            "https://user:***@host:8443"
+        );
+        assert_eq!(
+            redact_value("server", "https://host/?access_token=abc.def&x=1"),
+            "https://host/?access_token=***&x=1"
+        );
+        assert_eq!(
+            redact_value("url", "jdbc:postgresql://db/x?user=u&password=hunter22#f"),
+            "jdbc:postgresql://db/x?user=u&password=***#f"
+        );
+        assert_eq!(
+            redact_value("url", "jdbc:sqlserver://db:1433;user=u;password=p=ss;x=1"),
+            "jdbc:sqlserver://db:1433;user=u;password=***;x=1"
+        );
+        // An `@` in a parameter looks like the end of a user part: more is masked, nothing shown.
+        assert_eq!(
+            redact_value("url", "jdbc:sqlserver://db:1433;user=u;password=p@ss;x=1"),
+            "jdbc:sqlserver://db:***;x=1"
+        );
+        assert_eq!(
+            redact_value("dsn", "host=db password=top-secret user=u"),
+            "host=db password=*** user=u"
+        );
+        assert_eq!(redact_value("url", "a=b=c;==;x"), "a=b=c;==;x");
+        let url = parse("connector.name=x\nconnection-url=jdbc:x://db/?secret=abc123\n").unwrap();
+        assert_eq!(url.secret_values(), ["abc123"]);
+        // An engine quoting the statement doubles the quote of a password.
+        assert_eq!(
+            scrub_secrets("near 'it''s-me' here", &["it's-me"]),
+            "near '***' here"
+        );
         assert_eq!(
             spec.scrub("login failed for s3cr3t! at jdbc:postgresql://admin:hunter22@db/x"),
             "login failed for *** at jdbc:postgresql://admin:***@db/x"

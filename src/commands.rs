@@ -1,6 +1,27 @@
 //! The four subcommands, wired from their arguments. Exit codes are part of the contract
 //! (DESIGN.md "Command line").
 
+/// `println!` and friends without their panic: the agent's output may go to a pipe that is closed
+/// (`catalog-reloader plan | head -1`), and that must never crash it.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use crate::catalog::redact_value;
 use crate::config::{
     EngineArgs, FolderArgs, HealthArgs, OutputFormat, PlanArgs, RestartArgs, RunArgs, SyncArgs,
@@ -88,13 +109,13 @@ pub fn validate(args: &ValidateArgs) -> ExitCode {
     let desired = match scan::scan(&args.folder.catalog_dir, args.folder.flavour_hint()) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
             return ExitCode::from(EXIT_DEGRADED);
         }
     };
     match args.output {
-        OutputFormat::Text => print!("{}", report::validate_text(&desired)),
-        OutputFormat::Json => println!("{}", report::validate_json(&desired)),
+        OutputFormat::Text => say_raw!("{}", report::validate_text(&desired)),
+        OutputFormat::Json => say!("{}", report::validate_json(&desired)),
     }
     ExitCode::from(if desired.invalid.is_empty() {
         EXIT_OK
@@ -112,21 +133,21 @@ pub async fn plan(args: &PlanArgs) -> ExitCode {
     ) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
             return ExitCode::from(EXIT_ERROR);
         }
     };
     let prepared = match agent.prepare().await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
             return ExitCode::from(1);
         }
     };
     let server = shown_server(&args.engine.server);
     match args.output {
-        OutputFormat::Text => print!("{}", report::plan_text(&prepared, &server)),
-        OutputFormat::Json => println!("{}", report::plan_json(&prepared, &server)),
+        OutputFormat::Text => say_raw!("{}", report::plan_text(&prepared, &server)),
+        OutputFormat::Json => say!("{}", report::plan_json(&prepared, &server)),
     }
     ExitCode::from(if args.detailed_exitcode && prepared.plan.has_changes() {
         2
@@ -141,15 +162,20 @@ pub async fn sync(args: &SyncArgs) -> ExitCode {
     let mut agent = match build_agent(&args.folder, &args.engine, &args.restart, wiring) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let report = agent.pass(Trigger::Startup).await;
+    let mut report = agent.pass(Trigger::Startup).await;
+    if let Some(e) = agent.save_ledger_now()
+        && !matches!(report.result, PassResult::Error(_))
+    {
+        report.result = PassResult::Error(e);
+    }
     let status = status.lock().expect("status lock").clone();
     for (name, c) in &status.catalogs {
         if let Some(error) = &c.error {
-            eprintln!("{name}: {}: {error}", c.state.as_str());
+            say_err!("{name}: {}: {error}", c.state.as_str());
         }
     }
     match report.result {
@@ -157,7 +183,7 @@ pub async fn sync(args: &SyncArgs) -> ExitCode {
         PassResult::Degraded if args.tolerate_invalid => ExitCode::from(EXIT_OK),
         PassResult::Degraded => ExitCode::from(EXIT_DEGRADED),
         PassResult::Error(e) => {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -183,7 +209,7 @@ pub async fn run(args: &RunArgs) -> ExitCode {
     ) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
             return ExitCode::from(EXIT_ERROR);
         }
     };
@@ -191,7 +217,7 @@ pub async fn run(args: &RunArgs) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(args.watch.listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", args.watch.listen);
+            say_err!("error: cannot listen on {}: {e}", args.watch.listen);
             return ExitCode::from(EXIT_ERROR);
         }
     };
@@ -205,18 +231,16 @@ pub async fn run(args: &RunArgs) -> ExitCode {
         metrics: metrics.clone(),
         heartbeats: heartbeats.clone(),
         readiness: readiness.clone(),
-        stale_after: args.watch.resync_interval * 3,
+        // A loop is stuck when it has not stamped for three resyncs, and never sooner than one
+        // statement may take (a pass stamps between statements).
+        stale_after: (args.watch.resync_interval * 3)
+            .max(args.engine.statement_timeout + std::time::Duration::from_secs(60)),
     });
-    let mut server_shutdown = shutdown_rx.clone();
-    let server = tokio::spawn(async move {
-        let serve =
-            axum::serve(listener, server::router(state)).with_graceful_shutdown(async move {
-                let _ = server_shutdown.wait_for(|stop| *stop).await;
-            });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    });
+    let server = tokio::spawn(server::serve(
+        listener,
+        server::router(state),
+        shutdown_rx.clone(),
+    ));
 
     let source = match args.watch.poll.and_then(|p| p.0) {
         Some(every) => Source::Poll(every),
@@ -275,7 +299,7 @@ pub async fn health(args: &HealthArgs) -> ExitCode {
     {
         Ok(client) => client.get(format!("http://{addr}{path}")).send().await,
         Err(e) => {
-            eprintln!("error: {e}");
+            say_err!("error: {e}");
             return ExitCode::from(EXIT_DEGRADED);
         }
     };
@@ -283,14 +307,14 @@ pub async fn health(args: &HealthArgs) -> ExitCode {
         Ok(resp) if resp.status().is_success() => ExitCode::SUCCESS,
         Ok(resp) => {
             let code = resp.status();
-            eprintln!(
+            say_err!(
                 "{path}: {code} {}",
                 resp.text().await.unwrap_or_default().trim()
             );
             ExitCode::from(EXIT_DEGRADED)
         }
         Err(e) => {
-            eprintln!("{path}: no answer from {addr}: {e}");
+            say_err!("{path}: no answer from {addr}: {e}");
             ExitCode::from(EXIT_DEGRADED)
         }
     }

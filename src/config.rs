@@ -204,7 +204,7 @@ pub struct WatchArgs {
     pub debounce: Duration,
 
     /// Full pass even without events
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, env = "CATALOG_RELOADER_RESYNC_INTERVAL")]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_resync_interval, env = "CATALOG_RELOADER_RESYNC_INTERVAL")]
     pub resync_interval: Duration,
 
     /// Poll the folder instead of using inotify (bind mounts on macOS, NFS); default interval 1s
@@ -334,6 +334,14 @@ pub fn parse_nonzero_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// The resync interval: at least 100ms (every resync asks the engine for its catalogs).
+pub fn parse_resync_interval(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d < Duration::from_millis(100) => Err("must be at least 100ms".into()),
+        d => Ok(d),
+    }
+}
+
 impl FolderArgs {
     /// The normalisation to apply before the engine is known: Trino's unless told otherwise.
     pub fn flavour_hint(&self) -> Flavour {
@@ -425,6 +433,21 @@ mod tests {
         assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert!(parse_duration("5").is_err());
+        let resync = |text: &str| {
+            Cli::try_parse_from([
+                "catalog-reloader",
+                "run",
+                "--catalog-dir",
+                "/x",
+                "--resync-interval",
+                text,
+            ])
+            .map_err(|e| e.to_string())
+        };
+        let refused = resync("0").unwrap_err();
+        assert!(refused.contains("must be at least 100ms"), "{refused}");
+        assert!(resync("50ms").is_err());
+        assert!(resync("300ms").is_ok());
     }
 
     #[test]

@@ -2,6 +2,14 @@
 //! last applied. Kept in `--state-dir/ledger.json`, written atomically (temp file, fsync, rename,
 //! fsync of the folder) with mode 0600 because definitions may hold literal credentials.
 //!
+//! Each CREATE and DROP changes one entry; rewriting the whole file for it made a pass over 10,000
+//! catalogs quadratic. Those changes are appended as one line each to `ledger.journal` (same mode)
+//! instead, and the journal is folded into `ledger.json` once it holds as many lines as the ledger
+//! has catalogs (and at shutdown), so a change costs the same at any size. Appends are not synced
+//! one by one: a killed agent loses nothing (the kernel has the bytes); the journal is synced at
+//! the end of every pass, so a machine crash can forget at most the ownership of one pass's
+//! changes — which then show as conflicts, never as drops.
+//!
 //! Without a state dir the ledger lives in memory only, so after an agent restart every live catalog
 //! is unowned (reported as a conflict, never dropped) until adopted — the safe side.
 
@@ -15,6 +23,11 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const FILE_NAME: &str = "ledger.json";
+pub const JOURNAL_NAME: &str = "ledger.journal";
+/// Far beyond any real ledger (10,000 catalogs take a few MB); a bigger file is not read.
+const MAX_BYTES: u64 = 256 * 1024 * 1024;
+/// The journal is folded into the ledger after this many lines at least.
+const MIN_JOURNAL_LINES: usize = 1024;
 const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +85,57 @@ pub struct Refused {
     pub engine_started_ms: Option<u64>,
 }
 
+impl Ledger {
+    /// A ledger is read from disk, where anyone with access to the state dir may have edited it,
+    /// and its names and connectors go into statements and file paths: each must pass the rules a
+    /// catalog file's would, under the key it is filed under. Fingerprints are recomputed, not
+    /// trusted.
+    fn check(&mut self) -> Result<(), String> {
+        fn spec_ok(key: &str, spec: &CatalogSpec) -> Result<(), String> {
+            if spec.name != key {
+                return Err(format!(
+                    "the entry {key:?} defines the catalog {:?}",
+                    spec.name
+                ));
+            }
+            name_ok(key)?;
+            crate::catalog::connector_name(&spec.connector, crate::catalog::Flavour::Presto)
+                .map_err(|e| format!("catalog {key:?}: {e}"))?;
+            if spec
+                .properties
+                .keys()
+                .any(|k| k.is_empty() || k == crate::catalog::CONNECTOR_KEY)
+            {
+                return Err(format!("catalog {key:?}: a property without a usable key"));
+            }
+            Ok(())
+        }
+        fn name_ok(name: &str) -> Result<(), String> {
+            match crate::catalog::catalog_name(&format!("{name}.properties")) {
+                Ok(n) if n == name => Ok(()),
+                Ok(_) => Err(format!("{name:?} is no catalog name")),
+                Err(e) => Err(format!("{name:?}: {e}")),
+            }
+        }
+        for (name, entry) in &mut self.catalogs {
+            spec_ok(name, &entry.spec)?;
+            entry.fingerprint = entry.spec.fingerprint();
+        }
+        for (name, spec) in &self.unanswered {
+            spec_ok(name, spec)?;
+        }
+        for good in self.restart.known_good.iter() {
+            for (name, spec) in good {
+                spec_ok(name, spec)?;
+            }
+        }
+        for name in self.refused.keys().chain(self.restart.broken.keys()) {
+            name_ok(name)?;
+        }
+        Ok(())
+    }
+}
+
 /// Restart mode: whether rendered files still wait for a coordinator restart, and the owned
 /// catalogs the coordinator last started with successfully (what a rollback restores).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +176,39 @@ pub struct EngineMemo {
     pub dynamic: bool,
 }
 
+/// One change of the ledger, as a journal line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// The agent owns `name` with this definition.
+    Own { name: String, entry: Entry },
+    /// The agent no longer owns `name`.
+    Disown { name: String },
+    /// A CREATE of this definition is being sent.
+    Unanswered { spec: CatalogSpec },
+    /// The CREATE of `name` was answered.
+    Answered { name: String },
+}
+
+impl Change {
+    pub fn apply(self, ledger: &mut Ledger) {
+        match self {
+            Change::Own { name, entry } => {
+                ledger.catalogs.insert(name, entry);
+            }
+            Change::Disown { name } => {
+                ledger.catalogs.remove(&name);
+            }
+            Change::Unanswered { spec } => {
+                ledger.unanswered.insert(spec.name.clone(), spec);
+            }
+            Change::Answered { name } => {
+                ledger.unanswered.remove(&name);
+            }
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct OnDisk {
     version: u32,
@@ -134,9 +231,19 @@ pub enum LedgerError {
 }
 
 /// Where the ledger is persisted, if anywhere.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Store {
     path: Option<PathBuf>,
+    journal: std::sync::Mutex<Journal>,
+}
+
+#[derive(Debug, Default)]
+struct Journal {
+    file: Option<fs::File>,
+    /// Lines appended since `ledger.json` was last written.
+    lines: usize,
+    /// Appended since the last sync.
+    unsynced: bool,
 }
 
 /// The result of loading: the ledger, plus a note when a corrupt file was set aside.
@@ -147,13 +254,84 @@ pub struct Loaded {
 
 impl Store {
     pub fn in_memory() -> Self {
-        Store { path: None }
+        Store {
+            path: None,
+            journal: Default::default(),
+        }
     }
 
     pub fn in_dir(dir: &Path) -> Self {
         Store {
             path: Some(dir.join(FILE_NAME)),
+            journal: Default::default(),
         }
+    }
+
+    fn journal_path(path: &Path) -> PathBuf {
+        path.with_file_name(JOURNAL_NAME)
+    }
+
+    fn journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records one change that `ledger` (already changed) holds: one journal line, or the whole
+    /// ledger when the journal has grown as large as it.
+    pub fn record(&self, ledger: &Ledger, change: &Change) -> Result<(), LedgerError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let lines = self.journal().lines;
+        if lines >= MIN_JOURNAL_LINES.max(ledger.catalogs.len()) {
+            return self.save(ledger);
+        }
+        let werr = |source| LedgerError::Write {
+            path: Self::journal_path(path),
+            source,
+        };
+        let mut line = serde_json::to_vec(change).expect("a change serialises");
+        line.push(b'\n');
+        let mut journal = self.journal();
+        if journal.file.is_none() {
+            let file = fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+                .open(Self::journal_path(path))
+                .map_err(werr)?;
+            if !file.metadata().map_err(werr)?.is_file() {
+                return Err(werr(io::Error::other(
+                    "ledger.journal is not a regular file",
+                )));
+            }
+            journal.file = Some(file);
+        }
+        let file = journal.file.as_mut().expect("opened above");
+        if let Err(e) = file.write_all(&line) {
+            // A part of the line may be written: the next full save truncates it away.
+            journal.file = None;
+            return Err(werr(e));
+        }
+        journal.lines += 1;
+        journal.unsynced = true;
+        Ok(())
+    }
+
+    /// Makes the journal's lines durable (end of a pass).
+    pub fn sync(&self) -> Result<(), LedgerError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let mut journal = self.journal();
+        if let (true, Some(file)) = (journal.unsynced, journal.file.as_ref()) {
+            file.sync_data().map_err(|source| LedgerError::Write {
+                path: Self::journal_path(path),
+                source,
+            })?;
+            journal.unsynced = false;
+        }
+        Ok(())
     }
 
     /// Reads the ledger. A missing file is an empty ledger. A file that does not parse is renamed to
@@ -166,46 +344,91 @@ impl Store {
                 set_aside: None,
             });
         };
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Loaded {
-                    ledger: Ledger::default(),
-                    set_aside: None,
-                });
+        let bytes = match crate::files::read_regular(path, MAX_BYTES) {
+            Ok(bytes) if bytes.len() as u64 > MAX_BYTES => {
+                return self.set_aside(path, format!("larger than {MAX_BYTES} bytes"));
             }
-            Err(source) => {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.is_not_found() => None,
+            Err(crate::files::OpenError::NotRegular(what)) => {
+                return self.set_aside(path, format!("it is {what}"));
+            }
+            Err(crate::files::OpenError::Io(source)) => {
                 return Err(LedgerError::Read {
                     path: path.clone(),
                     source,
                 });
             }
         };
-        match serde_json::from_slice::<OnDisk>(&bytes) {
-            Ok(disk) if disk.version == FORMAT_VERSION => Ok(Loaded {
-                ledger: disk.ledger,
-                set_aside: None,
-            }),
-            outcome => {
-                let why = match outcome {
-                    Ok(disk) => format!("unknown format version {}", disk.version),
-                    Err(e) => e.to_string(),
-                };
-                let aside = path.with_file_name(format!("{FILE_NAME}.corrupt-{}", now_secs()));
-                fs::rename(path, &aside).map_err(|source| LedgerError::Write {
-                    path: path.clone(),
-                    source,
-                })?;
-                Ok(Loaded {
-                    ledger: Ledger::default(),
-                    set_aside: Some(format!(
-                        "the ledger {} could not be read ({why}); it was moved to {} and the agent starts owning no catalog",
-                        path.display(),
-                        aside.display()
-                    )),
-                })
+        let mut ledger: Ledger = match bytes.map(|b| serde_json::from_slice::<OnDisk>(&b)) {
+            None => Ledger::default(),
+            Some(Ok(disk)) if disk.version == FORMAT_VERSION => disk.ledger,
+            Some(Ok(disk)) => {
+                return self.set_aside(path, format!("unknown format version {}", disk.version));
             }
+            Some(Err(e)) => return self.set_aside(path, e.to_string()),
+        };
+        if let Err(why) = ledger.check() {
+            return self.set_aside(path, why);
         }
+        // Changes made since the ledger was last written. A line cut short by a crash, and
+        // anything after it, is ignored: it was never synced, so nothing depended on it.
+        let journal = Self::journal_path(path);
+        let replayed = match crate::files::read_regular(&journal, MAX_BYTES) {
+            Ok(bytes) => {
+                let mut replayed = 0;
+                for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    let Ok(change) = serde_json::from_slice::<Change>(line) else {
+                        break;
+                    };
+                    change.apply(&mut ledger);
+                    replayed += 1;
+                }
+                replayed
+            }
+            Err(e) if e.is_not_found() => 0,
+            Err(e) => {
+                return self.set_aside(path, format!("{}: {e}", journal.display()));
+            }
+        };
+        if let Err(why) = ledger.check() {
+            return self.set_aside(path, format!("after its journal: {why}"));
+        }
+        if replayed > 0 {
+            // Fold the journal in now, so it starts empty.
+            self.save(&ledger)?;
+        }
+        Ok(Loaded {
+            ledger,
+            set_aside: None,
+        })
+    }
+
+    /// Moves an unusable ledger (and its journal) aside; the agent starts owning nothing, so
+    /// nothing is dropped by mistake.
+    fn set_aside(&self, path: &Path, why: String) -> Result<Loaded, LedgerError> {
+        let stamp = now_secs();
+        let aside = path.with_file_name(format!("{FILE_NAME}.corrupt-{stamp}"));
+        let moved = |from: &Path, to: &Path| match fs::rename(from, to) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(LedgerError::Write {
+                path: from.to_path_buf(),
+                source: e,
+            }),
+            _ => Ok(()),
+        };
+        moved(path, &aside)?;
+        moved(
+            &Self::journal_path(path),
+            &path.with_file_name(format!("{JOURNAL_NAME}.corrupt-{stamp}")),
+        )?;
+        Ok(Loaded {
+            ledger: Ledger::default(),
+            set_aside: Some(format!(
+                "the ledger {} could not be read ({why}); it was moved to {} and the agent starts owning no catalog",
+                path.display(),
+                aside.display()
+            )),
+        })
     }
 
     pub fn save(&self, ledger: &Ledger) -> Result<(), LedgerError> {
@@ -222,7 +445,19 @@ impl Store {
         };
         let mut text = serde_json::to_vec_pretty(&disk).expect("ledger serialises");
         text.push(b'\n');
-        write_atomically(path, &text, 0o600).map_err(werr)
+        write_atomically(path, &text, 0o600).map_err(werr)?;
+        // Everything the journal says is in the file now.
+        let mut journal = self.journal();
+        journal.file = None;
+        journal.lines = 0;
+        journal.unsynced = false;
+        match fs::remove_file(Self::journal_path(path)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(LedgerError::Write {
+                path: Self::journal_path(path),
+                source: e,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -235,11 +470,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> 
         .ok_or_else(|| io::Error::other("path has no file name"))?;
     let tmp = dir.join(format!(".{}.tmp", file_name.to_string_lossy()));
     let result = (|| {
+        // Whatever stands at the temp name is ours to replace: never open it (a FIFO there would
+        // block the open), remove it and create the file anew.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let mut file = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
@@ -308,5 +549,125 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1);
         assert!(names[0].starts_with("ledger.json.corrupt-"));
+    }
+
+    #[test]
+    fn changes_go_to_the_journal_and_are_replayed_then_folded_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::in_dir(dir.path());
+        let mut ledger = Ledger::default();
+        ledger
+            .catalogs
+            .insert("a".into(), Entry::new(spec("a"), false));
+        store.save(&ledger).unwrap();
+        let written = fs::read(dir.path().join(FILE_NAME)).unwrap();
+        for change in [
+            Change::Unanswered { spec: spec("b") },
+            Change::Answered { name: "b".into() },
+            Change::Own {
+                name: "b".into(),
+                entry: Entry::new(spec("b"), false),
+            },
+            Change::Disown { name: "a".into() },
+        ] {
+            change.clone().apply(&mut ledger);
+            store.record(&ledger, &change).unwrap();
+        }
+        store.sync().unwrap();
+        assert_eq!(
+            fs::read(dir.path().join(FILE_NAME)).unwrap(),
+            written,
+            "a change does not rewrite the ledger"
+        );
+        let journal = fs::read_to_string(dir.path().join(JOURNAL_NAME)).unwrap();
+        assert_eq!(journal.lines().count(), 4);
+        // A line cut short by a crash is ignored.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(JOURNAL_NAME))
+            .unwrap()
+            .write_all(b"{\"op\":\"disown\",\"na")
+            .unwrap();
+        let loaded = Store::in_dir(dir.path()).load().unwrap();
+        assert!(loaded.set_aside.is_none());
+        assert_eq!(loaded.ledger, ledger);
+        assert!(!dir.path().join(JOURNAL_NAME).exists(), "folded in at load");
+    }
+
+    #[test]
+    fn a_ledger_whose_entries_break_the_rules_is_set_aside() {
+        let cases = [
+            ("../x", "../x", "tpch"),
+            ("a", "b", "tpch"),
+            ("a", "a", "tpch WITH (x = 'y')"),
+            ("a", "a", ""),
+            ("A", "A", "tpch"),
+        ];
+        for (key, name, connector) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let mut ledger = Ledger::default();
+            let mut entry = Entry::new(spec(name), false);
+            entry.spec.connector = connector.into();
+            ledger.catalogs.insert(key.into(), entry);
+            let text = serde_json::to_vec(&OnDisk {
+                version: FORMAT_VERSION,
+                ledger,
+            })
+            .unwrap();
+            fs::write(dir.path().join(FILE_NAME), text).unwrap();
+            let loaded = Store::in_dir(dir.path()).load().unwrap();
+            assert!(
+                loaded.ledger.catalogs.is_empty(),
+                "{key} {name} {connector}"
+            );
+            assert!(loaded.set_aside.is_some(), "{key} {name} {connector}");
+        }
+    }
+
+    #[test]
+    fn a_fingerprint_is_recomputed_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::default();
+        let mut entry = Entry::new(spec("a"), false);
+        entry.fingerprint = Fingerprint([7; 32]);
+        ledger.catalogs.insert("a".into(), entry);
+        Store::in_dir(dir.path()).save(&ledger).unwrap();
+        let loaded = Store::in_dir(dir.path()).load().unwrap();
+        assert_eq!(
+            loaded.ledger.catalogs["a"].fingerprint,
+            spec("a").fingerprint()
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Whatever the state dir holds, loading never panics: it gives a ledger whose entries
+        /// pass the rules, or sets the file aside.
+        #[test]
+        fn loading_never_panics(
+            cut in 0usize..2000,
+            flips in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>()), 0..4),
+            journal in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut ledger = Ledger::default();
+            ledger.catalogs.insert("a".into(), Entry::new(spec("a"), false));
+            ledger.unanswered.insert("b".into(), spec("b"));
+            let mut text = serde_json::to_vec(&OnDisk { version: FORMAT_VERSION, ledger }).unwrap();
+            for (at, byte) in flips {
+                if !text.is_empty() {
+                    let at = at % text.len();
+                    text[at] = byte;
+                }
+            }
+            text.truncate(cut.max(1));
+            fs::write(dir.path().join(FILE_NAME), &text).unwrap();
+            fs::write(dir.path().join(JOURNAL_NAME), &journal).unwrap();
+            let loaded = Store::in_dir(dir.path()).load().unwrap();
+            for (name, entry) in &loaded.ledger.catalogs {
+                proptest::prop_assert_eq!(name, &entry.spec.name);
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod files;
 pub mod ledger;
 pub mod metrics;
 pub mod plan;

@@ -14,6 +14,9 @@ fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed stderr (`… 2>&1 | head`) loses the log lines, and nothing else: the default
+        // reports the failed write on stderr itself, which panics.
+        .log_internal_errors(false)
         .with_target(false);
     match format {
         LogFormat::Json => builder
@@ -38,7 +41,11 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
             return ExitCode::from(commands::EXIT_ERROR);
         }
     };

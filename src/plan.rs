@@ -38,6 +38,9 @@ pub enum HoldKind {
     Backoff,
     /// Too many changes to this catalog recently.
     RateLimited,
+    /// Its file went away a moment ago: the drop waits in case it comes back (a delete and a
+    /// re-create, a tool replacing the folder), since a drop fails the queries running on it.
+    Removal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,7 +249,10 @@ pub fn diff(
                 // that now says something else goes ahead. A rate limit holds any change.
                 let applies = match (hold.kind, hold.fingerprint) {
                     (HoldKind::RateLimited, _) => true,
-                    (HoldKind::Backoff, None) => matches!(step, Step::Drop { .. }),
+                    (HoldKind::Backoff | HoldKind::Removal, None) => {
+                        matches!(step, Step::Drop { .. })
+                    }
+                    (HoldKind::Removal, Some(_)) => false,
                     (HoldKind::Backoff, Some(f)) => Some(f) == held_definition,
                 };
                 if applies {

@@ -130,7 +130,9 @@ fn split_key_value(line: &str) -> (&str, &str) {
 
 /// Resolves backslash escapes as `Properties.loadConvert` does: `\t \n \r \f`, `\uXXXX` (UTF-16 code
 /// units, so surrogate pairs combine), and `\c` → `c` for any other character.
-fn unescape(raw: &str, line: usize) -> Result<String, SyntaxError> {
+/// `what` names the part ("key", "value of key x") for errors, which never quote a value: it may
+/// be a password.
+fn unescape(raw: &str, line: usize, what: &dyn Fn() -> String) -> Result<String, SyntaxError> {
     // Most keys and values have no escape at all.
     if !raw.contains('\\') {
         return Ok(raw.to_string());
@@ -153,7 +155,8 @@ fn unescape(raw: &str, line: usize) -> Result<String, SyntaxError> {
                 let hex: String = chars.by_ref().take(4).collect();
                 if hex.chars().count() < 4 || !hex.chars().all(|h| h.is_ascii_hexdigit()) {
                     return Err(err(format!(
-                        "malformed \\uXXXX escape \"\\u{hex}\": four hex digits expected"
+                        "malformed \\uXXXX escape in the {}: four hex digits expected",
+                        what()
                     )));
                 }
                 units.push(u16::from_str_radix(&hex, 16).expect("four hex digits"));
@@ -166,8 +169,12 @@ fn unescape(raw: &str, line: usize) -> Result<String, SyntaxError> {
             None => {}
         }
     }
-    String::from_utf16(&units)
-        .map_err(|_| err("a \\uXXXX escape leaves an unpaired UTF-16 surrogate".to_string()))
+    String::from_utf16(&units).map_err(|_| {
+        err(format!(
+            "a \\uXXXX escape in the {} leaves an unpaired UTF-16 surrogate",
+            what()
+        ))
+    })
 }
 
 /// Reads properties text into entries in file order (duplicates kept: the caller decides).
@@ -176,11 +183,9 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, SyntaxError> {
         .into_iter()
         .map(|(line, logical)| {
             let (raw_key, raw_value) = split_key_value(&logical);
-            Ok(Entry {
-                line,
-                key: unescape(raw_key, line)?,
-                value: unescape(raw_value, line)?,
-            })
+            let key = unescape(raw_key, line, &|| "key".to_string())?;
+            let value = unescape(raw_value, line, &|| format!("value of {key}"))?;
+            Ok(Entry { line, key, value })
         })
         .collect()
 }
@@ -283,6 +288,20 @@ mod tests {
         assert!(err.reason.contains("four hex digits"), "{err}");
         let err = parse("c=\\uD83D").unwrap_err();
         assert!(err.reason.contains("unpaired"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_escape_in_a_value_is_not_quoted_it_may_be_a_password() {
+        let err = parse("password=hunt\\u3r2!").unwrap_err();
+        assert_eq!(
+            err.reason,
+            "malformed \\uXXXX escape in the value of password: four hex digits expected"
+        );
+        let err = parse("secret=x\\uDBFFy").unwrap_err();
+        assert!(
+            !err.reason.contains("DBFF") && !err.reason.contains('y'),
+            "{err}"
+        );
     }
 
     #[test]

@@ -17,9 +17,8 @@ pub const MARKER: &str = "# Written by catalog-reloader";
 pub fn is_ours(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; MARKER.len()];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| head == MARKER.as_bytes())
+    crate::files::open_regular(path)
+        .is_ok_and(|mut f| f.read_exact(&mut head).is_ok() && head == MARKER.as_bytes())
 }
 
 /// The second line of every file the agent renders, before the time it was written (Unix
@@ -74,7 +73,7 @@ pub fn write(
 pub fn rendered_at(path: &Path) -> Option<u64> {
     use std::io::Read;
     let mut head = Vec::with_capacity(512);
-    std::fs::File::open(path)
+    crate::files::open_regular(path)
         .ok()?
         .take(512)
         .read_to_end(&mut head)

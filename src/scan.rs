@@ -3,10 +3,11 @@
 //! are followed, and that one bad file never hides the others.
 
 use crate::catalog::{self, CatalogSpec, FileError, Fingerprint, Flavour, Warning};
+use crate::files::{self, OpenError};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// A valid catalog file.
@@ -112,9 +113,19 @@ pub fn scan(dir: &Path, flavour: Flavour) -> Result<Desired, ScanError> {
                 .push(invalid("the file name is not valid UTF-8".into()));
             continue;
         }
-        let meta = match fs::metadata(&path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        let name = match catalog::catalog_name(&file) {
+            Ok(name) => name,
+            Err(reason) => {
+                desired.invalid.push(invalid(reason));
+                continue;
+            }
+        };
+        // One rule for whatever stands where a catalog file should be and cannot be read as one
+        // — a dangling link, a directory, a FIFO, a device, a file the agent may not read: the
+        // file is invalid, and a live catalog of that name stays as it is.
+        let bytes = match files::read_regular(&path, catalog::MAX_FILE_BYTES) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => {
                 // Gone since the listing: the catalog is absent. A link whose target is missing is
                 // different: it may be a mistake (a link into a volume not mounted yet), so it is
                 // invalid and a live catalog of that name stays. During a ConfigMap update the
@@ -128,28 +139,12 @@ pub fn scan(dir: &Path, flavour: Flavour) -> Result<Desired, ScanError> {
                 }
                 continue;
             }
-            Err(e) => {
-                desired.invalid.push(invalid(format!("cannot read: {e}")));
+            Err(OpenError::NotRegular(what)) => {
+                desired
+                    .invalid
+                    .push(invalid(format!("it is {what}, not a regular file")));
                 continue;
             }
-        };
-        if !meta.is_file() {
-            desired.warnings.push(Warning {
-                file: file.clone(),
-                message: "not a regular file, ignored".into(),
-            });
-            continue;
-        }
-        let name = match catalog::catalog_name(&file) {
-            Ok(name) => name,
-            Err(reason) => {
-                desired.invalid.push(invalid(reason));
-                continue;
-            }
-        };
-        let bytes = match read_limited(&path, meta.len()) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => {
                 desired.invalid.push(invalid(format!("cannot read: {e}")));
                 continue;
@@ -193,15 +188,6 @@ pub fn scan(dir: &Path, flavour: Flavour) -> Result<Desired, ScanError> {
 fn claimed_name(file: &str) -> Option<String> {
     let stem = file.strip_suffix(".properties")?;
     (!stem.is_empty()).then(|| stem.to_ascii_lowercase())
-}
-
-/// Reads at most one byte more than the limit, so an oversized file is detected without loading
-/// it. `size_hint` (from the stat just made) sizes the buffer, so a small file takes one read.
-fn read_limited(path: &Path, size_hint: u64) -> io::Result<Vec<u8>> {
-    let limit = catalog::MAX_FILE_BYTES + 1;
-    let mut bytes = Vec::with_capacity(size_hint.min(limit) as usize + 1);
-    fs::File::open(path)?.take(limit).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -272,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn a_dangling_link_is_invalid_and_a_directory_is_ignored_with_a_warning() {
+    fn a_dangling_link_and_a_directory_are_invalid_so_a_live_catalog_stays() {
         let f = Folder::new();
         symlink(
             "../secrets/gone.properties",
@@ -282,14 +268,16 @@ mod tests {
         fs::create_dir(f.0.path().join("dir.properties")).unwrap();
         let d = f.scan();
         assert!(d.catalogs.is_empty());
-        assert_eq!(d.invalid.len(), 1);
-        assert_eq!(d.invalid[0].catalog.as_deref(), Some("gone"));
+        assert_eq!(d.invalid.len(), 2);
         assert_eq!(
-            d.invalid[0].error.to_string(),
+            d.protected("dir").unwrap().error.to_string(),
+            "dir.properties: it is a directory, not a regular file"
+        );
+        assert_eq!(
+            d.protected("gone").unwrap().error.to_string(),
             "gone.properties: symbolic link to ../secrets/gone.properties, which does not exist"
         );
-        assert_eq!(d.warnings.len(), 1);
-        assert_eq!(d.warnings[0].file, "dir.properties");
+        assert!(d.warnings.is_empty());
     }
 
     #[test]

@@ -22,6 +22,74 @@ pub struct ServerState {
     pub stale_after: Duration,
 }
 
+/// Connections served at once; more are closed as soon as accepted.
+const MAX_CONNECTIONS: usize = 256;
+/// A request's head must arrive within this, and an idle keep-alive connection is closed after it.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// No connection lives longer: a scraper's keep-alive reconnects, a slow reader is dropped.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Serves `router` on `listener` until `shutdown` turns true. Unlike a plain `axum::serve`, a
+/// client cannot hold memory or connections for ever: the request head must arrive within
+/// [`HEADER_READ_TIMEOUT`] (idle keep-alive connections included), every connection ends after
+/// [`CONNECTION_LIFETIME`], and at most [`MAX_CONNECTIONS`] are open at once.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut warned_full = false;
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "the HTTP server cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut shutdown) => return,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            if !warned_full {
+                tracing::warn!(
+                    limit = MAX_CONNECTIONS,
+                    "too many HTTP connections; closing new ones until some end"
+                );
+                warned_full = true;
+            }
+            continue;
+        };
+        warned_full = false;
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                () = tokio::time::sleep(CONNECTION_LIFETIME) => {}
+                () = stopped(&mut stop) => {}
+            }
+            // Finish the request in flight, then close.
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(HEADER_READ_TIMEOUT, connection).await;
+        });
+    }
+}
+
+async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 pub fn router(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))

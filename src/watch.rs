@@ -18,6 +18,16 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+/// A catalog file still open for writing holds its burst back (it is being written in chunks, and
+/// what is there so far is a truncated definition), unless nothing was written to it for this long
+/// (a writer that keeps the file open without writing) ...
+const OPEN_WRITE_QUIET: Duration = Duration::from_secs(5);
+/// ... or the burst has waited this long.
+const OPEN_WRITE_MAX: Duration = Duration::from_secs(30);
+
+/// How often a folder that is gone is looked for.
+const REARM_EVERY: Duration = Duration::from_millis(100);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Native,
@@ -105,7 +115,7 @@ pub async fn run(
         match arm(&config.dir, raw_tx.clone()) {
             Ok(a) => armed = Some(a),
             Err(e) if e.kind_is_missing_path() => {
-                tracing::error!(dir = %config.dir.display(), error = %e, "the catalog folder does not exist; watching again at every resync");
+                tracing::error!(dir = %config.dir.display(), error = %e, "the catalog folder does not exist; watching it as soon as it does");
             }
             Err(e) => {
                 tracing::warn!(error = %explain(&e), "cannot watch the folder with inotify; polling it every second instead");
@@ -135,6 +145,12 @@ pub async fn run(
     // first event, so a folder that never goes quiet still gets applied.
     let max_wait = (config.debounce * 10).max(Duration::from_secs(2));
     let mut burst: Option<(Instant, Instant)> = None; // (first event, deadline)
+    // Catalog files written to and not closed since, with the time of their last write.
+    let mut writing: std::collections::HashMap<PathBuf, Instant> = Default::default();
+    // While the folder is gone (deleted, moved away, not mounted yet), look for it this often, so
+    // a re-created folder is watched before its files are written into it.
+    let mut rearm = tokio::time::interval(REARM_EVERY);
+    rearm.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
     loop {
         heartbeats.watch.store(now_millis(), Ordering::Relaxed);
@@ -143,6 +159,7 @@ pub async fn run(
             Some(res) = raw_rx.recv() => {
                 let relevant = match &res {
                     Ok(event) => {
+                        note_writes(&mut writing, event);
                         // The folder itself was removed or moved away: the inotify watch died with
                         // it (a new folder may even reuse the inode number). Re-arm at the next tick.
                         let about_root = event.paths.iter().any(|p| p == &config.dir);
@@ -160,7 +177,12 @@ pub async fn run(
                     metrics.count_watch_event();
                     if config.debounce.is_zero() {
                         // No timer round (tokio's has millisecond ticks): look now. Events that
-                        // arrive during the pass still coalesce into one more pass.
+                        // arrive during the pass still coalesce into one more pass. Data written
+                        // into a file that is still open is looked at when it is closed.
+                        let still_writing = matches!(&res, Ok(e) if matches!(e.kind, EventKind::Modify(notify::event::ModifyKind::Data(_))) && e.paths.iter().any(|p| writing.contains_key(p)));
+                        if still_writing {
+                            continue;
+                        }
                         if triggers.send(Trigger::Event).is_err() {
                             break;
                         }
@@ -172,6 +194,16 @@ pub async fn run(
                 }
             }
             () = async { tokio::time::sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
+                let now = Instant::now();
+                writing.retain(|_, last| now.duration_since(*last) < OPEN_WRITE_QUIET);
+                if let Some((first, _)) = burst
+                    && !writing.is_empty()
+                    && now.duration_since(first) < OPEN_WRITE_MAX
+                {
+                    // A file is still being written: look once it is closed.
+                    burst = Some((first, now + config.debounce.max(Duration::from_millis(50))));
+                    continue;
+                }
                 burst = None;
                 if triggers.send(Trigger::Event).is_err() {
                     break;
@@ -184,6 +216,27 @@ pub async fn run(
                     metrics.count_watch_event();
                     if triggers.send(Trigger::Event).is_err() {
                         break;
+                    }
+                }
+            }
+            _ = rearm.tick(), if armed.is_none() && source == Source::Native => {
+                if dir_identity(&config.dir).is_some() {
+                    match arm(&config.dir, raw_tx.clone()) {
+                        Ok(a) => {
+                            tracing::info!(dir = %config.dir.display(), "watching the catalog folder again");
+                            armed = Some(a);
+                            // What it holds is read once the writes into it go quiet.
+                            metrics.count_watch_event();
+                            if config.debounce.is_zero() {
+                                if triggers.send(Trigger::Event).is_err() {
+                                    break;
+                                }
+                            } else {
+                                let now = Instant::now();
+                                burst = Some((now, now + config.debounce));
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %explain(&e), "cannot watch the catalog folder yet"),
                     }
                 }
             }
@@ -207,6 +260,32 @@ pub async fn run(
             }
             _ = shutdown.changed() => break,
         }
+    }
+}
+
+/// Keeps `writing` up to date: a catalog file gets data written into it (open for writing), then
+/// closed; renamed or removed, it is no longer written at that name.
+fn note_writes(writing: &mut std::collections::HashMap<PathBuf, Instant>, event: &notify::Event) {
+    use notify::event::{ModifyKind, RemoveKind};
+    let catalog_files = event.paths.iter().filter(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| !scan::is_ignored(n))
+    });
+    match event.kind {
+        EventKind::Modify(ModifyKind::Data(_)) => {
+            for path in catalog_files {
+                writing.insert(path.clone(), Instant::now());
+            }
+        }
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+        | EventKind::Modify(ModifyKind::Name(_))
+        | EventKind::Remove(RemoveKind::File | RemoveKind::Any) => {
+            for path in &event.paths {
+                writing.remove(path);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -92,8 +92,9 @@ fn an_edit_replaces_the_catalog_and_a_rename_moves_it() {
             r#"FINISHED CREATE CATALOG "a" USING tpch WITH ("tpch.splits-per-node" = '4')"#,
             r#"FINISHED DROP CATALOG "a""#,
             r#"FINISHED CREATE CATALOG "a" USING tpch WITH ("tpch.splits-per-node" = '8')"#,
-            r#"FINISHED DROP CATALOG "a""#,
+            // The new name first; the old one once its file has stayed away for a moment.
             r#"FINISHED CREATE CATALOG "b" USING tpch WITH ("tpch.splits-per-node" = '8')"#,
+            r#"FINISHED DROP CATALOG "a""#,
         ]
     );
 }
@@ -454,4 +455,47 @@ fn a_create_whose_answer_was_lost_is_recognised_as_the_agents_own() {
         "{}",
         second.log_text()
     );
+}
+
+/// Catalog listings the engine has answered so far.
+fn listings(engine: &RunningEmulator) -> usize {
+    engine
+        .records()
+        .iter()
+        .filter(|r| r.sql.contains("system.metadata.catalogs") || r.sql == "SHOW CATALOGS")
+        .count()
+}
+
+#[test]
+fn a_file_event_sends_only_its_change_and_a_surprise_lists_again() {
+    let engine = trino();
+    let folder = Folder::new();
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms"])
+        .start();
+    agent.wait_first_pass();
+    let listed = listings(&engine);
+    assert_eq!(listed, 1, "the first pass lists the catalogs");
+
+    // Files events: the agent knows what the engine has since, and asks nothing.
+    folder.write("a.properties", TPCH);
+    agent.wait_state("a", "applied");
+    folder.write("b.properties", TPCH);
+    agent.wait_state("b", "applied");
+    folder.write("a.properties", "connector.name=tpch\n");
+    wait_for(PATIENCE, "a replaced", || {
+        changes(&engine)
+            .iter()
+            .any(|c| c == r#"FINISHED CREATE CATALOG "a" USING tpch"#)
+            .then_some(())
+    });
+    assert_eq!(listings(&engine), listed, "{:?}", engine.records());
+
+    // Someone else creates the catalog a file is about to ask for: the engine's "already exists"
+    // sends the agent back to the listing, which shows the catalog is not its own.
+    engine.query("CREATE CATALOG c USING memory").unwrap();
+    folder.write("c.properties", TPCH);
+    let c = agent.wait_state("c", "conflict");
+    assert!(listings(&engine) > listed, "{c}");
+    assert!(has_catalog(&engine, "c"));
 }

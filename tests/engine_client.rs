@@ -159,6 +159,31 @@ fn credentials_in_the_server_url_are_refused_without_being_shown() {
     );
     assert!(!out.stderr.contains(":trino@") && !out.stdout.contains(":trino@"));
     assert!(engine.records().is_empty(), "nothing was sent");
+
+    // What a URL parser does not see as credentials is not shown either: a password pasted
+    // unencoded, a token in the query string.
+    for (url, secret) in [
+        (
+            engine.url().replace("http://", "http://me:pa/ss0rd@"),
+            "pa/ss0rd",
+        ),
+        (
+            format!("{}/?access_token=tok-123456", engine.url()),
+            "tok-123456",
+        ),
+    ] {
+        for command in ["sync", "plan", "run"] {
+            let out = agent(command, folder.path(), &url).output();
+            assert_eq!(out.code(), 2, "{command}: {}", out.stderr);
+            assert!(out.stderr.contains("--server"), "{}", out.stderr);
+            assert!(
+                !out.stderr.contains(secret) && !out.stdout.contains(secret),
+                "{command}: {}",
+                out.stderr
+            );
+        }
+    }
+    assert!(engine.records().is_empty(), "nothing was sent");
 }
 
 #[test]

@@ -212,12 +212,17 @@ impl Client {
         // Credentials in the URL would be sent by reqwest as Basic auth (over plain HTTP too) and
         // would travel with the URL into logs, /status and error messages. The Trino CLI takes
         // them as --user and --password; so does the agent.
-        let authority = base.split_once("://").map_or("", |(_, rest)| {
-            rest.split(['/', '?', '#']).next().unwrap_or("")
-        });
-        if authority.contains('@') {
+        // Anywhere in the URL: a password pasted unencoded (`user:pa/ss@host`) ends the host part
+        // early for a URL parser, and its `@` is still there.
+        if base.contains('@') {
             return Err(EngineError::Config(format!(
                 "--server must not carry credentials (got '{}'): use --user, and --password with TRINO_PASSWORD",
+                crate::catalog::redact_value("server", &base)
+            )));
+        }
+        if base.contains(['?', '#']) {
+            return Err(EngineError::Config(format!(
+                "--server takes scheme://host:port (and a path), no query string or fragment (got '{}'): give tokens with --password or the engine's own authentication",
                 crate::catalog::redact_value("server", &base)
             )));
         }

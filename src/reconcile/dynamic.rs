@@ -6,7 +6,7 @@ use super::{Agent, Applied, ApplyOutcome, Prepared, one_line, scrub};
 use crate::catalog::{self, CatalogSpec};
 use crate::engine::EngineError;
 use crate::engine::dynamic;
-use crate::ledger;
+use crate::ledger::{self, Change};
 use crate::plan::Step;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -36,6 +36,8 @@ impl Agent {
             self.save_ledger();
         }
         for (name, step) in prepared.plan.changes() {
+            // A long pass is a live one: /healthz must not call it stuck.
+            self.beat();
             if self.stop.load(Ordering::Relaxed) {
                 tracing::info!("stopping: remaining changes are left for the next start");
                 break;
@@ -59,15 +61,16 @@ impl Agent {
                 }
                 Step::Drop { previous } => self.drop_owned(name, previous).await,
                 Step::Adopt { spec } => {
-                    self.ledger
-                        .catalogs
-                        .insert(name.to_string(), ledger::Entry::new(spec.clone(), true));
-                    self.save_ledger();
+                    self.change_ledger(Change::Own {
+                        name: name.to_string(),
+                        entry: ledger::Entry::new(spec.clone(), true),
+                    });
                     Ok(Applied::Done)
                 }
                 Step::Forget => {
-                    self.ledger.catalogs.remove(name);
-                    self.save_ledger();
+                    self.change_ledger(Change::Disown {
+                        name: name.to_string(),
+                    });
                     Ok(Applied::Done)
                 }
                 Step::Keep | Step::Conflict { .. } | Step::Invalid { .. } | Step::Held { .. } => {
@@ -203,10 +206,10 @@ impl Agent {
     ) -> Result<Applied, EngineError> {
         let error = match self.send_create(spec).await {
             Ok(()) => {
-                self.ledger
-                    .catalogs
-                    .insert(name.to_string(), ledger::Entry::new(spec.clone(), false));
-                self.save_ledger();
+                self.change_ledger(Change::Own {
+                    name: name.to_string(),
+                    entry: ledger::Entry::new(spec.clone(), false),
+                });
                 return Ok(Applied::Done);
             }
             Err(e) => e,
@@ -250,12 +253,13 @@ impl Agent {
             Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
             Err(e) => return self.refusal(e, &[from, to], None),
         }
+        self.cache_live(name, None);
         let create_error = match self.send_create(to).await {
             Ok(()) => {
-                self.ledger
-                    .catalogs
-                    .insert(name.to_string(), ledger::Entry::new(to.clone(), false));
-                self.save_ledger();
+                self.change_ledger(Change::Own {
+                    name: name.to_string(),
+                    entry: ledger::Entry::new(to.clone(), false),
+                });
                 return Ok(Applied::Done);
             }
             Err(e) if !matches!(e, EngineError::Query(_)) => {
@@ -282,8 +286,10 @@ impl Agent {
             Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
             Err(e) => return self.refusal(e, &[previous], None),
         }
-        self.ledger.catalogs.remove(name);
-        self.save_ledger();
+        self.cache_live(name, None);
+        self.change_ledger(Change::Disown {
+            name: name.to_string(),
+        });
         Ok(Applied::Done)
     }
 
@@ -312,18 +318,38 @@ impl Agent {
     /// instead of becoming a conflict.
     async fn send_create(&mut self, spec: &CatalogSpec) -> Result<(), EngineError> {
         self.warn_literal_secrets(spec);
-        self.ledger
-            .unanswered
-            .insert(spec.name.clone(), spec.clone());
-        self.save_ledger();
+        self.change_ledger(Change::Unanswered { spec: spec.clone() });
         let result = dynamic::create(&self.client, spec).await;
+        if result.is_ok() {
+            self.cache_live(&spec.name, Some(spec));
+        }
         if matches!(result, Ok(()) | Err(EngineError::Query(_))) {
-            self.ledger.unanswered.remove(&spec.name);
-            if result.is_err() {
-                self.save_ledger();
-            }
+            self.change_ledger(Change::Answered {
+                name: spec.name.clone(),
+            });
         }
         result
+    }
+
+    /// Keeps the cached listing as the engine now is after a change it accepted.
+    fn cache_live(&mut self, name: &str, created: Option<&CatalogSpec>) {
+        let Some(live) = self.live_cache.as_mut() else {
+            return;
+        };
+        match created {
+            Some(spec) => {
+                live.insert(
+                    name.to_string(),
+                    crate::plan::LiveCatalog {
+                        connector: Some(spec.connector.clone()),
+                        fingerprint: None,
+                    },
+                );
+            }
+            None => {
+                live.remove(name);
+            }
+        }
     }
 
     /// A sensitive property with a literal value travels in the CREATE CATALOG statement, which

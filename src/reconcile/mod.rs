@@ -208,6 +208,11 @@ const BACKOFF_FIRST: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 const ENGINE_BACKOFF_MAX: Duration = Duration::from_secs(30);
 const RATE_WINDOW: Duration = Duration::from_secs(60);
+/// How long the file of an owned catalog must stay away before the catalog is dropped (passes
+/// other than the first).
+const DROP_GRACE: Duration = Duration::from_secs(1);
+/// How soon a ledger that could not be saved is tried again.
+const LEDGER_RETRY: Duration = Duration::from_secs(5);
 /// A definition that kept the coordinator from starting is not tried again until its file changes.
 const UNTIL_FILE_CHANGES: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// How long a removed catalog stays visible in `/status`.
@@ -218,8 +223,10 @@ pub struct Agent {
     client: Client,
     lister: CatalogLister,
     restarter: Option<Restarter>,
-    store: ledger::Store,
+    store: Arc<ledger::Store>,
     ledger: Ledger,
+    /// Why the ledger could not be saved, until it can again.
+    ledger_error: Option<String>,
     flavour: Flavour,
     last_uptime: Option<f64>,
     /// `/v1/info` as the last pass that reached the engine saw it.
@@ -238,6 +245,12 @@ pub struct Agent {
     /// a verified start (a disabled catalog, access control hiding one). Restarting again would
     /// not change it, so it is no reason to restart.
     accepted_drift: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    /// Dynamic mode: the engine's catalogs as the last listing showed them, kept up to date with
+    /// every change the engine accepted since. A file event plans against it instead of listing
+    /// again (a full query on Trino, ~100 ms); resyncs, retries and any surprise list again.
+    live_cache: Option<Live>,
+    /// Owned catalogs whose file is gone, since when (see [`DROP_GRACE`]).
+    absent_since: BTreeMap<String, Instant>,
     /// Dynamic mode: "already exists" answers in a row per catalog the listing did not show.
     races: BTreeMap<String, u32>,
     /// Literal secret values already warned about: (catalog, key, definition).
@@ -281,8 +294,9 @@ impl Agent {
             client,
             lister: CatalogLister::default(),
             restarter,
-            store,
+            store: Arc::new(store),
             ledger: loaded.ledger,
+            ledger_error: None,
             flavour,
             last_uptime: None,
             leaky_drops: 0,
@@ -290,6 +304,8 @@ impl Agent {
             failed_rollbacks: 0,
             checked_render_times: false,
             races: BTreeMap::new(),
+            absent_since: BTreeMap::new(),
+            live_cache: None,
             warned_secrets: BTreeSet::new(),
             last_info: None,
             last_info_at_ms: 0,
@@ -404,6 +420,7 @@ impl Agent {
             }
             self.forget_refusals_on_restart();
             self.converged_digest = None;
+            self.live_cache = None;
             self.leaky_drops = 0;
             self.lister.reset();
         }
@@ -515,6 +532,73 @@ impl Agent {
         self.save_ledger();
     }
 
+    /// What is remembered per catalog — failures, races, secret warnings — goes with the catalog:
+    /// once no file names it, the agent does not own it and the engine does not run it, nothing
+    /// about it is kept (names come and go; memory must not grow with them).
+    fn forget_absent(&mut self, desired: &Desired, live: &Live) {
+        let known = |name: &str| {
+            desired.catalogs.contains_key(name)
+                || desired.protected(name).is_some()
+                || self.ledger.catalogs.contains_key(name)
+                || live.contains_key(name)
+        };
+        let gone: Vec<String> = self
+            .failures
+            .keys()
+            .chain(self.races.keys())
+            .filter(|n| !known(n))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.failures.remove(&name);
+            self.races.remove(&name);
+        }
+        self.warned_secrets.retain(|(name, _, fingerprint)| {
+            desired
+                .catalogs
+                .get(name)
+                .is_some_and(|c| c.fingerprint == *fingerprint)
+        });
+    }
+
+    /// Owned catalogs whose file has just gone are dropped only once it has stayed away for
+    /// [`DROP_GRACE`]. Not at start-up: the folder as the agent finds it is what it is.
+    fn hold_removals(
+        &mut self,
+        trigger: Trigger,
+        desired: &Desired,
+        holds: &mut BTreeMap<String, Hold>,
+    ) {
+        let now = Instant::now();
+        let absent: BTreeSet<&String> = self
+            .ledger
+            .catalogs
+            .keys()
+            .filter(|n| !desired.catalogs.contains_key(*n) && desired.protected(n).is_none())
+            .collect();
+        self.absent_since.retain(|n, _| absent.contains(n));
+        if trigger == Trigger::Startup {
+            return;
+        }
+        for name in absent {
+            let since = *self.absent_since.entry(name.clone()).or_insert(now);
+            let left = (since + DROP_GRACE).saturating_duration_since(now);
+            if !left.is_zero() && !holds.contains_key(name) {
+                holds.insert(
+                    name.clone(),
+                    Hold {
+                        fingerprint: None,
+                        kind: HoldKind::Removal,
+                        reason: format!(
+                            "its file is gone; dropped in {}ms unless it comes back",
+                            left.as_millis().max(1)
+                        ),
+                    },
+                );
+            }
+        }
+    }
+
     /// Holds for catalogs in failure backoff or over their change budget.
     fn holds(&mut self, now: Instant) -> BTreeMap<String, Hold> {
         let mut holds = BTreeMap::new();
@@ -622,17 +706,31 @@ impl Agent {
         let mode = self.decide_mode(info.as_ref())?;
         let (desired, live) = match mode {
             Mode::Dynamic => {
-                // Two independent reads: the folder (on a blocking thread) and the engine.
-                let (desired, live) = match scanned {
-                    Some(desired) => (desired, self.lister.live(&self.client).await?),
-                    None => {
-                        let (desired, live) =
-                            tokio::join!(self.scan(), self.lister.live(&self.client));
-                        (desired?, live?)
-                    }
+                let cached = match trigger {
+                    Trigger::Event => self.live_cache.clone(),
+                    _ => None,
                 };
-                self.settle_unanswered(&live);
-                (desired, live)
+                if let Some(live) = cached {
+                    let desired = match scanned {
+                        Some(desired) => desired,
+                        None => self.scan().await?,
+                    };
+                    (desired, live)
+                } else {
+                    self.live_cache = None;
+                    // Two independent reads: the folder (on a blocking thread) and the engine.
+                    let (desired, live) = match scanned {
+                        Some(desired) => (desired, self.lister.live(&self.client).await?),
+                        None => {
+                            let (desired, live) =
+                                tokio::join!(self.scan(), self.lister.live(&self.client));
+                            (desired?, live?)
+                        }
+                    };
+                    self.settle_unanswered(&live);
+                    self.live_cache = Some(live.clone());
+                    (desired, live)
+                }
             }
             Mode::Restart => {
                 let desired = match scanned {
@@ -651,7 +749,9 @@ impl Agent {
                 (desired, live)
             }
         };
-        let holds = self.holds(Instant::now());
+        self.forget_absent(&desired, &live);
+        let mut holds = self.holds(Instant::now());
+        self.hold_removals(trigger, &desired, &mut holds);
         let plan = plan::diff(
             &desired,
             &live,
@@ -746,7 +846,22 @@ impl Agent {
         let started_unix = ledger::now_secs();
         self.beat();
         self.metrics.count_pass(trigger.label());
-        let report = self.pass_inner(trigger).await;
+        let mut report = self.pass_inner(trigger).await;
+        if let Some(e) = self.persist_ledger().await
+            && !matches!(report.result, PassResult::Error(_))
+        {
+            // The catalogs are right, but a restarted agent would not know which are its own:
+            // not converged, not ready, said in /status; tried again soon.
+            report.result = PassResult::Error(format!(
+                "{e}: the catalogs are applied, but a restarted agent would not know which are its own"
+            ));
+            report.retry_in = Some(
+                report
+                    .retry_in
+                    .map_or(LEDGER_RETRY, |d| d.min(LEDGER_RETRY)),
+            );
+            self.converged_digest = None;
+        }
         let duration_ms = started.elapsed().as_millis() as u64;
         let error = match &report.result {
             PassResult::Error(e) => Some(e.clone()),
@@ -843,10 +958,15 @@ impl Agent {
             match result {
                 Ok((_, outcome)) if outcome.raced && attempts < 3 => {
                     // Someone else created or dropped a catalog under us: read live state again.
+                    self.live_cache = None;
+                    scanned = None;
                     continue;
                 }
                 Ok((prepared, outcome)) => {
                     let error = outcome.error.clone();
+                    if outcome.raced || error.is_some() {
+                        self.live_cache = None;
+                    }
                     let mut report = self.finish(&prepared, outcome);
                     match error {
                         None => self.engine_failures = 0,
@@ -860,6 +980,7 @@ impl Agent {
                     return report;
                 }
                 Err(e) => {
+                    self.live_cache = None;
                     if let PassError::Engine(engine_error) = &e
                         && engine_error.is_connection()
                     {
@@ -918,6 +1039,12 @@ impl Agent {
                     .filter(|t| limit > 0 && t.len() >= limit)
                     .filter_map(|t| t.front())
                     .map(|t| (*t + RATE_WINDOW).saturating_duration_since(now)),
+            )
+            .chain(
+                self.absent_since
+                    .values()
+                    .map(|t| (*t + DROP_GRACE).saturating_duration_since(now))
+                    .filter(|d| !d.is_zero()),
             )
             .chain(outcome.retry_in);
         let retry_in = waits.filter(|d| *d < BACKOFF_MAX * 2).min();
@@ -1060,10 +1187,64 @@ impl Agent {
         self.save_ledger();
     }
 
-    fn save_ledger(&self) {
-        if let Err(e) = self.store.save(&self.ledger) {
-            tracing::error!(error = %e, "cannot persist the ledger; ownership may be lost if the agent restarts");
+    /// The end of a one-shot command: the ledger written whole (its journal folded in).
+    pub fn save_ledger_now(&mut self) -> Option<String> {
+        self.save_ledger();
+        self.ledger_error.clone()
+    }
+
+    /// Writes the whole ledger (changes other than a CREATE's or a DROP's, and shutdown).
+    fn save_ledger(&mut self) {
+        let saved = self.store.save(&self.ledger);
+        self.ledger_saved(saved);
+    }
+
+    /// Applies one change to the ledger and records it: a journal line, not the whole file.
+    fn change_ledger(&mut self, change: ledger::Change) {
+        change.clone().apply(&mut self.ledger);
+        let recorded = self.store.record(&self.ledger, &change);
+        self.ledger_saved(recorded);
+    }
+
+    fn ledger_saved(&mut self, result: Result<(), ledger::LedgerError>) {
+        match result {
+            Ok(()) => {}
+            Err(e) => {
+                if self.ledger_error.is_none() {
+                    tracing::error!(error = %e, "cannot persist the ledger; what the agent owns would be forgotten if it restarted; trying again at every pass");
+                }
+                self.ledger_error = Some(e.to_string());
+            }
         }
+    }
+
+    /// End of a pass: the journal made durable, or — after a failure — the whole ledger written
+    /// again. Returns why it could not be, if so.
+    async fn persist_ledger(&mut self) -> Option<String> {
+        if self.ledger_error.is_some() {
+            match self.store.save(&self.ledger) {
+                Ok(()) => {
+                    tracing::info!("the ledger is saved again");
+                    self.ledger_error = None;
+                }
+                Err(e) => self.ledger_error = Some(e.to_string()),
+            }
+        } else {
+            let store = self.store.clone();
+            let synced = tokio::task::spawn_blocking(move || store.sync())
+                .await
+                .unwrap_or_else(|e| {
+                    Err(ledger::LedgerError::Write {
+                        path: PathBuf::from(ledger::JOURNAL_NAME),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                });
+            if let Err(e) = synced {
+                tracing::error!(error = %e, "cannot persist the ledger; what the agent owns would be forgotten if it restarted; trying again at every pass");
+                self.ledger_error = Some(e.to_string());
+            }
+        }
+        self.ledger_error.clone()
     }
 }
 

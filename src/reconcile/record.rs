@@ -129,7 +129,7 @@ impl Agent {
                         let failure = self.failures.get(name);
                         let state = match hold.kind {
                             HoldKind::Backoff => State::Failed,
-                            HoldKind::RateLimited => State::Pending,
+                            HoldKind::RateLimited | HoldKind::Removal => State::Pending,
                         };
                         let spec = match wanted.as_ref() {
                             Step::Create { spec, .. } | Step::Replace { to: spec, .. } => {

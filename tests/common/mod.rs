@@ -134,7 +134,7 @@ impl AgentBuilder {
         self
     }
 
-    fn command(&self) -> Command {
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(&self.args);
         for (k, v) in &self.envs {

@@ -1,0 +1,422 @@
+//! What a hostile or merely unlucky user can put in the agent's way — FIFOs, devices and folders
+//! where files should be, a closed stderr, a ledger that is not what it should be or cannot be
+//! written, files written in pieces, folders replaced, idle connections — and what the agent must
+//! do then: never hang, never crash, never drop a live catalog because of it, and say so.
+
+mod common;
+
+use common::{Folder, PATIENCE, agent, changes, http, wait_for};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use test_support::emulator::{Emulator, RunningEmulator};
+
+const TPCH: &str = "connector.name=tpch\n";
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+fn live(engine: &RunningEmulator) -> Vec<String> {
+    engine
+        .show_catalogs()
+        .into_iter()
+        .filter(|c| c != "system")
+        .collect()
+}
+
+fn drops(engine: &RunningEmulator) -> Vec<String> {
+    changes(engine)
+        .into_iter()
+        .filter(|c| c.contains("DROP CATALOG"))
+        .collect()
+}
+
+#[test]
+fn a_fifo_a_folder_or_a_device_where_a_catalog_file_was_keeps_the_live_catalog() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    for name in ["fifo", "dir", "null", "fine"] {
+        folder.write(&format!("{name}.properties"), TPCH);
+    }
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms"])
+        .start();
+    agent.wait_state("fine", "applied");
+    assert_eq!(live(&engine), ["dir", "fifo", "fine", "null"]);
+
+    // Each replaced the way that would catch a reader between its check and its open: a rename
+    // over the file.
+    let staged = folder.path().join(".staged");
+    mkfifo(&staged);
+    std::fs::rename(&staged, folder.file("fifo.properties")).unwrap();
+    std::fs::create_dir(&staged).unwrap();
+    folder.remove("dir.properties");
+    std::fs::rename(&staged, folder.file("dir.properties")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", &staged).unwrap();
+    std::fs::rename(&staged, folder.file("null.properties")).unwrap();
+
+    for (name, what) in [
+        ("fifo", "it is a FIFO, not a regular file"),
+        ("dir", "it is a directory, not a regular file"),
+        (
+            "null",
+            "it is a character device (like /dev/null), not a regular file",
+        ),
+    ] {
+        let status = agent.wait_state(name, "invalid");
+        let error = status["error"].as_str().unwrap_or_default();
+        assert_eq!(error, format!("{name}.properties: {what}"), "{status}");
+    }
+    // Passes go on: a new file is applied, nothing was dropped, the agent is healthy and stops
+    // when asked.
+    folder.write("more.properties", TPCH);
+    agent.wait_state("more", "applied");
+    assert_eq!(live(&engine), ["dir", "fifo", "fine", "more", "null"]);
+    assert!(drops(&engine).is_empty(), "{:?}", changes(&engine));
+    assert_eq!(agent.get("/healthz").0, 200);
+    let (status, _, log) = agent.terminate();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
+fn fifos_in_the_target_folder_do_not_block_restart_mode() {
+    let source = Folder::new();
+    let target = Folder::new();
+    source.write("a.properties", TPCH);
+    source.write("b.properties", TPCH);
+    // One where a catalog file of the coordinator's folder is, one where the agent writes its
+    // temp file before renaming it into place.
+    mkfifo(&target.file("other.properties"));
+    mkfifo(&target.file(".a.properties.tmp"));
+    let mut child = agent("sync", source.path(), "http://127.0.0.1:9")
+        .args(["--mode", "restart", "--target-dir"])
+        .arg(target.path().display().to_string())
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_for(PATIENCE, "sync to finish", || child.try_wait().unwrap());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    for name in ["a", "b"] {
+        let text = std::fs::read_to_string(target.file(&format!("{name}.properties"))).unwrap();
+        assert!(text.contains("connector.name=tpch"), "{text}");
+    }
+}
+
+#[test]
+fn a_closed_stderr_loses_log_lines_and_nothing_else() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away at once, as `… 2>&1 | head -1` would after its line.
+    drop(child.stderr.take());
+    wait_for(PATIENCE, "catalog a", || {
+        (live(&engine) == ["a"]).then_some(())
+    });
+    // Every later log line fails to be written; the agent carries on.
+    folder.write("b.properties", TPCH);
+    folder.write("broken.properties", "no connector\n");
+    wait_for(PATIENCE, "catalog b", || {
+        (live(&engine) == ["a", "b"]).then_some(())
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the agent is still running"
+    );
+    let health = http()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_ledger_that_is_not_what_it_should_be_is_set_aside_and_never_trusted() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    engine.query("CREATE CATALOG keep USING tpch").unwrap();
+    let entry = |key: &str, name: &str, connector: &str| {
+        format!(
+            r#"{{"version":1,"catalogs":{{"{key}":{{"fingerprint":"{zero}","spec":{{"name":"{name}","connector":"{connector}","properties":{{}}}},"applied_at":0}}}}}}"#,
+            zero = "0".repeat(64)
+        )
+    };
+    type Make = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Make)> = vec![
+        ("a FIFO", Box::new(|p: &Path| mkfifo(p))),
+        (
+            "a directory",
+            Box::new(|p: &Path| std::fs::create_dir(p).unwrap()),
+        ),
+        (
+            "binary",
+            Box::new(|p: &Path| std::fs::write(p, [0xff, 0, 0x80, 7]).unwrap()),
+        ),
+        ("a path in a name", {
+            let text = entry("../../x", "../../x", "tpch");
+            Box::new(move |p: &Path| std::fs::write(p, &text).unwrap())
+        }),
+        ("SQL in a connector", {
+            let text = entry("keep", "keep", "tpch WITH (a = 'b')");
+            Box::new(move |p: &Path| std::fs::write(p, &text).unwrap())
+        }),
+        ("a key that is not its name", {
+            let text = entry("keep", "other", "tpch");
+            Box::new(move |p: &Path| std::fs::write(p, &text).unwrap())
+        }),
+        ("a torn journal", {
+            Box::new(|p: &Path| {
+                std::fs::write(p.with_file_name("ledger.journal"), "{\"op\":\"own\",\"na").unwrap()
+            })
+        }),
+    ];
+    for (what, make) in cases {
+        let state = Folder::new();
+        make(&state.file("ledger.json"));
+        let folder = Folder::new();
+        folder.write("a.properties", TPCH);
+        let out = agent("sync", folder.path(), &engine.url())
+            .arg("--state-dir")
+            .arg(state.path().display().to_string())
+            .output();
+        // `keep` is live and not the agent's (a set-aside ledger owns nothing): it is left alone.
+        assert_eq!(out.code(), 0, "{what}: {}", out.stderr);
+        let set_aside = out.stderr.contains("ledger set aside");
+        assert_eq!(
+            set_aside,
+            what != "a torn journal",
+            "{what}: {}",
+            out.stderr
+        );
+        assert!(live(&engine).contains(&"keep".to_string()), "{what}");
+        assert!(live(&engine).contains(&"a".to_string()), "{what}");
+        engine.query("DROP CATALOG a").unwrap();
+    }
+    assert!(drops(&engine).iter().all(|d| d.contains("DROP CATALOG a")));
+}
+
+#[test]
+fn a_ledger_that_cannot_be_saved_is_reported_and_the_agent_carries_on() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let state = Folder::new();
+    // Every save fails, as on a full or read-only disk (which root, running these tests, cannot
+    // be made to see): a folder where the ledger's temp file goes, a link where its journal goes.
+    std::fs::create_dir_all(state.file(".ledger.json.tmp").join("x")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/journal", state.file("ledger.journal")).unwrap();
+    folder.write("a.properties", TPCH);
+    let running = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms", "--state-dir"])
+        .arg(state.path().display().to_string())
+        .start();
+    running.wait_state("a", "applied");
+    assert_eq!(live(&engine), ["a"], "the catalogs are still applied");
+    let (code, body) = wait_for(PATIENCE, "/readyz to say why", || {
+        let (code, body) = running.get("/readyz");
+        body.contains("ledger").then_some((code, body))
+    });
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("a restarted agent would not know"), "{body}");
+    assert_eq!(running.status()["last_pass"]["result"], "error");
+    assert!(running.log_text().contains("cannot persist the ledger"));
+
+    // Writable again: saved at the next try, ready, and a restarted agent owns `a`.
+    std::fs::remove_dir_all(state.file(".ledger.json.tmp")).unwrap();
+    wait_for(PATIENCE, "ready", || {
+        (running.get("/readyz").0 == 200).then_some(())
+    });
+    drop(running);
+    folder.remove("a.properties");
+    let out = agent("sync", folder.path(), &engine.url())
+        .arg("--state-dir")
+        .arg(state.path().display().to_string())
+        .output();
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        live(&engine).is_empty(),
+        "the restarted agent owned a and dropped it"
+    );
+}
+
+#[test]
+fn ownership_survives_the_agent_killed_in_the_middle_of_a_pass() {
+    let engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--statement-latency", "5ms"])
+        .start();
+    let folder = Folder::new();
+    let state = Folder::new();
+    for i in 0..300 {
+        folder.write(&format!("c{i:03}.properties"), TPCH);
+    }
+    let run = || {
+        agent("run", folder.path(), &engine.url())
+            .arg("--state-dir")
+            .arg(state.path().display().to_string())
+            .start()
+    };
+    let first = run();
+    wait_for(PATIENCE, "a third of the catalogs", || {
+        (live(&engine).len() >= 100).then_some(())
+    });
+    let pid = first.pid();
+    Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    drop(first);
+    let created_before = live(&engine).len();
+    assert!(created_before < 300, "killed in the middle of the pass");
+
+    let second = run();
+    wait_for(PATIENCE, "converged", || {
+        (second.status()["last_pass"]["result"] == "converged").then_some(())
+    });
+    assert_eq!(live(&engine).len(), 300);
+    let status = second.status();
+    let conflicts: Vec<&String> = status["catalogs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, c)| c["state"] != "applied")
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        conflicts.is_empty(),
+        "every catalog is the agent's: {conflicts:?}"
+    );
+    // Each catalog was created once; at most the one in flight at the kill was sent again.
+    let creates = changes(&engine)
+        .into_iter()
+        .filter(|c| c.starts_with("FINISHED CREATE CATALOG"))
+        .count();
+    assert_eq!(creates, 300, "{:?}", changes(&engine));
+    // And the agent owns them: deleting the files drops them.
+    for i in 0..300 {
+        folder.remove(&format!("c{i:03}.properties"));
+    }
+    wait_for(PATIENCE, "all dropped", || {
+        live(&engine).is_empty().then_some(())
+    });
+}
+
+#[test]
+fn a_delete_and_a_recreate_of_the_same_file_change_nothing() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    agent.wait_state("a", "applied");
+    for _ in 0..5 {
+        // Away for longer than the debounce: each absence is seen by a pass.
+        folder.remove("a.properties");
+        std::thread::sleep(Duration::from_millis(400));
+        folder.write("a.properties", TPCH);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert!(agent.passes() >= 10, "each absence was seen by a pass");
+    assert_eq!(
+        changes(&engine),
+        ["FINISHED CREATE CATALOG \"a\" USING tpch"],
+        "a file that is back as it was costs no DROP and CREATE"
+    );
+}
+
+#[test]
+fn a_file_written_in_pieces_is_applied_whole() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    agent.wait_first_pass();
+    let mut file = std::fs::File::create(folder.file("a.properties")).unwrap();
+    file.write_all(b"connector.name=tpch\n").unwrap();
+    file.flush().unwrap();
+    // Longer than the debounce (200ms): what is there so far is a valid, truncated definition.
+    std::thread::sleep(Duration::from_millis(700));
+    file.write_all(b"tpch.splits-per-node=7\n").unwrap();
+    drop(file);
+    agent.wait_state("a", "applied");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        changes(&engine),
+        ["FINISHED CREATE CATALOG \"a\" USING tpch WITH (\"tpch.splits-per-node\" = '7')"]
+    );
+}
+
+#[test]
+fn a_folder_replaced_by_a_new_one_is_watched_at_once_and_nothing_is_dropped_meanwhile() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let dir = folder.path().join("catalogs");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a.properties"), TPCH).unwrap();
+    // The default resync (60s) is far away: only the watch can see what follows.
+    let agent = agent("run", &dir, &engine.url()).start();
+    agent.wait_state("a", "applied");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // As a deployment tool does it: a new folder, then its files.
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a.properties"), TPCH).unwrap();
+    std::fs::write(dir.join("b.properties"), TPCH).unwrap();
+    agent.wait_state("b", "applied");
+    std::fs::write(dir.join("c.properties"), TPCH).unwrap();
+    agent.wait_state("c", "applied");
+    assert_eq!(live(&engine), ["a", "b", "c"]);
+    assert!(drops(&engine).is_empty(), "{:?}", changes(&engine));
+}
+
+#[test]
+fn idle_and_half_sent_connections_are_closed() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    agent.wait_first_pass();
+    let addr = agent.url("").trim_start_matches("http://").to_string();
+    let mut idle = Vec::new();
+    for i in 0..200 {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        if i % 2 == 0 {
+            s.write_all(b"GET /status HTTP/1.1\r\nHo").unwrap();
+        }
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        idle.push(s);
+    }
+    let started = Instant::now();
+    for mut s in idle {
+        let mut buf = [0u8; 256];
+        // Closed by the agent: end of stream (or a reset), not our read timeout.
+        match s.read(&mut buf) {
+            Ok(n) => assert!(n == 0 || buf.starts_with(b"HTTP/1.1 408"), "{n}"),
+            Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "not closed"),
+        }
+    }
+    assert!(started.elapsed() < PATIENCE);
+    assert_eq!(agent.get("/healthz").0, 200);
+}
