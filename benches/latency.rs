@@ -7,6 +7,7 @@
 //! 2. Idle: 100 catalogs applied, then 60 s with nothing to do: resident memory, CPU time, and
 //!    wake-ups (context switches of all the agent's threads, from /proc) — once with the default
 //!    resync interval (one resync pass falls in the window) and once with the resync outside it.
+//! 3. Scale (only with `LATENCY_SCALE=100,1000,10000`): one change among that many catalogs.
 //!
 //! Run: `cargo bench --bench latency` (figures go into BENCHMARKS.md by hand, with the date and
 //! machine). `LATENCY_CHANGES` and `IDLE_SECONDS` override the counts for a quick look;
@@ -315,8 +316,73 @@ fn idle(emulator_bin: &Path, seconds: u64, resync: &str) {
     );
 }
 
+/// One change among `base` catalogs: cold start to converged, then `changes` files renamed in one
+/// at a time (default debounce), the agent's RSS at the end, and the statements the engine got
+/// for those changes.
+fn scale(emulator_bin: &Path, base: usize, changes: usize) {
+    let engine = Emulator::trino()
+        .binary(emulator_bin)
+        .dynamic()
+        .memory_store()
+        .start();
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().join("catalogs");
+    let staging = root.path().join("staging");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::create_dir(&staging).unwrap();
+    for i in 0..base {
+        std::fs::write(
+            folder.join(format!("b{i:05}.properties")),
+            "connector.name=memory\n",
+        )
+        .unwrap();
+    }
+    let started = Instant::now();
+    let agent = Agent::start(&folder, &engine.url(), &[]);
+    agent.wait(Duration::from_secs(600), |s| {
+        s["last_pass"]["result"] == "converged"
+    });
+    let cold = started.elapsed().as_secs_f64();
+    let statements_before = engine.records().len();
+    let mut tail = RecordTail::open(&engine);
+    let mut millis = Vec::with_capacity(changes);
+    for i in 0..changes {
+        let name = format!("n{i:04}");
+        let staged = staging.join(format!("{name}.properties"));
+        std::fs::write(&staged, "connector.name=memory\n").unwrap();
+        let t0 = now_micros();
+        std::fs::rename(&staged, folder.join(format!("{name}.properties"))).unwrap();
+        let t1 = tail.created(&name, Duration::from_secs(30));
+        millis.push((t1.saturating_sub(t0)) as f64 / 1000.0);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let statements = engine.records().len() - statements_before;
+    let (rss, peak, ..) = proc_sample(agent.child.id());
+    drop(agent);
+    millis.sort_by(f64::total_cmp);
+    let p50 = percentile(&millis, 50.0);
+    println!(
+        "| {base} | {cold:.1} s | {changes} | {p50:.1} ms | {:.1} ms | **{:.1} ms** | {statements} | {:.1} MiB | {:.1} MiB |",
+        percentile(&millis, 99.0),
+        p50 - 200.0,
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0,
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
+    if let Ok(bases) = std::env::var("LATENCY_SCALE") {
+        let emulator = release_emulator();
+        println!(
+            "| catalogs | cold start → converged | changes | p50 | p99 | beyond the debounce, p50 | statements for the changes | RSS | peak RSS |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        for base in bases.split(',').filter_map(|b| b.trim().parse().ok()) {
+            scale(&emulator, base, 20);
+        }
+        return;
+    }
     let changes: usize = std::env::var("LATENCY_CHANGES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -195,7 +195,7 @@ pub async fn run(args: &RunArgs) -> ExitCode {
     let metrics = Arc::new(Metrics::new());
     let heartbeats = Arc::new(Heartbeats::default());
     let readiness = Arc::new(Readiness::default());
-    let agent = match build_agent(
+    let mut agent = match build_agent(
         &args.folder,
         &args.engine,
         &args.restart,
@@ -255,6 +255,8 @@ pub async fn run(args: &RunArgs) -> ExitCode {
         "catalog-reloader started"
     );
     let (trigger_tx, trigger_rx) = mpsc::unbounded_channel();
+    let dirty = watch::SharedDirty::default();
+    agent.watch_changes(dirty.clone());
     let watcher = tokio::spawn(watch::run(
         WatchConfig {
             dir: args.folder.catalog_dir.clone(),
@@ -266,6 +268,7 @@ pub async fn run(args: &RunArgs) -> ExitCode {
         shutdown_rx.clone(),
         heartbeats.clone(),
         metrics,
+        dirty,
     ));
 
     let signals = tokio::spawn(async move {

@@ -42,6 +42,17 @@ impl Desired {
             .find(|f| f.catalog.as_deref() == Some(name))
     }
 
+    /// Removes what `file` contributed.
+    fn forget_file(&mut self, file: &str) {
+        if let Ok(name) = catalog::catalog_name(file)
+            && self.catalogs.get(&name).is_some_and(|c| c.file == file)
+        {
+            self.catalogs.remove(&name);
+        }
+        self.invalid.retain(|f| f.error.file != file);
+        self.warnings.retain(|w| w.file != file);
+    }
+
     /// A digest of everything a pass would act on; equal digests mean nothing to do (poll mode).
     pub fn digest(&self) -> [u8; 32] {
         let mut hash = Sha256::new();
@@ -94,94 +105,122 @@ pub fn scan(dir: &Path, flavour: Flavour) -> Result<Desired, ScanError> {
 
     let mut desired = Desired::default();
     for os_name in names {
-        let file = os_name.to_string_lossy().into_owned();
-        if is_ignored(&file) {
-            continue;
-        }
-        let path = dir.join(&os_name);
-        let invalid = |reason: String| InvalidFile {
-            catalog: claimed_name(&file),
-            error: FileError {
-                file: file.clone(),
-                line: None,
-                reason,
-            },
-        };
-        if os_name.to_str().is_none() {
-            desired
-                .invalid
-                .push(invalid("the file name is not valid UTF-8".into()));
-            continue;
-        }
-        let name = match catalog::catalog_name(&file) {
-            Ok(name) => name,
-            Err(reason) => {
-                desired.invalid.push(invalid(reason));
-                continue;
-            }
-        };
-        // One rule for whatever stands where a catalog file should be and cannot be read as one
-        // — a dangling link, a directory, a FIFO, a device, a file the agent may not read: the
-        // file is invalid, and a live catalog of that name stays as it is.
-        let bytes = match files::read_regular(&path, catalog::MAX_FILE_BYTES) {
-            Ok(bytes) => bytes,
-            Err(e) if e.is_not_found() => {
-                // Gone since the listing: the catalog is absent. A link whose target is missing is
-                // different: it may be a mistake (a link into a volume not mounted yet), so it is
-                // invalid and a live catalog of that name stays. During a ConfigMap update the
-                // kubelet leaves a removed key's link dangling for a moment; removing it is the
-                // next event, whose pass then drops the catalog.
-                if let Ok(target) = fs::read_link(&path) {
-                    desired.invalid.push(invalid(format!(
-                        "symbolic link to {}, which does not exist",
-                        target.display()
-                    )));
-                }
-                continue;
-            }
-            Err(OpenError::NotRegular(what)) => {
-                desired
-                    .invalid
-                    .push(invalid(format!("it is {what}, not a regular file")));
-                continue;
-            }
-            Err(e) => {
-                desired.invalid.push(invalid(format!("cannot read: {e}")));
-                continue;
-            }
-        };
-        let mut notes = Vec::new();
-        match catalog::parse_file_noting(&file, &name, &bytes, flavour, &mut notes) {
-            Ok(spec) => {
-                for message in notes {
-                    desired.warnings.push(Warning {
-                        file: file.clone(),
-                        message,
-                    });
-                }
-                if let Some(message) = catalog::name_warning(&name) {
-                    desired.warnings.push(Warning {
-                        file: file.clone(),
-                        message,
-                    });
-                }
-                let fingerprint = spec.fingerprint();
-                desired.catalogs.insert(
-                    name,
-                    DesiredCatalog {
-                        spec,
-                        fingerprint,
-                        file,
-                    },
-                );
-            }
-            Err(error) => desired.invalid.push(InvalidFile {
-                catalog: Some(name),
-                error,
-            }),
-        }
+        scan_entry(dir, &os_name, flavour, &mut desired);
     }
     Ok(desired)
+}
+
+/// Reads one entry of the folder into `desired` (nothing when it is no catalog file or is gone).
+fn scan_entry(dir: &Path, os_name: &std::ffi::OsStr, flavour: Flavour, desired: &mut Desired) {
+    let file = os_name.to_string_lossy().into_owned();
+    if is_ignored(&file) {
+        return;
+    }
+    let path = dir.join(&os_name);
+    let invalid = |reason: String| InvalidFile {
+        catalog: claimed_name(&file),
+        error: FileError {
+            file: file.clone(),
+            line: None,
+            reason,
+        },
+    };
+    if os_name.to_str().is_none() {
+        desired
+            .invalid
+            .push(invalid("the file name is not valid UTF-8".into()));
+        return;
+    }
+    let name = match catalog::catalog_name(&file) {
+        Ok(name) => name,
+        Err(reason) => {
+            desired.invalid.push(invalid(reason));
+            return;
+        }
+    };
+    // One rule for whatever stands where a catalog file should be and cannot be read as one
+    // — a dangling link, a directory, a FIFO, a device, a file the agent may not read: the
+    // file is invalid, and a live catalog of that name stays as it is.
+    let bytes = match files::read_regular(&path, catalog::MAX_FILE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => {
+            // Gone since the listing: the catalog is absent. A link whose target is missing is
+            // different: it may be a mistake (a link into a volume not mounted yet), so it is
+            // invalid and a live catalog of that name stays. During a ConfigMap update the
+            // kubelet leaves a removed key's link dangling for a moment; removing it is the
+            // next event, whose pass then drops the catalog.
+            if let Ok(target) = fs::read_link(&path) {
+                desired.invalid.push(invalid(format!(
+                    "symbolic link to {}, which does not exist",
+                    target.display()
+                )));
+            }
+            return;
+        }
+        Err(OpenError::NotRegular(what)) => {
+            desired
+                .invalid
+                .push(invalid(format!("it is {what}, not a regular file")));
+            return;
+        }
+        Err(e) => {
+            desired.invalid.push(invalid(format!("cannot read: {e}")));
+            return;
+        }
+    };
+    let mut notes = Vec::new();
+    match catalog::parse_file_noting(&file, &name, &bytes, flavour, &mut notes) {
+        Ok(spec) => {
+            for message in notes {
+                desired.warnings.push(Warning {
+                    file: file.clone(),
+                    message,
+                });
+            }
+            if let Some(message) = catalog::name_warning(&name) {
+                desired.warnings.push(Warning {
+                    file: file.clone(),
+                    message,
+                });
+            }
+            let fingerprint = spec.fingerprint();
+            desired.catalogs.insert(
+                name,
+                DesiredCatalog {
+                    spec,
+                    fingerprint,
+                    file,
+                },
+            );
+        }
+        Err(error) => desired.invalid.push(InvalidFile {
+            catalog: Some(name),
+            error,
+        }),
+    }
+}
+
+/// Reads the named files of the folder again into `desired`, which held the whole folder: what
+/// each file said before is replaced by what it says now (or removed, when it is gone). A file
+/// event costs what it names, not the size of the folder.
+pub fn rescan_files<'a>(
+    dir: &Path,
+    files: impl IntoIterator<Item = &'a str>,
+    flavour: Flavour,
+    desired: &mut Desired,
+) {
+    for file in files {
+        desired.forget_file(file);
+        // Only what a listing would show (a dangling link included).
+        if !is_ignored(file) && fs::symlink_metadata(dir.join(file)).is_ok() {
+            scan_entry(dir, std::ffi::OsStr::new(file), flavour, desired);
+        }
+    }
+    // In the order a whole scan gives (file names).
+    desired
+        .invalid
+        .sort_by(|a, b| a.error.file.cmp(&b.error.file));
+    desired.warnings.sort_by(|a, b| a.file.cmp(&b.file));
 }
 
 /// The catalog a badly named file would map to in Trino (which lower-cases names), if any.
@@ -294,5 +333,36 @@ mod tests {
         assert_eq!(f.scan().digest(), d1);
         let f = f.with("a.properties", "connector.name=tpcds\n");
         assert_ne!(f.scan().digest(), d1);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// What a file event reads — the named files again, into the folder as last read — is
+        /// what reading the whole folder gives, after any sequence of changes.
+        #[test]
+        fn reading_the_changed_files_equals_reading_the_folder(
+            ops in proptest::collection::vec((0usize..5, 0usize..6), 1..25)
+        ) {
+            const NAMES: [&str; 5] = ["a.properties", "b.properties", "B.properties", "c.tmp", "d.properties"];
+            let f = Folder::new();
+            let mut known = f.scan();
+            for (which, op) in ops {
+                let name = NAMES[which];
+                let path = f.0.path().join(name);
+                let _ = fs::remove_file(&path);
+                let _ = fs::remove_dir(&path);
+                match op {
+                    0 => fs::write(&path, "connector.name=tpch\n").unwrap(),
+                    1 => fs::write(&path, "connector.name=memory\nx=1\n").unwrap(),
+                    2 => fs::write(&path, "no connector\n").unwrap(),
+                    3 => fs::create_dir(&path).unwrap(),
+                    4 => symlink("nowhere", &path).unwrap(),
+                    _ => {}
+                }
+                rescan_files(f.0.path(), [name], Flavour::Trino, &mut known);
+                proptest::prop_assert_eq!(&known, &f.scan());
+            }
+        }
     }
 }

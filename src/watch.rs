@@ -25,6 +25,52 @@ const OPEN_WRITE_QUIET: Duration = Duration::from_secs(5);
 /// ... or the burst has waited this long.
 const OPEN_WRITE_MAX: Duration = Duration::from_secs(30);
 
+/// More changed files than this in one pass are read as the whole folder.
+const MAX_DIRTY_FILES: usize = 1000;
+
+/// What the watch saw change since a pass last took it: file names in the folder, or anything
+/// (`all`: the folder itself, the kubelet's `..data`, a watch error, polling).
+#[derive(Debug, Default)]
+pub struct Dirty {
+    pub files: std::collections::BTreeSet<String>,
+    pub all: bool,
+}
+
+pub type SharedDirty = Arc<std::sync::Mutex<Dirty>>;
+
+impl Dirty {
+    fn everything(&mut self) {
+        self.all = true;
+        self.files.clear();
+    }
+
+    /// Marks what `event` is about.
+    fn mark(&mut self, dir: &Path, event: &notify::Event) {
+        for path in &event.paths {
+            if self.all {
+                return;
+            }
+            let name = (path.parent() == Some(dir))
+                .then(|| path.file_name().and_then(|n| n.to_str()))
+                .flatten();
+            match name {
+                // A ConfigMap's files are links through `..data`: its swap changes them all.
+                Some(name) if !name.starts_with("..") => {
+                    self.files.insert(name.to_string());
+                    if self.files.len() > MAX_DIRTY_FILES {
+                        self.everything();
+                    }
+                }
+                _ => self.everything(),
+            }
+        }
+    }
+}
+
+fn mark_all(dirty: &SharedDirty) {
+    dirty.lock().unwrap_or_else(|e| e.into_inner()).everything();
+}
+
 /// How often a folder that is gone is looked for.
 const REARM_EVERY: Duration = Duration::from_millis(100);
 
@@ -107,6 +153,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     heartbeats: Arc<Heartbeats>,
     metrics: Arc<Metrics>,
+    dirty: SharedDirty,
 ) {
     let (raw_tx, mut raw_rx) = mpsc::unbounded_channel();
     let mut source = config.source;
@@ -160,6 +207,12 @@ pub async fn run(
                 let relevant = match &res {
                     Ok(event) => {
                         note_writes(&mut writing, event);
+                        if is_relevant(&event.kind) {
+                            dirty
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .mark(&config.dir, event);
+                        }
                         // The folder itself was removed or moved away: the inotify watch died with
                         // it (a new folder may even reuse the inode number). Re-arm at the next tick.
                         let about_root = event.paths.iter().any(|p| p == &config.dir);
@@ -170,6 +223,7 @@ pub async fn run(
                     }
                     Err(e) => {
                         tracing::warn!(error = %explain(e), "watch error; rescanning");
+                        mark_all(&dirty);
                         true
                     }
                 };
@@ -213,6 +267,7 @@ pub async fn run(
                 let now = digest(&config.dir).await;
                 if now != polled {
                     polled = now;
+                    mark_all(&dirty);
                     metrics.count_watch_event();
                     if triggers.send(Trigger::Event).is_err() {
                         break;
@@ -226,6 +281,7 @@ pub async fn run(
                             tracing::info!(dir = %config.dir.display(), "watching the catalog folder again");
                             armed = Some(a);
                             // What it holds is read once the writes into it go quiet.
+                            mark_all(&dirty);
                             metrics.count_watch_event();
                             if config.debounce.is_zero() {
                                 if triggers.send(Trigger::Event).is_err() {

@@ -326,3 +326,29 @@ fn drops_of_connectors_that_leak_on_drop_are_counted_and_named_per_coordinator_s
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert_eq!(warnings[1]["drops_since_coordinator_start"], 1);
 }
+
+#[test]
+fn status_shows_a_long_pass_catalog_by_catalog() {
+    let engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--statement-latency", "30ms"])
+        .start();
+    let folder = Folder::new();
+    for i in 0..80 {
+        folder.write(&format!("c{i:02}.properties"), "connector.name=tpch\n");
+    }
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    // While the first pass runs (no pass has finished yet), catalogs appear as they are created.
+    let partial = wait_for(PATIENCE, "some catalogs applied during the pass", || {
+        let status = agent.status();
+        let applied = status["catalogs"].as_object().map_or(0, |c| {
+            c.values().filter(|c| c["state"] == "applied").count()
+        });
+        (status["last_pass"].is_null() && applied > 0 && applied < 80).then_some(applied)
+    });
+    assert!(partial < 80);
+    wait_for(PATIENCE, "the pass to finish", || {
+        (agent.status()["last_pass"]["result"] == "converged").then_some(())
+    });
+}

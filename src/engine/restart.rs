@@ -31,6 +31,10 @@ pub enum DrainTimeoutAction {
     Skip,
 }
 
+/// How long a restart policy is given to start a coordinator that stopped, before the agent
+/// starts it (Docker's first policy restart comes after 100 ms).
+const POLICY_START_WAIT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct RestartSettings {
     pub container: String,
@@ -213,11 +217,16 @@ impl Restarter {
             let before = self.container_state().await.and_then(|s| s.started_at_ms);
             match client.request_shutdown().await {
                 Ok(()) => {
-                    self.wait_stopped(&docker, before, beat).await?;
-                    docker
-                        .start_container(&self.settings.container, None)
-                        .await
-                        .map_err(|e| self.err(e))?;
+                    let mut beat = beat;
+                    let restarted = self.wait_stopped(&docker, before, &mut beat).await?;
+                    // A restart policy brings it back by itself; starting it as well raced with
+                    // Docker's own start (two starts seen on a loaded machine).
+                    if !restarted && !self.policy_brings_back(&docker, before, &mut beat).await? {
+                        docker
+                            .start_container(&self.settings.container, None)
+                            .await
+                            .map_err(|e| self.err(e))?;
+                    }
                     return Ok(since);
                 }
                 Err(e) => tracing::warn!(
@@ -256,12 +265,13 @@ impl Restarter {
     /// queries, then exits. Bounded by the drain timeout plus a margin; then stopped by force.
     /// A restart policy (`restart: always`, `unless-stopped`) may start the container again before
     /// a poll sees it stopped: a new start time counts as stopped too.
+    /// Returns whether a restart policy already started it again.
     async fn wait_stopped(
         &self,
         docker: &Docker,
         started_before: Option<u64>,
         mut beat: impl FnMut(),
-    ) -> Result<(), RestartError> {
+    ) -> Result<bool, RestartError> {
         let deadline = Instant::now() + self.settings.drain_timeout + Duration::from_secs(180);
         loop {
             beat();
@@ -270,12 +280,15 @@ impl Restarter {
                 .await
                 .map_err(|e| self.err(e))?;
             let Some(state) = inspect.state else {
-                return Ok(());
+                return Ok(false);
             };
             let started = started_at_ms(state.started_at.as_deref());
             let restarted = started_before.is_some() && started != started_before;
-            if restarted || !matches!(state.status, Some(ContainerStateStatusEnum::RUNNING)) {
-                return Ok(());
+            if restarted {
+                return Ok(true);
+            }
+            if !matches!(state.status, Some(ContainerStateStatusEnum::RUNNING)) {
+                return Ok(false);
             }
             if Instant::now() >= deadline {
                 tracing::warn!(
@@ -284,9 +297,52 @@ impl Restarter {
                 return docker
                     .stop_container(&self.settings.container, None)
                     .await
+                    .map(|()| false)
                     .map_err(|e| self.err(e));
             }
             sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// After the coordinator stopped: whether the container's restart policy (`always`,
+    /// `unless-stopped`) started it again within a while. (A graceful shutdown exits 0, which
+    /// `on-failure` does not restart.)
+    async fn policy_brings_back(
+        &self,
+        docker: &Docker,
+        started_before: Option<u64>,
+        mut beat: impl FnMut(),
+    ) -> Result<bool, RestartError> {
+        use bollard::models::RestartPolicyNameEnum;
+        let deadline = Instant::now() + POLICY_START_WAIT;
+        loop {
+            beat();
+            let inspect = docker
+                .inspect_container(&self.settings.container, None)
+                .await
+                .map_err(|e| self.err(e))?;
+            let policy = inspect
+                .host_config
+                .as_ref()
+                .and_then(|h| h.restart_policy.as_ref())
+                .and_then(|p| p.name);
+            if !matches!(
+                policy,
+                Some(RestartPolicyNameEnum::ALWAYS | RestartPolicyNameEnum::UNLESS_STOPPED)
+            ) {
+                return Ok(false);
+            }
+            let state = inspect.state.unwrap_or_default();
+            let started = started_at_ms(state.started_at.as_deref());
+            if matches!(state.status, Some(ContainerStateStatusEnum::RUNNING))
+                && started != started_before
+            {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            sleep(Duration::from_millis(100)).await;
         }
     }
 

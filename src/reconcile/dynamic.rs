@@ -103,6 +103,7 @@ impl Agent {
                         duration_ms,
                         "applied"
                     );
+                    self.record_progress(prepared, name, step);
                     outcome.done.insert(name.to_string());
                 }
                 Ok(Applied::Raced(why)) => {

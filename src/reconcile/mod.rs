@@ -249,6 +249,10 @@ pub struct Agent {
     /// every change the engine accepted since. A file event plans against it instead of listing
     /// again (a full query on Trino, ~100 ms); resyncs, retries and any surprise list again.
     live_cache: Option<Live>,
+    /// The folder as the last read of it gave, for file events to read only what they name.
+    desired_cache: Option<Desired>,
+    /// What the watch saw change (`run` only; without it every pass reads the whole folder).
+    dirty: Option<crate::watch::SharedDirty>,
     /// Owned catalogs whose file is gone, since when (see [`DROP_GRACE`]).
     absent_since: BTreeMap<String, Instant>,
     /// Dynamic mode: "already exists" answers in a row per catalog the listing did not show.
@@ -306,6 +310,8 @@ impl Agent {
             races: BTreeMap::new(),
             absent_since: BTreeMap::new(),
             live_cache: None,
+            desired_cache: None,
+            dirty: None,
             warned_secrets: BTreeSet::new(),
             last_info: None,
             last_info_at_ms: 0,
@@ -369,8 +375,63 @@ impl Agent {
             .expect("scan task does not panic")
     }
 
-    async fn scan(&self) -> Result<Desired, ScanError> {
-        self.scan_dir(self.settings.catalog_dir.clone()).await
+    /// Reads the whole folder, and remembers it for later file events.
+    async fn scan(&mut self) -> Result<Desired, ScanError> {
+        // Taken before reading: a change made while the folder is read is read again.
+        self.take_dirty();
+        let desired = self.scan_dir(self.settings.catalog_dir.clone()).await;
+        self.desired_cache = desired.as_ref().ok().cloned();
+        desired
+    }
+
+    /// Passes read the files the watch reports through this.
+    pub fn watch_changes(&mut self, dirty: crate::watch::SharedDirty) {
+        self.dirty = Some(dirty);
+    }
+
+    /// The files changed since the last read, or `None` for "read everything".
+    fn take_dirty(&mut self) -> Option<std::collections::BTreeSet<String>> {
+        let dirty = self.dirty.as_ref()?;
+        let mut dirty = dirty.lock().unwrap_or_else(|e| e.into_inner());
+        let all = std::mem::take(&mut dirty.all);
+        let files = std::mem::take(&mut dirty.files);
+        (!all).then_some(files)
+    }
+
+    /// The folder after a file event: the files the watch named read again into what the agent
+    /// knew, or the whole folder when it knows nothing yet or the watch cannot say what changed.
+    async fn read_changes(&mut self) -> Result<Desired, ScanError> {
+        let files = match (self.desired_cache.is_some(), self.take_dirty()) {
+            (true, Some(files)) => files,
+            _ => return self.scan().await,
+        };
+        let mut desired = self.desired_cache.take().expect("checked");
+        let dir = self.settings.catalog_dir.clone();
+        let flavour = self.flavour;
+        let read = tokio::task::spawn_blocking(move || {
+            // A folder that is gone is an error, as for a whole read: never "every file gone".
+            match std::fs::metadata(&dir) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => {
+                    return Err(ScanError {
+                        dir,
+                        source: std::io::Error::other("not a folder"),
+                    });
+                }
+                Err(source) => return Err(ScanError { dir, source }),
+            }
+            scan::rescan_files(
+                &dir,
+                files.iter().map(String::as_str),
+                flavour,
+                &mut desired,
+            );
+            Ok(desired)
+        })
+        .await
+        .expect("scan task does not panic");
+        self.desired_cache = read.as_ref().ok().cloned();
+        read
     }
 
     /// Reads `/v1/info`, learns the flavour, notices coordinator restarts.
@@ -395,6 +456,8 @@ impl Agent {
         if flavour != self.flavour {
             self.flavour = flavour;
             self.client.set_flavour(flavour);
+            // Files are read with the engine's rules (connector names): read them again.
+            self.desired_cache = None;
         }
         let uptime = info.uptime_seconds();
         if let (Some(before), Some(now)) = (self.last_uptime, uptime)
@@ -722,9 +785,13 @@ impl Agent {
                     let (desired, live) = match scanned {
                         Some(desired) => (desired, self.lister.live(&self.client).await?),
                         None => {
+                            self.take_dirty();
+                            let dir = self.settings.catalog_dir.clone();
                             let (desired, live) =
-                                tokio::join!(self.scan(), self.lister.live(&self.client));
-                            (desired?, live?)
+                                tokio::join!(self.scan_dir(dir), self.lister.live(&self.client));
+                            let desired = desired?;
+                            self.desired_cache = Some(desired.clone());
+                            (desired, live?)
                         }
                     };
                     self.settle_unanswered(&live);
@@ -921,11 +988,9 @@ impl Agent {
         // needs no engine contact at all (e.g. Trino rewriting a file it stores itself, or a touch).
         // Otherwise the folder just read is what the pass works from.
         let mut scanned = None;
-        if trigger == Trigger::Event
-            && let Some(converged) = self.converged_digest
-        {
-            match self.scan().await {
-                Ok(desired) if desired.digest() == converged => {
+        if trigger == Trigger::Event {
+            match self.read_changes().await {
+                Ok(desired) if Some(desired.digest()) == self.converged_digest => {
                     return PassReport {
                         result: PassResult::Unchanged,
                         retry_in: None,
@@ -933,7 +998,10 @@ impl Agent {
                     };
                 }
                 Ok(desired) => scanned = Some(desired),
-                Err(e) => return error_report(e.to_string(), None),
+                Err(e) => {
+                    self.desired_cache = None;
+                    return error_report(e.to_string(), None);
+                }
             }
         }
         // From here on the engine may change; only a clean end of this pass says "converged"

@@ -9,6 +9,35 @@ use crate::status::{self, CatalogStatus, State};
 use std::collections::BTreeMap;
 
 impl Agent {
+    /// During a pass: one catalog as the engine just took it, so `/status` shows a long pass's
+    /// progress catalog by catalog (the pass's end writes every entry again).
+    pub(super) fn record_progress(&self, prepared: &Prepared, name: &str, step: &Step) {
+        let now = ledger::now_secs();
+        let (state, spec) = match step {
+            Step::Create { spec, .. } | Step::Replace { to: spec, .. } | Step::Adopt { spec } => {
+                (State::Applied, Some(spec))
+            }
+            Step::Drop { .. } | Step::Forget => (State::Removed, None),
+            _ => return,
+        };
+        let entry = CatalogStatus {
+            state,
+            connector: spec.map(|s| s.connector.clone()),
+            fingerprint: spec.map(|s| s.fingerprint().keyed_short()),
+            file: spec.and_then(|_| prepared.desired.catalogs.get(name).map(|c| c.file.clone())),
+            error: None,
+            error_name: None,
+            note: None,
+            last_change: status::rfc3339(now),
+            last_change_unix: now,
+        };
+        self.status
+            .lock()
+            .expect("status lock")
+            .catalogs
+            .insert(name.to_string(), entry);
+    }
+
     /// Writes the per-catalog status from the plan and what the engine answered.
     pub(super) fn record_status(&self, prepared: &Prepared, outcome: &ApplyOutcome) {
         let now = ledger::now_secs();
