@@ -66,7 +66,12 @@ pub struct Fingerprint(#[serde(with = "hex32")] pub [u8; 32]);
 impl Fingerprint {
     /// The first 12 hex digits, for status output and logs.
     pub fn short(&self) -> String {
-        self.to_string()[..12].to_string()
+        use fmt::Write as _;
+        let mut out = String::with_capacity(12);
+        for b in &self.0[..6] {
+            let _ = write!(out, "{b:02x}");
+        }
+        out
     }
 }
 

@@ -147,6 +147,27 @@ pub struct Options {
     pub adopt: bool,
 }
 
+/// Two sorted lists of names as one, sorted, without repeats.
+fn merge_sorted<'a>(a: Vec<&'a str>, b: Vec<&'a str>) -> Vec<&'a str> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x < y => a.next(),
+            (Some(x), Some(y)) if x > y => b.next(),
+            (Some(_), Some(_)) => {
+                b.next();
+                a.next()
+            }
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        out.extend(next);
+    }
+    out
+}
+
 /// Computes the plan. `holds` are per catalog name (see [`Hold`]).
 pub fn diff(
     desired: &Desired,
@@ -155,17 +176,25 @@ pub fn diff(
     holds: &BTreeMap<String, Hold>,
     options: Options,
 ) -> Plan {
-    let mut names: Vec<&str> = desired
-        .catalogs
-        .keys()
-        .chain(desired.invalid.iter().filter_map(|f| f.catalog.as_ref()))
-        .chain(live.keys())
-        .chain(ledger.catalogs.keys())
-        .map(String::as_str)
-        .filter(|n| *n != SYSTEM_CATALOG)
+    // The maps' keys come sorted: merging them is cheaper than sorting them all again.
+    let mut names: Vec<&str> = merge_sorted(
+        merge_sorted(
+            desired.catalogs.keys().map(String::as_str).collect(),
+            live.keys().map(String::as_str).collect(),
+        ),
+        ledger.catalogs.keys().map(String::as_str).collect(),
+    );
+    let claimed: Vec<&str> = desired
+        .invalid
+        .iter()
+        .filter_map(|f| f.catalog.as_deref())
         .collect();
-    names.sort_unstable();
-    names.dedup();
+    if !claimed.is_empty() {
+        names.extend(claimed);
+        names.sort_unstable();
+        names.dedup();
+    }
+    names.retain(|n| *n != SYSTEM_CATALOG);
 
     let mut steps = BTreeMap::new();
     for name in names {

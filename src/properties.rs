@@ -33,63 +33,88 @@ fn is_blank(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\x0c')
 }
 
-/// Splits text into logical lines the way Java's `LineReader` does: comment and blank lines dropped,
-/// leading whitespace stripped, a line ending in an odd number of backslashes joined with the next
-/// (whose leading whitespace is dropped). Yields (first physical line number, logical line).
+/// Splits text into logical lines the way Java's `LineReader` does (a character-level state
+/// machine, checked against `Properties.load` by tests/properties_java.rs): leading whitespace
+/// skipped; `#` or `!` where a logical line would start makes the rest of the physical line a
+/// comment — also right after a continuation that left the line empty; a line ending in an odd
+/// number of backslashes continues on the next physical line, whose leading whitespace is skipped;
+/// a logical line still empty at a line end is no line (reading goes on); a backslash at the very
+/// end of the text is dropped. Yields (physical line where the logical line starts, its text).
 fn logical_lines(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
-    // Physical lines end at \n, \r or \r\n.
-    let mut physical: Vec<&str> = Vec::new();
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => {
-                physical.push(&text[start..i]);
-                start = i + 1;
-            }
-            b'\r' => {
-                physical.push(&text[start..i]);
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-                start = i + 1;
-            }
-            _ => {}
+    let mut chars = text.chars().peekable();
+    let mut line = 1;
+    let mut start = 1;
+    let mut logical = String::new();
+    // Skipping whitespace (at a line start, or after a continuation).
+    let mut skip_blank = true;
+    // After a continuation: a line end is not skipped as blank but ends (or empties) the line.
+    let mut continued = false;
+    // The text so far ends in an odd number of backslashes.
+    let mut escape_pending = false;
+    while let Some(c) = chars.next() {
+        let line_end = c == '\n' || c == '\r';
+        // Whether anything follows this character (Java asks before it skips the \n of a \r\n).
+        let more = chars.peek().is_some();
+        if line_end && c == '\r' && chars.peek() == Some(&'\n') {
+            // \r\n is one line end.
+            chars.next();
         }
-        i += 1;
-    }
-    if start < bytes.len() {
-        physical.push(&text[start..]);
-    }
-
-    let mut n = 0;
-    while n < physical.len() {
-        let first_line = n + 1;
-        let trimmed = physical[n].trim_start_matches(is_blank);
-        n += 1;
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!') {
+        if skip_blank {
+            if is_blank(c) {
+                continue;
+            }
+            if line_end && !continued {
+                line += 1;
+                continue;
+            }
+            skip_blank = false;
+            continued = false;
+        }
+        if logical.is_empty() && (c == '#' || c == '!') {
+            for c in chars.by_ref() {
+                if c == '\n' || c == '\r' {
+                    if c == '\r' && chars.peek() == Some(&'\n') {
+                        chars.next();
+                    }
+                    break;
+                }
+            }
+            line += 1;
+            skip_blank = true;
             continue;
         }
-        let mut logical = String::new();
-        let mut piece = trimmed;
-        loop {
-            let trailing = piece.chars().rev().take_while(|&c| c == '\\').count();
-            if trailing % 2 == 1 {
-                logical.push_str(&piece[..piece.len() - 1]);
-                if n < physical.len() {
-                    piece = physical[n].trim_start_matches(is_blank);
-                    n += 1;
-                    continue;
-                }
-                // A continuation at end of input joins nothing, as in Java.
-                break;
+        if !line_end {
+            if logical.is_empty() {
+                start = line;
             }
-            logical.push_str(piece);
-            break;
+            logical.push(c);
+            escape_pending = c == '\\' && !escape_pending;
+            continue;
         }
-        out.push((first_line, logical));
+        line += 1;
+        skip_blank = true;
+        if logical.is_empty() {
+            continue;
+        }
+        if escape_pending && more {
+            // The backslash is not part of the line; it goes on after the next line's blanks.
+            logical.pop();
+            continued = true;
+            escape_pending = false;
+            continue;
+        }
+        if escape_pending {
+            logical.pop();
+        }
+        out.push((start, std::mem::take(&mut logical)));
+        escape_pending = false;
+    }
+    if !logical.is_empty() {
+        if escape_pending {
+            logical.pop();
+        }
+        out.push((start, logical));
     }
     out
 }
@@ -288,6 +313,31 @@ mod tests {
         assert!(err.reason.contains("four hex digits"), "{err}");
         let err = parse("c=\\uD83D").unwrap_err();
         assert!(err.reason.contains("unpaired"), "{err}");
+    }
+
+    #[test]
+    fn continuations_that_leave_a_line_empty_read_as_java_reads_them() {
+        // Found by the differential test against Properties.load (tests/properties_java.rs).
+        assert_eq!(
+            kv("\\\n#c=1\nk=v"),
+            pairs(&[("k", "v")]),
+            "a comment after it"
+        );
+        assert_eq!(
+            kv("\\\n\nk=v"),
+            pairs(&[("k", "v")]),
+            "an empty line after it"
+        );
+        assert_eq!(kv("a=b\\\r\n"), pairs(&[("a", "b")]));
+        assert_eq!(kv("k\\"), pairs(&[("k", "")]));
+        assert_eq!(kv("\\"), pairs(&[("", "")]), "a lone backslash at the end");
+        assert_eq!(kv("\\\r\n"), pairs(&[]), "then a line end and nothing");
+        let lines: Vec<usize> = parse("\n\\\n\n\nk=v\n# x\n  y=\\\n  z\n")
+            .unwrap()
+            .iter()
+            .map(|e| e.line)
+            .collect();
+        assert_eq!(lines, [5, 7]);
     }
 
     #[test]

@@ -116,7 +116,7 @@ fn scan_entry(dir: &Path, os_name: &std::ffi::OsStr, flavour: Flavour, desired: 
     if is_ignored(&file) {
         return;
     }
-    let path = dir.join(&os_name);
+    let path = dir.join(os_name);
     let invalid = |reason: String| InvalidFile {
         catalog: claimed_name(&file),
         error: FileError {

@@ -334,23 +334,14 @@ impl Agent {
 
     /// Keeps the cached listing as the engine now is after a change it accepted.
     fn cache_live(&mut self, name: &str, created: Option<&CatalogSpec>) {
-        let Some(live) = self.live_cache.as_mut() else {
+        if self.live_cache.is_none() {
             return;
-        };
-        match created {
-            Some(spec) => {
-                live.insert(
-                    name.to_string(),
-                    crate::plan::LiveCatalog {
-                        connector: Some(spec.connector.clone()),
-                        fingerprint: None,
-                    },
-                );
-            }
-            None => {
-                live.remove(name);
-            }
         }
+        let catalog = created.map(|spec| crate::plan::LiveCatalog {
+            connector: Some(spec.connector.clone()),
+            fingerprint: None,
+        });
+        self.live_changes.push((name.to_string(), catalog));
     }
 
     /// A sensitive property with a literal value travels in the CREATE CATALOG statement, which

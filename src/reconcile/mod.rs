@@ -145,9 +145,9 @@ pub struct PassReport {
 
 /// Everything a plan is made from, for `plan` output and for applying.
 pub struct Prepared {
-    pub desired: Desired,
+    pub desired: Arc<Desired>,
     /// Dynamic mode: the engine's catalogs. Restart mode: the target folder's catalog files.
-    pub live: Live,
+    pub live: Arc<Live>,
     pub plan: Plan,
     pub mode: Mode,
     /// `--mode auto` on a Trino that has not refused a change as static: dynamic is assumed.
@@ -248,9 +248,12 @@ pub struct Agent {
     /// Dynamic mode: the engine's catalogs as the last listing showed them, kept up to date with
     /// every change the engine accepted since. A file event plans against it instead of listing
     /// again (a full query on Trino, ~100 ms); resyncs, retries and any surprise list again.
-    live_cache: Option<Live>,
+    live_cache: Option<Arc<Live>>,
+    /// Changes the engine accepted during the current pass, for `live_cache` once the pass's own
+    /// copy of it is gone (no copy of thousands of catalogs per change).
+    live_changes: Vec<(String, Option<LiveCatalog>)>,
     /// The folder as the last read of it gave, for file events to read only what they name.
-    desired_cache: Option<Desired>,
+    desired_cache: Option<Arc<Desired>>,
     /// What the watch saw change (`run` only; without it every pass reads the whole folder).
     dirty: Option<crate::watch::SharedDirty>,
     /// Owned catalogs whose file is gone, since when (see [`DROP_GRACE`]).
@@ -310,6 +313,7 @@ impl Agent {
             races: BTreeMap::new(),
             absent_since: BTreeMap::new(),
             live_cache: None,
+            live_changes: Vec::new(),
             desired_cache: None,
             dirty: None,
             warned_secrets: BTreeSet::new(),
@@ -376,12 +380,12 @@ impl Agent {
     }
 
     /// Reads the whole folder, and remembers it for later file events.
-    async fn scan(&mut self) -> Result<Desired, ScanError> {
+    async fn scan(&mut self) -> Result<Arc<Desired>, ScanError> {
         // Taken before reading: a change made while the folder is read is read again.
         self.take_dirty();
-        let desired = self.scan_dir(self.settings.catalog_dir.clone()).await;
-        self.desired_cache = desired.as_ref().ok().cloned();
-        desired
+        let desired = Arc::new(self.scan_dir(self.settings.catalog_dir.clone()).await?);
+        self.desired_cache = Some(desired.clone());
+        Ok(desired)
     }
 
     /// Passes read the files the watch reports through this.
@@ -400,12 +404,13 @@ impl Agent {
 
     /// The folder after a file event: the files the watch named read again into what the agent
     /// knew, or the whole folder when it knows nothing yet or the watch cannot say what changed.
-    async fn read_changes(&mut self) -> Result<Desired, ScanError> {
+    async fn read_changes(&mut self) -> Result<Arc<Desired>, ScanError> {
         let files = match (self.desired_cache.is_some(), self.take_dirty()) {
             (true, Some(files)) => files,
             _ => return self.scan().await,
         };
-        let mut desired = self.desired_cache.take().expect("checked");
+        // The last pass's copy is gone by now: no clone.
+        let mut desired = Arc::unwrap_or_clone(self.desired_cache.take().expect("checked"));
         let dir = self.settings.catalog_dir.clone();
         let flavour = self.flavour;
         let read = tokio::task::spawn_blocking(move || {
@@ -429,9 +434,10 @@ impl Agent {
             Ok(desired)
         })
         .await
-        .expect("scan task does not panic");
-        self.desired_cache = read.as_ref().ok().cloned();
-        read
+        .expect("scan task does not panic")?;
+        let read = Arc::new(read);
+        self.desired_cache = Some(read.clone());
+        Ok(read)
     }
 
     /// Reads `/v1/info`, learns the flavour, notices coordinator restarts.
@@ -745,7 +751,7 @@ impl Agent {
     async fn prepare_for(
         &mut self,
         trigger: Trigger,
-        scanned: Option<Desired>,
+        scanned: Option<Arc<Desired>>,
     ) -> Result<Prepared, PassError> {
         // Restart mode renders even when the coordinator is down (it may be down because of a
         // bad catalog); the coordinator is needed only later, to restart and verify.
@@ -769,6 +775,7 @@ impl Agent {
         let mode = self.decide_mode(info.as_ref())?;
         let (desired, live) = match mode {
             Mode::Dynamic => {
+                self.apply_live_changes();
                 let cached = match trigger {
                     Trigger::Event => self.live_cache.clone(),
                     _ => None,
@@ -789,12 +796,13 @@ impl Agent {
                             let dir = self.settings.catalog_dir.clone();
                             let (desired, live) =
                                 tokio::join!(self.scan_dir(dir), self.lister.live(&self.client));
-                            let desired = desired?;
+                            let desired = Arc::new(desired?);
                             self.desired_cache = Some(desired.clone());
                             (desired, live?)
                         }
                     };
                     self.settle_unanswered(&live);
+                    let live = Arc::new(live);
                     self.live_cache = Some(live.clone());
                     (desired, live)
                 }
@@ -805,6 +813,7 @@ impl Agent {
                     None => self.scan().await?,
                 };
                 let (live, ours) = self.target_catalogs_and_ours().await?;
+                let live = Arc::new(live);
                 // Files the agent rendered are its own, ledger or not.
                 for spec in ours {
                     if !self.ledger.catalogs.contains_key(&spec.name) {
@@ -839,6 +848,28 @@ impl Agent {
             mode_assumed,
             info,
         })
+    }
+
+    /// Brings the cached listing up to date with the changes of the passes since it was read.
+    fn apply_live_changes(&mut self) {
+        let changes = std::mem::take(&mut self.live_changes);
+        let Some(live) = self.live_cache.as_mut() else {
+            return;
+        };
+        if changes.is_empty() {
+            return;
+        }
+        let live = Arc::make_mut(live);
+        for (name, catalog) in changes {
+            match catalog {
+                Some(catalog) => {
+                    live.insert(name, catalog);
+                }
+                None => {
+                    live.remove(&name);
+                }
+            }
+        }
     }
 
     /// CREATEs whose answer was lost: live with the connector sent means accepted (owned now);

@@ -42,6 +42,7 @@ impl Agent {
     pub(super) fn record_status(&self, prepared: &Prepared, outcome: &ApplyOutcome) {
         let now = ledger::now_secs();
         let mut status = self.status.lock().expect("status lock");
+        let mut old = std::mem::take(&mut status.catalogs);
         let mut next: BTreeMap<String, CatalogStatus> = BTreeMap::new();
         let file_of = |name: &str| {
             prepared
@@ -79,8 +80,26 @@ impl Agent {
             };
             steps.push((name, step));
         }
+        let untouched = |name: &String| {
+            !outcome.done.contains(name)
+                && !outcome.pending.contains_key(name)
+                && !outcome.notes.contains_key(name)
+                && !outcome.refused.contains_key(name)
+        };
         for (name, step) in &steps {
             let name: &String = name;
+            // An applied catalog that stays as it is keeps its entry: with thousands of
+            // catalogs, writing each again is most of a pass's time.
+            if matches!(step, Step::Keep)
+                && untouched(name)
+                && old.get(name).is_some_and(|o| {
+                    o.state == State::Applied && o.note.is_none() && o.file == file_of(name)
+                })
+            {
+                let entry = old.remove(name).expect("checked");
+                next.insert(name.clone(), entry);
+                continue;
+            }
             let owned = self.ledger.catalogs.get(name);
             let base = |state: State, spec: Option<&CatalogSpec>| CatalogStatus {
                 state,
@@ -187,7 +206,7 @@ impl Agent {
             {
                 entry.note = Some(note.clone());
             }
-            match status.catalogs.get(name) {
+            match old.get(name) {
                 Some(old) if old.state == entry.state && old.fingerprint == entry.fingerprint => {
                     entry.last_change = old.last_change.clone();
                     entry.last_change_unix = old.last_change_unix;
@@ -200,12 +219,12 @@ impl Agent {
             next.insert(name.clone(), entry);
         }
         // Removed catalogs stay visible for a while after they leave the plan.
-        for (name, old) in &status.catalogs {
+        for (name, old) in old {
             if old.state == State::Removed
-                && !next.contains_key(name)
+                && !next.contains_key(&name)
                 && now.saturating_sub(old.last_change_unix) < REMOVED_RETENTION_SECS
             {
-                next.insert(name.clone(), old.clone());
+                next.insert(name, old);
             }
         }
         status.catalogs = next;
