@@ -571,6 +571,18 @@ pub fn parse_file_noting(
     let mut connector = None;
     let mut properties = BTreeMap::new();
     for entry in &entries {
+        if entry.key.contains('\0') || entry.value.contains('\0') {
+            // Never what a file means, and cut short by C code along the way.
+            let what = if entry.key.contains('\0') {
+                "a property name".to_string()
+            } else {
+                format!("the value of {}", entry.key)
+            };
+            return Err(fail(
+                Some(entry.line),
+                format!("{what} contains a NUL character"),
+            ));
+        }
         if entry.key.is_empty() {
             return Err(fail(Some(entry.line), "empty property name".into()));
         }

@@ -99,19 +99,50 @@ pub fn scan(dir: &Path, flavour: Flavour) -> Result<Desired, ScanError> {
     let mut names = Vec::new();
     for entry in fs::read_dir(dir).map_err(scan_err)? {
         let entry = entry.map_err(scan_err)?;
-        names.push(entry.file_name());
+        // The listing says which entries are links (no extra system call on most file systems).
+        let link = entry.file_type().map_or(true, |t| t.is_symlink());
+        names.push((entry.file_name(), link));
     }
     names.sort();
 
+    let inside = Inside::new(dir);
     let mut desired = Desired::default();
-    for os_name in names {
-        scan_entry(dir, &os_name, flavour, &mut desired);
+    for (os_name, link) in names {
+        scan_entry(
+            dir,
+            &os_name,
+            link.then_some(&inside),
+            flavour,
+            &mut desired,
+        );
     }
     Ok(desired)
 }
 
+/// Where links may lead: into the catalog folder (a ConfigMap's links go through `..data`, in it).
+struct Inside(PathBuf);
+
+impl Inside {
+    fn new(dir: &Path) -> Self {
+        Inside(fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
+    }
+
+    /// Where a link finally leads, when that is out of the folder.
+    fn escape(&self, link: &Path) -> Option<PathBuf> {
+        let target = fs::canonicalize(link).ok()?;
+        (!target.starts_with(&self.0)).then_some(target)
+    }
+}
+
 /// Reads one entry of the folder into `desired` (nothing when it is no catalog file or is gone).
-fn scan_entry(dir: &Path, os_name: &std::ffi::OsStr, flavour: Flavour, desired: &mut Desired) {
+/// `links` is given when the entry is a symbolic link.
+fn scan_entry(
+    dir: &Path,
+    os_name: &std::ffi::OsStr,
+    links: Option<&Inside>,
+    flavour: Flavour,
+    desired: &mut Desired,
+) {
     let file = os_name.to_string_lossy().into_owned();
     if is_ignored(&file) {
         return;
@@ -138,6 +169,16 @@ fn scan_entry(dir: &Path, os_name: &std::ffi::OsStr, flavour: Flavour, desired: 
             return;
         }
     };
+    // A link out of the folder would have the agent read, and send to the engine, any file it
+    // may read: not followed.
+    if links.is_some_and(|inside| inside.escape(&path).is_some()) {
+        let target = fs::read_link(&path).unwrap_or_default();
+        desired.invalid.push(invalid(format!(
+            "symbolic link to {}, out of the catalog folder: not followed (keep catalog files in the folder, and secrets in ${{ENV:…}} or ${{FILE:…}})",
+            target.display()
+        )));
+        return;
+    }
     // One rule for whatever stands where a catalog file should be and cannot be read as one
     // — a dangling link, a directory, a FIFO, a device, a file the agent may not read: the
     // file is invalid, and a live catalog of that name stays as it is.
@@ -209,11 +250,16 @@ pub fn rescan_files<'a>(
     flavour: Flavour,
     desired: &mut Desired,
 ) {
+    let inside = Inside::new(dir);
     for file in files {
         desired.forget_file(file);
         // Only what a listing would show (a dangling link included).
-        if !is_ignored(file) && fs::symlink_metadata(dir.join(file)).is_ok() {
-            scan_entry(dir, std::ffi::OsStr::new(file), flavour, desired);
+        let Ok(meta) = fs::symlink_metadata(dir.join(file)) else {
+            continue;
+        };
+        if !is_ignored(file) {
+            let link = meta.file_type().is_symlink().then_some(&inside);
+            scan_entry(dir, std::ffi::OsStr::new(file), link, flavour, desired);
         }
     }
     // In the order a whole scan gives (file names).
