@@ -30,6 +30,14 @@ fn init_logging(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
+    // glibc gives each thread that allocates its own arena; the folder is read on blocking
+    // threads and used on the runtime's, so memory freed in one is not reused by the other
+    // (measured: 53 MiB resident with 10,000 catalogs). Two arenas are plenty for this process.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     let cli = Cli::parse();
     init_logging(cli.log_format);
     if let Command::Validate(args) = &cli.command {

@@ -176,6 +176,32 @@ pub fn diff(
     holds: &BTreeMap<String, Hold>,
     options: Options,
 ) -> Plan {
+    diff_within(desired, live, ledger, holds, options, None)
+}
+
+/// [`diff`] for the catalogs named in `scope` only, when given (a file event: what its files
+/// name); the plan then says nothing about the others.
+pub fn diff_within(
+    desired: &Desired,
+    live: &Live,
+    ledger: &Ledger,
+    holds: &BTreeMap<String, Hold>,
+    options: Options,
+    scope: Option<&std::collections::BTreeSet<String>>,
+) -> Plan {
+    let names: Vec<&str> = match scope {
+        Some(scope) => scope
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != SYSTEM_CATALOG)
+            .collect(),
+        None => all_names(desired, live, ledger),
+    };
+    plan_names(desired, live, ledger, holds, options, names)
+}
+
+/// Every name any side knows, sorted, `system` left out.
+fn all_names<'a>(desired: &'a Desired, live: &'a Live, ledger: &'a Ledger) -> Vec<&'a str> {
     // The maps' keys come sorted: merging them is cheaper than sorting them all again.
     let mut names: Vec<&str> = merge_sorted(
         merge_sorted(
@@ -195,7 +221,17 @@ pub fn diff(
         names.dedup();
     }
     names.retain(|n| *n != SYSTEM_CATALOG);
+    names
+}
 
+fn plan_names(
+    desired: &Desired,
+    live: &Live,
+    ledger: &Ledger,
+    holds: &BTreeMap<String, Hold>,
+    options: Options,
+    names: Vec<&str>,
+) -> Plan {
     let mut steps = BTreeMap::new();
     for name in names {
         let owned = ledger.catalogs.get(name);

@@ -269,6 +269,15 @@ pub fn rescan_files<'a>(
     desired.warnings.sort_by(|a, b| a.file.cmp(&b.file));
 }
 
+/// The catalogs a file can stand for: its catalog name, and the name an engine would make of a
+/// badly named one.
+pub fn names_for_file(file: &str) -> Vec<String> {
+    let mut names: Vec<String> = catalog::catalog_name(file).ok().into_iter().collect();
+    names.extend(claimed_name(file));
+    names.dedup();
+    names
+}
+
 /// The catalog a badly named file would map to in Trino (which lower-cases names), if any.
 fn claimed_name(file: &str) -> Option<String> {
     let stem = file.strip_suffix(".properties")?;

@@ -499,3 +499,40 @@ fn a_file_event_sends_only_its_change_and_a_surprise_lists_again() {
     assert!(listings(&engine) > listed, "{c}");
     assert!(has_catalog(&engine, "c"));
 }
+
+#[test]
+fn what_file_events_did_is_what_a_full_comparison_finds() {
+    let engine = trino();
+    let folder = Folder::new();
+    for name in ["a", "b", "c", "d"] {
+        folder.write(&format!("{name}.properties"), TPCH);
+    }
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms", "--resync-interval", "2s"])
+        .start();
+    agent.wait_state("d", "applied");
+    // Events of every kind, each pass reading only what its files name.
+    folder.write("a.properties", "connector.name=tpch\n");
+    folder.remove("b.properties");
+    folder.rename("c.properties", "e.properties");
+    folder.write("f.properties", "connector.name=memory\n");
+    folder.write("g.properties", "no connector\n");
+    agent.wait_state("e", "applied");
+    agent.wait_state("f", "applied");
+    agent.wait_state("g", "invalid");
+    wait_for(PATIENCE, "b and c dropped", || {
+        (agent.catalog("b").is_some_and(|c| c["state"] == "removed")
+            && agent.catalog("c").is_some_and(|c| c["state"] == "removed"))
+        .then_some(())
+    });
+    let after_events = changes(&engine);
+    let passes = agent.passes();
+    // Resyncs compare everything with the engine's own list: nothing is left to do.
+    wait_for(PATIENCE, "two more passes", || {
+        (agent.passes() >= passes + 2).then_some(())
+    });
+    assert_eq!(changes(&engine), after_events);
+    let mut live = engine.show_catalogs();
+    live.retain(|c| c != "system");
+    assert_eq!(live, ["a", "d", "e", "f"]);
+}

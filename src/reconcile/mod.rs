@@ -145,6 +145,9 @@ pub struct PassReport {
 
 /// Everything a plan is made from, for `plan` output and for applying.
 pub struct Prepared {
+    /// The catalogs this pass looked at, when not all (a file event: what its files stand for);
+    /// status and plan say nothing about the others.
+    pub scope: Option<BTreeSet<String>>,
     pub desired: Arc<Desired>,
     /// Dynamic mode: the engine's catalogs. Restart mode: the target folder's catalog files.
     pub live: Arc<Live>,
@@ -404,11 +407,15 @@ impl Agent {
 
     /// The folder after a file event: the files the watch named read again into what the agent
     /// knew, or the whole folder when it knows nothing yet or the watch cannot say what changed.
-    async fn read_changes(&mut self) -> Result<Arc<Desired>, ScanError> {
+    /// Also returns the catalogs the files read stand for (`None`: the whole folder was read).
+    async fn read_changes(
+        &mut self,
+    ) -> Result<(Arc<Desired>, Option<BTreeSet<String>>), ScanError> {
         let files = match (self.desired_cache.is_some(), self.take_dirty()) {
             (true, Some(files)) => files,
-            _ => return self.scan().await,
+            _ => return Ok((self.scan().await?, None)),
         };
+        let scope: BTreeSet<String> = files.iter().flat_map(|f| scan::names_for_file(f)).collect();
         // The last pass's copy is gone by now: no clone.
         let mut desired = Arc::unwrap_or_clone(self.desired_cache.take().expect("checked"));
         let dir = self.settings.catalog_dir.clone();
@@ -437,7 +444,7 @@ impl Agent {
         .expect("scan task does not panic")?;
         let read = Arc::new(read);
         self.desired_cache = Some(read.clone());
-        Ok(read)
+        Ok((read, Some(scope)))
     }
 
     /// Reads `/v1/info`, learns the flavour, notices coordinator restarts.
@@ -636,15 +643,31 @@ impl Agent {
         &mut self,
         trigger: Trigger,
         desired: &Desired,
+        scope: Option<&BTreeSet<String>>,
         holds: &mut BTreeMap<String, Hold>,
     ) {
         let now = Instant::now();
-        let absent: BTreeSet<&String> = self
-            .ledger
-            .catalogs
-            .keys()
-            .filter(|n| !desired.catalogs.contains_key(*n) && desired.protected(n).is_none())
-            .collect();
+        let is_absent = |n: &String| {
+            self.ledger.catalogs.contains_key(n)
+                && !desired.catalogs.contains_key(n)
+                && desired.protected(n).is_none()
+        };
+        // A file event can only make absent what its files stand for.
+        let absent: BTreeSet<String> = match scope {
+            Some(scope) => scope
+                .iter()
+                .chain(self.absent_since.keys())
+                .filter(|n| is_absent(n))
+                .cloned()
+                .collect(),
+            None => self
+                .ledger
+                .catalogs
+                .keys()
+                .filter(|n| is_absent(n))
+                .cloned()
+                .collect(),
+        };
         self.absent_since.retain(|n, _| absent.contains(n));
         if trigger == Trigger::Startup {
             return;
@@ -652,7 +675,7 @@ impl Agent {
         for name in absent {
             let since = *self.absent_since.entry(name.clone()).or_insert(now);
             let left = (since + DROP_GRACE).saturating_duration_since(now);
-            if !left.is_zero() && !holds.contains_key(name) {
+            if !left.is_zero() && !holds.contains_key(&name) {
                 holds.insert(
                     name.clone(),
                     Hold {
@@ -741,7 +764,7 @@ impl Agent {
     /// Reads folder, engine (and in restart mode the target folder) and computes the plan;
     /// changes nothing.
     pub async fn prepare(&mut self) -> Result<Prepared, PassError> {
-        self.prepare_for(Trigger::Startup, None).await
+        self.prepare_for(Trigger::Startup, None, None).await
     }
 
     /// As [`Agent::prepare`]. A file event reuses what `/v1/info` said last time: a coordinator
@@ -752,6 +775,7 @@ impl Agent {
         &mut self,
         trigger: Trigger,
         scanned: Option<Arc<Desired>>,
+        mut scope: Option<BTreeSet<String>>,
     ) -> Result<Prepared, PassError> {
         // Restart mode renders even when the coordinator is down (it may be down because of a
         // bad catalog); the coordinator is needed only later, to restart and verify.
@@ -788,6 +812,8 @@ impl Agent {
                     (desired, live)
                 } else {
                     self.live_cache = None;
+                    // Compared with the engine's own list: every catalog is looked at.
+                    scope = None;
                     // Two independent reads: the folder (on a blocking thread) and the engine.
                     let (desired, live) = match scanned {
                         Some(desired) => (desired, self.lister.live(&self.client).await?),
@@ -808,6 +834,7 @@ impl Agent {
                 }
             }
             Mode::Restart => {
+                scope = None;
                 let desired = match scanned {
                     Some(desired) => desired,
                     None => self.scan().await?,
@@ -827,8 +854,12 @@ impl Agent {
         };
         self.forget_absent(&desired, &live);
         let mut holds = self.holds(Instant::now());
-        self.hold_removals(trigger, &desired, &mut holds);
-        let plan = plan::diff(
+        self.hold_removals(trigger, &desired, scope.as_ref(), &mut holds);
+        // A drop held back for a moment is decided by the pass after it, whatever that pass read.
+        if let Some(scope) = scope.as_mut() {
+            scope.extend(self.absent_since.keys().cloned());
+        }
+        let plan = plan::diff_within(
             &desired,
             &live,
             &self.ledger,
@@ -836,6 +867,7 @@ impl Agent {
             plan::Options {
                 adopt: self.settings.adopt,
             },
+            scope.as_ref(),
         );
         let mode_assumed = self.settings.mode == ModeChoice::Auto
             && self.flavour == Flavour::Trino
@@ -844,6 +876,7 @@ impl Agent {
             desired,
             live,
             plan,
+            scope,
             mode,
             mode_assumed,
             info,
@@ -1019,16 +1052,20 @@ impl Agent {
         // needs no engine contact at all (e.g. Trino rewriting a file it stores itself, or a touch).
         // Otherwise the folder just read is what the pass works from.
         let mut scanned = None;
+        let mut scope = None;
         if trigger == Trigger::Event {
             match self.read_changes().await {
-                Ok(desired) if Some(desired.digest()) == self.converged_digest => {
+                Ok((desired, _)) if Some(desired.digest()) == self.converged_digest => {
                     return PassReport {
                         result: PassResult::Unchanged,
                         retry_in: None,
                         settled: true,
                     };
                 }
-                Ok(desired) => scanned = Some(desired),
+                Ok((desired, read)) => {
+                    scanned = Some(desired);
+                    scope = read;
+                }
                 Err(e) => {
                     self.desired_cache = None;
                     return error_report(e.to_string(), None);
@@ -1042,7 +1079,10 @@ impl Agent {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let result = match self.prepare_for(trigger, scanned.take()).await {
+            let result = match self
+                .prepare_for(trigger, scanned.take(), scope.take())
+                .await
+            {
                 Ok(prepared) => {
                     let applied = match prepared.mode {
                         Mode::Dynamic => {
@@ -1429,6 +1469,16 @@ impl Readiness {
     }
 }
 
+/// After a long pass (thousands of statements, a start-up): the allocator returns the memory the
+/// pass no longer uses to the system (glibc keeps it otherwise; musl does so by itself).
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Drives passes until `shutdown` turns true: one pass at a time, triggers that arrive meanwhile
 /// coalesced into one more pass, retries scheduled from the last report.
 pub async fn run(
@@ -1468,6 +1518,7 @@ pub async fn run(
         while let Ok(more) = triggers.try_recv() {
             trigger = trigger.max(more);
         }
+        let pass_started = Instant::now();
         let report = {
             let pass = agent.pass(trigger);
             tokio::pin!(pass);
@@ -1488,6 +1539,9 @@ pub async fn run(
         };
         heartbeats.beat_reconcile();
         readiness.record(&report);
+        if pass_started.elapsed() > Duration::from_secs(1) {
+            give_back_memory();
+        }
         if stop.load(Ordering::Relaxed) || *shutdown.borrow() {
             break;
         }

@@ -44,6 +44,20 @@ impl Agent {
         let mut status = self.status.lock().expect("status lock");
         let mut old = std::mem::take(&mut status.catalogs);
         let mut next: BTreeMap<String, CatalogStatus> = BTreeMap::new();
+        if let Some(scope) = &prepared.scope {
+            // A pass that looked at some catalogs only: the others keep their entries, and `old`
+            // holds the entries of those it looked at (which go unless the plan has them).
+            let looked_at: BTreeMap<String, CatalogStatus> = scope
+                .iter()
+                .chain(prepared.plan.steps.keys())
+                .chain(&outcome.done)
+                .chain(outcome.pending.keys())
+                .chain(outcome.refused.keys())
+                .chain(outcome.notes.keys())
+                .filter_map(|n| old.remove(n).map(|e| (n.clone(), e)))
+                .collect();
+            next = std::mem::replace(&mut old, looked_at);
+        }
         let file_of = |name: &str| {
             prepared
                 .desired
