@@ -1180,10 +1180,11 @@ impl Agent {
                     .map(|t| (*t + RATE_WINDOW).saturating_duration_since(now)),
             )
             .chain(
+                // Drops still held back (their grace may have ended during this pass: at once).
                 self.absent_since
-                    .values()
-                    .map(|t| (*t + DROP_GRACE).saturating_duration_since(now))
-                    .filter(|d| !d.is_zero()),
+                    .iter()
+                    .filter(|(name, _)| self.ledger.catalogs.contains_key(*name))
+                    .map(|(_, t)| (*t + DROP_GRACE).saturating_duration_since(now)),
             )
             .chain(outcome.retry_in);
         let retry_in = waits.filter(|d| *d < BACKOFF_MAX * 2).min();

@@ -1,0 +1,197 @@
+//! Faults the agent must ride out, each made for real against the coordinator emulator: the engine
+//! down when the agent starts, statements slower than the timeout, the coordinator restarting in
+//! the middle of a long pass, a ConfigMap swapped while a pass runs. (Elsewhere: 503 bursts in
+//! engine_client.rs, an answer lost mid-statement in dynamic.rs, the agent killed mid-pass and a
+//! state dir that cannot be written in hostile.rs, the folder deleted and re-created in folder.rs,
+//! the inotify limit in inotify_limit.rs.)
+
+mod common;
+
+use common::{Folder, PATIENCE, agent, changes, wait_for};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use test_support::emulator::{Emulator, RunningEmulator};
+
+const TPCH: &str = "connector.name=tpch\n";
+
+fn live(engine: &RunningEmulator) -> Vec<String> {
+    let mut names = engine.show_catalogs();
+    names.retain(|c| c != "system");
+    names
+}
+
+fn creates(engine: &RunningEmulator, name: &str) -> usize {
+    let statement = format!("FINISHED CREATE CATALOG \"{name}\" USING");
+    changes(engine)
+        .iter()
+        .filter(|c| c.starts_with(&statement))
+        .count()
+}
+
+#[test]
+fn an_engine_down_when_the_agent_starts_is_waited_for() {
+    let mut engine = Emulator::trino().dynamic().memory_store().start();
+    engine.stop();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url()).start();
+    wait_for(PATIENCE, "a failed pass", || {
+        (agent.status()["last_pass"]["result"] == "error").then_some(())
+    });
+    let (code, body) = agent.get("/readyz");
+    assert_eq!(code, 503);
+    assert!(body.contains("not reachable"), "{body}");
+    assert_eq!(agent.get("/healthz").0, 200);
+    // More files while it is down: all of them once it is up.
+    folder.write("b.properties", TPCH);
+    engine.restart();
+    agent.wait_state("a", "applied");
+    agent.wait_state("b", "applied");
+    assert_eq!(live(&engine), ["a", "b"]);
+    assert_eq!(creates(&engine, "a"), 1);
+}
+
+#[test]
+fn statements_slower_than_the_timeout_fail_the_pass_and_hang_nothing() {
+    let engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--statement-latency", "3s"])
+        .start();
+    let folder = Folder::new();
+    folder.write("a.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--statement-timeout", "500ms"])
+        .start();
+    let started = Instant::now();
+    let error = wait_for(PATIENCE, "a pass that gave up", || {
+        let status = agent.status();
+        let pass = &status["last_pass"];
+        (pass["result"] == "error").then(|| pass["error"].as_str().unwrap_or_default().to_string())
+    });
+    assert!(
+        error.contains("500ms") || error.contains("timed out"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "gave up in time"
+    );
+    assert_eq!(agent.get("/healthz").0, 200);
+    let (code, _) = agent.get("/readyz");
+    assert_eq!(code, 503);
+    let (status, took, log) = agent.terminate();
+    assert!(status.success(), "{log}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+}
+
+#[test]
+fn a_coordinator_restart_in_the_middle_of_a_long_pass_ends_with_every_catalog() {
+    let mut engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--statement-latency", "20ms"])
+        .start();
+    let folder = Folder::new();
+    for i in 0..120 {
+        folder.write(&format!("c{i:03}.properties"), TPCH);
+    }
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--resync-interval", "2s"])
+        .start();
+    wait_for(PATIENCE, "some catalogs", || {
+        (live(&engine).len() >= 30).then_some(())
+    });
+    // The memory store forgets everything: the agent must create all of them again.
+    engine.restart();
+    wait_for(Duration::from_secs(60), "all 120 after the restart", || {
+        (live(&engine).len() == 120 && agent.status()["last_pass"]["result"] == "converged")
+            .then_some(())
+    });
+    let status = agent.status();
+    let not_applied: Vec<&String> = status["catalogs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, c)| c["state"] != "applied")
+        .map(|(n, _)| n)
+        .collect();
+    assert!(not_applied.is_empty(), "{not_applied:?}");
+}
+
+/// One ConfigMap generation as the kubelet writes it (see folder.rs for the full sequence).
+fn kubelet_update(root: &Path, generation: u32, files: &[(String, String)]) {
+    use std::os::unix::fs::symlink;
+    let ts = format!("..2026_11_27_10_00_{generation:02}.{generation:09}");
+    let new_dir = root.join(&ts);
+    std::fs::create_dir(&new_dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(new_dir.join(name), text).unwrap();
+    }
+    let old_target = std::fs::read_link(root.join("..data")).ok();
+    symlink(&ts, root.join("..data_tmp")).unwrap();
+    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+    for (name, _) in files {
+        let link = root.join(name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            symlink(format!("..data/{name}"), &link).unwrap();
+        }
+    }
+    for entry in std::fs::read_dir(root).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !name.starts_with("..") && !files.iter().any(|(n, _)| *n == name) {
+            std::fs::remove_file(root.join(&name)).unwrap();
+        }
+    }
+    if let Some(old) = old_target {
+        std::fs::remove_dir_all(root.join(old)).unwrap();
+    }
+}
+
+#[test]
+fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
+    let engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--statement-latency", "20ms"])
+        .start();
+    let folder = Folder::new();
+    let generation = |n: u32, count: usize, splits: u32| -> Vec<(String, String)> {
+        (0..count)
+            .map(|i| {
+                (
+                    format!("g{i:03}.properties"),
+                    format!("connector.name=tpch\ntpch.splits-per-node={splits}\n# {n}\n"),
+                )
+            })
+            .collect()
+    };
+    kubelet_update(folder.path(), 1, &generation(1, 60, 1));
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms"])
+        .start();
+    wait_for(PATIENCE, "the first pass under way", || {
+        (live(&engine).len() >= 10).then_some(())
+    });
+    // Mid-pass: fewer keys, and every definition changed.
+    kubelet_update(folder.path(), 2, &generation(2, 40, 2));
+    wait_for(Duration::from_secs(60), "the second generation", || {
+        (live(&engine).len() == 40 && agent.status()["last_pass"]["result"] == "converged")
+            .then_some(())
+    });
+    let status = agent.status();
+    for i in 0..40 {
+        let name = format!("g{i:03}");
+        assert_eq!(status["catalogs"][&name]["state"], "applied", "{name}");
+    }
+    // Every live catalog has the second definition: the last CREATE of each says so.
+    for i in 0..40 {
+        let name = format!("g{i:03}");
+        let last = changes(&engine)
+            .into_iter()
+            .filter(|c| c.contains(&format!("CATALOG \"{name}\"")) && c.contains("CREATE"))
+            .next_back()
+            .unwrap();
+        assert!(last.contains("'2'"), "{last}");
+    }
+}
