@@ -189,8 +189,7 @@ fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
         let name = format!("g{i:03}");
         let last = changes(&engine)
             .into_iter()
-            .filter(|c| c.contains(&format!("CATALOG \"{name}\"")) && c.contains("CREATE"))
-            .next_back()
+            .rfind(|c| c.contains(&format!("CATALOG \"{name}\"")) && c.contains("CREATE"))
             .unwrap();
         assert!(last.contains("'2'"), "{last}");
     }
