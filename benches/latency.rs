@@ -338,7 +338,7 @@ fn scale(emulator_bin: &Path, base: usize, changes: usize) {
         .unwrap();
     }
     let started = Instant::now();
-    let agent = Agent::start(&folder, &engine.url(), &[]);
+    let agent = Agent::start(&folder, &engine.url(), &["--resync-interval", "15s"]);
     agent.wait(Duration::from_secs(600), |s| {
         s["last_pass"]["result"] == "converged"
     });
@@ -358,11 +358,19 @@ fn scale(emulator_bin: &Path, base: usize, changes: usize) {
     }
     let statements = engine.records().len() - statements_before;
     let (rss, peak, ..) = proc_sample(agent.child.id());
+    // The next resync: the whole folder and the engine's list compared.
+    let resync_from = agent.status().unwrap()["last_pass"]["time"].clone();
+    agent.wait(Duration::from_secs(40), |s| {
+        s["last_pass"]["trigger"] == "resync" && s["last_pass"]["time"] != resync_from
+    });
+    let resync = agent.status().unwrap()["last_pass"]["duration_ms"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
     drop(agent);
     millis.sort_by(f64::total_cmp);
     let p50 = percentile(&millis, 50.0);
     println!(
-        "| {base} | {cold:.1} s | {changes} | {p50:.1} ms | {:.1} ms | **{:.1} ms** | {statements} | {:.1} MiB | {:.1} MiB |",
+        "| {base} | {cold:.1} s | {changes} | {p50:.1} ms | {:.1} ms | **{:.1} ms** | {statements} | {resync:.0} ms | {:.1} MiB | {:.1} MiB |",
         percentile(&millis, 99.0),
         p50 - 200.0,
         rss as f64 / 1024.0,
@@ -375,9 +383,9 @@ fn main() {
     if let Ok(bases) = std::env::var("LATENCY_SCALE") {
         let emulator = release_emulator();
         println!(
-            "| catalogs | cold start → converged | changes | p50 | p99 | beyond the debounce, p50 | statements for the changes | RSS | peak RSS |"
+            "| catalogs | cold start → converged | changes | p50 | p99 | beyond the debounce, p50 | statements for the changes | a resync pass | RSS | peak RSS |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
         for base in bases.split(',').filter_map(|b| b.trim().parse().ok()) {
             scale(&emulator, base, 20);
         }
