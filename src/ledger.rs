@@ -239,6 +239,8 @@ pub struct Store {
 
 #[derive(Debug, Default)]
 struct Journal {
+    /// `ledger.json` exists (read at load, or written since): changes may go to the journal.
+    based: bool,
     file: Option<fs::File>,
     /// Lines appended since `ledger.json` was last written.
     lines: usize,
@@ -281,8 +283,13 @@ impl Store {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let lines = self.journal().lines;
-        if lines >= MIN_JOURNAL_LINES.max(ledger.catalogs.len()) {
+        let (based, lines) = {
+            let journal = self.journal();
+            (journal.based, journal.lines)
+        };
+        // The first change of a new ledger writes `ledger.json`, so the file is there to read
+        // from then on; later ones go to the journal until it is as long as the ledger.
+        if !based || lines >= MIN_JOURNAL_LINES.max(ledger.catalogs.len()) {
             return self.save(ledger);
         }
         let werr = |source| LedgerError::Write {
@@ -360,6 +367,7 @@ impl Store {
                 });
             }
         };
+        self.journal().based = bytes.is_some();
         let mut ledger: Ledger = match bytes.map(|b| serde_json::from_slice::<OnDisk>(&b)) {
             None => Ledger::default(),
             Some(Ok(disk)) if disk.version == FORMAT_VERSION => disk.ledger,
@@ -407,6 +415,7 @@ impl Store {
     /// Moves an unusable ledger (and its journal) aside; the agent starts owning nothing, so
     /// nothing is dropped by mistake.
     fn set_aside(&self, path: &Path, why: String) -> Result<Loaded, LedgerError> {
+        self.journal().based = false;
         let stamp = now_secs();
         let aside = path.with_file_name(format!("{FILE_NAME}.corrupt-{stamp}"));
         let moved = |from: &Path, to: &Path| match fs::rename(from, to) {
@@ -448,6 +457,7 @@ impl Store {
         write_atomically(path, &text, 0o600).map_err(werr)?;
         // Everything the journal says is in the file now.
         let mut journal = self.journal();
+        journal.based = true;
         journal.file = None;
         journal.lines = 0;
         journal.unsynced = false;
@@ -592,6 +602,23 @@ mod tests {
         assert!(loaded.set_aside.is_none());
         assert_eq!(loaded.ledger, ledger);
         assert!(!dir.path().join(JOURNAL_NAME).exists(), "folded in at load");
+    }
+
+    #[test]
+    fn the_first_change_of_a_new_ledger_writes_the_ledger_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::in_dir(dir.path());
+        store.load().unwrap();
+        let mut ledger = Ledger::default();
+        let change = Change::Unanswered { spec: spec("a") };
+        change.clone().apply(&mut ledger);
+        store.record(&ledger, &change).unwrap();
+        assert!(dir.path().join(FILE_NAME).exists());
+        assert!(!dir.path().join(JOURNAL_NAME).exists());
+        let change = Change::Answered { name: "a".into() };
+        change.clone().apply(&mut ledger);
+        store.record(&ledger, &change).unwrap();
+        assert!(dir.path().join(JOURNAL_NAME).exists(), "then the journal");
     }
 
     #[test]

@@ -148,8 +148,9 @@ fn an_edit_is_live_at_once_and_a_rename_moves_the_catalog() {
             r#"FINISHED CREATE CATALOG "rt_ed_a" USING tpch"#,
             r#"FINISHED DROP CATALOG "rt_ed_a""#,
             r#"FINISHED CREATE CATALOG "rt_ed_a" USING tpch WITH ("tpch.column-naming" = 'STANDARD')"#,
-            r#"FINISHED DROP CATALOG "rt_ed_a""#,
+            // The new name first; the old one once its file has stayed away for a moment.
             r#"FINISHED CREATE CATALOG "rt_ed_b" USING tpch WITH ("tpch.column-naming" = 'STANDARD')"#,
+            r#"FINISHED DROP CATALOG "rt_ed_a""#,
         ]
     );
 }

@@ -587,10 +587,11 @@ fn the_image_is_small_non_root_and_runs_its_default_command_read_only() {
         .send()
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    // The ledger was written by uid 65532 into the volume (its owner comes from the image).
+    // The ledger was written by uid 65532 into the volume (its owner comes from the image):
+    // `ledger.json` and its journal, read here as the tar stream `docker cp` gives of the folder.
     let ledger = docker_output(&[
         "cp",
-        &format!("{}:/var/lib/catalog-reloader/ledger.json", agent.name()),
+        &format!("{}:/var/lib/catalog-reloader", agent.name()),
         "-",
     ]);
     assert!(ledger.status.success(), "{}", text(&ledger));
