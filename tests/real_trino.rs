@@ -774,11 +774,23 @@ fn the_agent_killed_in_the_middle_of_a_pass_loses_nothing_and_sends_nothing_twic
             .then_some(())
     });
     // One CREATE per catalog reached Trino: none lost, none repeated (a CREATE in flight at the
-    // kill is recognised as the agent's own, not sent again).
+    // kill is recognised as the agent's own, not sent again). That one may stay FINISHING in
+    // Trino's history: it ran, but its client died before reading the last page.
     let creates = ddl(trino, &refs);
     assert_eq!(creates.len(), 100, "{creates:#?}");
+    for name in &names {
+        let of_it = creates
+            .iter()
+            .filter(|c| c.contains(&format!("CATALOG \"{name}\" ")))
+            .count();
+        assert_eq!(of_it, 1, "{name}: {creates:#?}");
+    }
+    let unfinished: Vec<&String> = creates
+        .iter()
+        .filter(|c| !c.starts_with("FINISHED CREATE"))
+        .collect();
     assert!(
-        creates.iter().all(|c| c.starts_with("FINISHED CREATE")),
+        unfinished.len() <= 1 && unfinished.iter().all(|c| c.starts_with("FINISHING CREATE")),
         "{creates:#?}"
     );
     assert_eq!(nations(trino, "kill_099"), Ok(25));
