@@ -188,6 +188,9 @@ pub enum Change {
     Unanswered { spec: CatalogSpec },
     /// The CREATE of `name` was answered.
     Answered { name: String },
+    /// The CREATE of `name` was accepted: owned, and answered — one line, so no crash between
+    /// the two can leave a live catalog that is neither owned nor waiting for its answer.
+    Created { name: String, entry: Entry },
 }
 
 impl Change {
@@ -204,6 +207,10 @@ impl Change {
             }
             Change::Answered { name } => {
                 ledger.unanswered.remove(&name);
+            }
+            Change::Created { name, entry } => {
+                ledger.unanswered.remove(&name);
+                ledger.catalogs.insert(name, entry);
             }
         }
     }
@@ -579,6 +586,11 @@ mod tests {
                 entry: Entry::new(spec("b"), false),
             },
             Change::Disown { name: "a".into() },
+            Change::Unanswered { spec: spec("c") },
+            Change::Created {
+                name: "c".into(),
+                entry: Entry::new(spec("c"), false),
+            },
         ] {
             change.clone().apply(&mut ledger);
             store.record(&ledger, &change).unwrap();
@@ -590,7 +602,7 @@ mod tests {
             "a change does not rewrite the ledger"
         );
         let journal = fs::read_to_string(dir.path().join(JOURNAL_NAME)).unwrap();
-        assert_eq!(journal.lines().count(), 4);
+        assert_eq!(journal.lines().count(), 6);
         // A line cut short by a crash is ignored.
         fs::OpenOptions::new()
             .append(true)

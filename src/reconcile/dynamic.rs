@@ -207,7 +207,7 @@ impl Agent {
     ) -> Result<Applied, EngineError> {
         let error = match self.send_create(spec).await {
             Ok(()) => {
-                self.change_ledger(Change::Own {
+                self.change_ledger(Change::Created {
                     name: name.to_string(),
                     entry: ledger::Entry::new(spec.clone(), false),
                 });
@@ -233,7 +233,13 @@ impl Agent {
         to: &CatalogSpec,
     ) -> Result<String, EngineError> {
         match self.send_create(from).await {
-            Ok(()) => Ok("the previous definition was restored".to_string()),
+            Ok(()) => {
+                // The ledger still owns `from`, which is what runs again.
+                self.change_ledger(Change::Answered {
+                    name: from.name.clone(),
+                });
+                Ok("the previous definition was restored".to_string())
+            }
             Err(EngineError::Query(q)) => Ok(format!(
                 "the previous definition could not be restored either: {}",
                 scrub(&q.to_string(), &[from, to])
@@ -257,7 +263,7 @@ impl Agent {
         self.cache_live(name, None);
         let create_error = match self.send_create(to).await {
             Ok(()) => {
-                self.change_ledger(Change::Own {
+                self.change_ledger(Change::Created {
                     name: name.to_string(),
                     entry: ledger::Entry::new(to.clone(), false),
                 });
@@ -324,7 +330,8 @@ impl Agent {
         if result.is_ok() {
             self.cache_live(&spec.name, Some(spec));
         }
-        if matches!(result, Ok(()) | Err(EngineError::Query(_))) {
+        // Accepted: the caller records the catalog as owned and answered in one change.
+        if matches!(result, Err(EngineError::Query(_))) {
             self.change_ledger(Change::Answered {
                 name: spec.name.clone(),
             });
