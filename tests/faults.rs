@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, changes, wait_for};
-use std::path::Path;
+use common::{Folder, PATIENCE, agent, changes, kubelet_update, wait_for};
 use std::time::{Duration, Instant};
 use test_support::emulator::{Emulator, RunningEmulator};
 
@@ -119,35 +118,6 @@ fn a_coordinator_restart_in_the_middle_of_a_long_pass_ends_with_every_catalog() 
     assert!(not_applied.is_empty(), "{not_applied:?}");
 }
 
-/// One ConfigMap generation as the kubelet writes it (see folder.rs for the full sequence).
-fn kubelet_update(root: &Path, generation: u32, files: &[(String, String)]) {
-    use std::os::unix::fs::symlink;
-    let ts = format!("..2026_11_27_10_00_{generation:02}.{generation:09}");
-    let new_dir = root.join(&ts);
-    std::fs::create_dir(&new_dir).unwrap();
-    for (name, text) in files {
-        std::fs::write(new_dir.join(name), text).unwrap();
-    }
-    let old_target = std::fs::read_link(root.join("..data")).ok();
-    symlink(&ts, root.join("..data_tmp")).unwrap();
-    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
-    for (name, _) in files {
-        let link = root.join(name);
-        if std::fs::symlink_metadata(&link).is_err() {
-            symlink(format!("..data/{name}"), &link).unwrap();
-        }
-    }
-    for entry in std::fs::read_dir(root).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if !name.starts_with("..") && !files.iter().any(|(n, _)| *n == name) {
-            std::fs::remove_file(root.join(&name)).unwrap();
-        }
-    }
-    if let Some(old) = old_target {
-        std::fs::remove_dir_all(root.join(old)).unwrap();
-    }
-}
-
 #[test]
 fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
     let engine = Emulator::trino()
@@ -166,7 +136,14 @@ fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
             })
             .collect()
     };
-    kubelet_update(folder.path(), 1, &generation(1, 60, 1));
+    let update = |n: u32, files: Vec<(String, String)>| {
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        kubelet_update(folder.path(), n, &files);
+    };
+    update(1, generation(1, 60, 1));
     let agent = agent("run", folder.path(), &engine.url())
         .args(["--debounce", "50ms"])
         .start();
@@ -174,7 +151,7 @@ fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
         (live(&engine).len() >= 10).then_some(())
     });
     // Mid-pass: fewer keys, and every definition changed.
-    kubelet_update(folder.path(), 2, &generation(2, 40, 2));
+    update(2, generation(2, 40, 2));
     wait_for(Duration::from_secs(60), "the second generation", || {
         (live(&engine).len() == 40 && agent.status()["last_pass"]["result"] == "converged")
             .then_some(())

@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, changes, wait_for};
+use common::{Folder, PATIENCE, agent, changes, kubelet_update, wait_for};
 use std::os::unix::fs::symlink;
-use std::path::Path;
 use std::time::Duration;
 use test_support::emulator::{Emulator, RunningEmulator};
 
@@ -20,36 +19,6 @@ fn wait_catalogs(engine: &RunningEmulator, want: &[&str]) {
     wait_for(PATIENCE, &format!("SHOW CATALOGS = {want:?}"), || {
         (live(engine) == want).then_some(())
     });
-}
-
-/// One ConfigMap generation, written the way the kubelet's AtomicWriter does: payload into a new
-/// timestamped directory, `..data_tmp` link to it, rename over `..data`, visible links for new keys,
-/// stale visible links removed, old directory removed.
-fn kubelet_update(root: &Path, generation: u32, files: &[(&str, &str)]) {
-    let ts = format!("..2026_11_24_10_00_{generation:02}.{generation:09}");
-    let new_dir = root.join(&ts);
-    std::fs::create_dir(&new_dir).unwrap();
-    for (name, text) in files {
-        std::fs::write(new_dir.join(name), text).unwrap();
-    }
-    let old_target = std::fs::read_link(root.join("..data")).ok();
-    symlink(&ts, root.join("..data_tmp")).unwrap();
-    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
-    for (name, _) in files {
-        let link = root.join(name);
-        if std::fs::symlink_metadata(&link).is_err() {
-            symlink(format!("..data/{name}"), &link).unwrap();
-        }
-    }
-    for entry in std::fs::read_dir(root).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if !name.starts_with("..") && !files.iter().any(|(n, _)| *n == name) {
-            std::fs::remove_file(root.join(&name)).unwrap();
-        }
-    }
-    if let Some(old) = old_target {
-        std::fs::remove_dir_all(root.join(old)).unwrap();
-    }
 }
 
 #[test]

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Folder, agent, changes, wait_for};
+use common::{Folder, agent, changes, kubelet_update, wait_for};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use test_support::emulator::Emulator;
@@ -161,33 +161,14 @@ fn random_folder_histories_end_as_the_model_says_with_only_the_statements_it_nee
     }
 }
 
-/// A ConfigMap generation as the kubelet writes it (see folder.rs for the sequence).
-fn kubelet_update(root: &std::path::Path, generation: usize, files: &BTreeMap<&str, String>) {
-    use std::os::unix::fs::symlink;
-    let ts = format!("..2026_11_27_11_00_00.{generation:09}");
-    std::fs::create_dir(root.join(&ts)).unwrap();
-    for (name, text) in files {
-        std::fs::write(root.join(&ts).join(format!("{name}.properties")), text).unwrap();
-    }
-    let old = std::fs::read_link(root.join("..data")).ok();
-    symlink(&ts, root.join("..data_tmp")).unwrap();
-    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
-    for name in files.keys() {
-        let link = root.join(format!("{name}.properties"));
-        if std::fs::symlink_metadata(&link).is_err() {
-            symlink(format!("..data/{name}.properties"), &link).unwrap();
-        }
-    }
-    for entry in std::fs::read_dir(root).unwrap() {
-        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let name = file.trim_end_matches(".properties");
-        if !file.starts_with("..") && !files.contains_key(name) {
-            std::fs::remove_file(root.join(&file)).unwrap();
-        }
-    }
-    if let Some(old) = old {
-        std::fs::remove_dir_all(root.join(old)).unwrap();
-    }
+/// A ConfigMap generation with these catalogs, written as the kubelet does.
+fn configmap(root: &std::path::Path, generation: u32, catalogs: &BTreeMap<&str, String>) {
+    let files: Vec<(String, &str)> = catalogs
+        .iter()
+        .map(|(name, text)| (format!("{name}.properties"), text.as_str()))
+        .collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (f.as_str(), *t)).collect();
+    kubelet_update(root, generation, &files);
 }
 
 #[test]
@@ -204,7 +185,7 @@ fn random_configmap_generations_end_as_the_last_one_says_with_only_the_statement
     let engine = Emulator::trino().dynamic().memory_store().start();
     let folder = Folder::new();
     let mut model: BTreeMap<&str, String> = BTreeMap::new();
-    kubelet_update(folder.path(), 0, &model);
+    configmap(folder.path(), 0, &model);
     let agent = agent("run", folder.path(), &engine.url())
         .args(["--debounce", "50ms", "--max-changes-per-minute", "0"])
         .start();
@@ -229,7 +210,7 @@ fn random_configmap_generations_end_as_the_last_one_says_with_only_the_statement
                 _ => {}
             }
         }
-        kubelet_update(folder.path(), generation, &next);
+        configmap(folder.path(), generation as u32, &next);
         model = next;
         let context = || format!("seed {seed}, generation {generation}, model {model:?}");
         let want: Vec<String> = model.keys().map(|n| n.to_string()).collect();
