@@ -64,6 +64,17 @@ impl Agent {
         agent
     }
 
+    /// One sample of the agent's `/metrics` (summed over its labels), 0 when absent.
+    fn metric(&self, name: &str) -> f64 {
+        let text = reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        text.lines()
+            .filter(|l| l.split(['{', ' ']).next() == Some(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     fn status(&self) -> Option<serde_json::Value> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::blocking::get(format!("http://127.0.0.1:{}/status", self.port))
@@ -243,6 +254,32 @@ fn latency(emulator_bin: &Path, debounce: &str, debounce_ms: f64, changes: usize
 }
 
 /// (VmRSS kB, VmHWM kB, utime+stime ticks, context switches over all threads, threads)
+/// A cold start's time, split: the time the agent spent waiting on statements (its own
+/// `apply_duration_seconds` sum: the engine's work and the round trips), the rest, and the CPU
+/// each process used meanwhile.
+struct ColdStart {
+    wall: f64,
+    statements: f64,
+    agent_cpu: f64,
+    engine_cpu: f64,
+}
+
+static COLD_STARTS: std::sync::Mutex<Vec<(usize, ColdStart)>> = std::sync::Mutex::new(Vec::new());
+
+/// utime + stime of a process, in clock ticks.
+fn proc_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn ticks_to_seconds(ticks: u64) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks as f64 / per_second as f64
+}
+
 fn proc_sample(pid: u32) -> (u64, u64, u64, u64, usize) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |text: &str, name: &str| -> u64 {
@@ -252,11 +289,8 @@ fn proc_sample(pid: u32) -> (u64, u64, u64, u64, usize) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    // Fields 14 and 15 of /proc/PID/stat (utime, stime) are at 11 and 12 after the comm.
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // Fields 14 and 15 of /proc/PID/stat (utime, stime), in clock ticks.
+    let ticks = proc_ticks(pid);
     let mut switches = 0;
     let mut threads = 0;
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
@@ -337,12 +371,19 @@ fn scale(emulator_bin: &Path, base: usize, changes: usize) {
         )
         .unwrap();
     }
+    let engine_ticks_before = proc_ticks(engine.pid());
     let started = Instant::now();
     let agent = Agent::start(&folder, &engine.url(), &["--resync-interval", "15s"]);
     agent.wait(Duration::from_secs(600), |s| {
         s["last_pass"]["result"] == "converged"
     });
     let cold = started.elapsed().as_secs_f64();
+    let cold_split = ColdStart {
+        wall: cold,
+        statements: agent.metric("catalog_reloader_apply_duration_seconds_sum"),
+        agent_cpu: ticks_to_seconds(proc_sample(agent.child.id()).2),
+        engine_cpu: ticks_to_seconds(proc_ticks(engine.pid()) - engine_ticks_before),
+    };
     let statements_before = engine.records().len();
     let mut tail = RecordTail::open(&engine);
     let mut millis = Vec::with_capacity(changes);
@@ -369,6 +410,7 @@ fn scale(emulator_bin: &Path, base: usize, changes: usize) {
     drop(agent);
     millis.sort_by(f64::total_cmp);
     let p50 = percentile(&millis, 50.0);
+    COLD_STARTS.lock().unwrap().push((base, cold_split));
     println!(
         "| {base} | {cold:.1} s | {changes} | {p50:.1} ms | {:.1} ms | **{:.1} ms** | {statements} | {resync:.0} ms | {:.1} MiB | {:.1} MiB |",
         percentile(&millis, 99.0),
@@ -388,6 +430,21 @@ fn main() {
         println!("|---|---|---|---|---|---|---|---|---|---|");
         for base in bases.split(',').filter_map(|b| b.trim().parse().ok()) {
             scale(&emulator, base, 20);
+        }
+        println!();
+        println!(
+            "| catalogs | cold start → converged | in statements (engine round trips, as the agent timed them) | the agent's own | agent CPU | engine CPU |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for (base, c) in COLD_STARTS.lock().unwrap().iter() {
+            println!(
+                "| {base} | {:.2} s | {:.2} s | **{:.2} s** | {:.2} s | {:.2} s |",
+                c.wall,
+                c.statements,
+                c.wall - c.statements,
+                c.agent_cpu,
+                c.engine_cpu,
+            );
         }
         return;
     }

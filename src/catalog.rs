@@ -79,7 +79,7 @@ impl Fingerprint {
     /// 12 hex digits for output that a network client reads (`/status`): a hash of the fingerprint
     /// under a random key of this process. It changes when the definition changes, but cannot be
     /// used to test guesses of a secret value offline, as a plain hash of the values could.
-    pub fn keyed_short(&self) -> String {
+    pub fn keyed_short(&self) -> ShortFingerprint {
         use std::hash::BuildHasher;
         use std::sync::OnceLock;
         static KEY: OnceLock<[u8; 16]> = OnceLock::new();
@@ -94,7 +94,29 @@ impl Fingerprint {
         let mut hash = Sha256::new();
         hash.update(key);
         hash.update(self.0);
-        Fingerprint(hash.finalize().into()).short()
+        let digest: [u8; 32] = hash.finalize().into();
+        let mut short = [0u8; 6];
+        short.copy_from_slice(&digest[..6]);
+        ShortFingerprint(short)
+    }
+}
+
+/// 12 hex digits of a (keyed) fingerprint, kept as its 6 bytes: `/status` holds one per catalog.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ShortFingerprint(pub [u8; 6]);
+
+impl fmt::Display for ShortFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for ShortFingerprint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

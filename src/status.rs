@@ -1,6 +1,7 @@
 //! Per-catalog status and the last pass, shared by `/status`, the metrics and the log. Written only
 //! by the reconcile loop, from what the engine answered — never from what was merely sent.
 
+use crate::catalog::ShortFingerprint;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -45,7 +46,7 @@ pub struct CatalogStatus {
     pub connector: Option<String>,
     /// 12 hex digits that change with the definition in force ([`crate::catalog::Fingerprint::keyed_short`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
+    pub fingerprint: Option<ShortFingerprint>,
     /// The catalog file (name inside the watched folder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
@@ -59,9 +60,9 @@ pub struct CatalogStatus {
     /// Extra context (e.g. "adopted", "previous definition restored").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// When the state or definition last changed (RFC 3339).
-    pub last_change: String,
-    #[serde(skip)]
+    /// When the state or definition last changed: seconds since the Unix epoch, shown in RFC 3339
+    /// (kept as a number: `/status` holds one per catalog).
+    #[serde(rename = "last_change", serialize_with = "serialize_rfc3339")]
     pub last_change_unix: u64,
 }
 
@@ -106,6 +107,12 @@ impl Status {
 }
 
 pub type SharedStatus = Arc<Mutex<Status>>;
+
+fn serialize_rfc3339<S: serde::Serializer>(unix: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(*unix),
+    ))
+}
 
 pub fn rfc3339(unix: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix))

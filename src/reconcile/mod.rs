@@ -367,6 +367,11 @@ impl Agent {
     }
 
     /// Set to stop between two statements (graceful shutdown).
+    /// How many catalogs `/status` shows (a cheap measure of the agent's size).
+    pub fn catalogs_known(&self) -> usize {
+        self.status.lock().expect("status lock").catalogs.len()
+    }
+
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
     }
@@ -1470,6 +1475,10 @@ impl Readiness {
     }
 }
 
+/// From this many catalogs on, a full pass is followed by [`give_back_memory`] (at 10,000 it
+/// keeps ~5 MiB off the resident size, for well under a millisecond).
+const GIVE_BACK_FROM_CATALOGS: usize = 1000;
+
 /// After a long pass (thousands of statements, a start-up): the allocator returns the memory the
 /// pass no longer uses to the system (glibc keeps it otherwise; musl does so by itself).
 fn give_back_memory() {
@@ -1540,7 +1549,11 @@ pub async fn run(
         };
         heartbeats.beat_reconcile();
         readiness.record(&report);
-        if pass_started.elapsed() > Duration::from_secs(1) {
+        // A long pass, or a full one over thousands of catalogs (a resync rebuilds the folder's
+        // and the engine's view beside the old ones): hand what it freed back to the system.
+        if pass_started.elapsed() > Duration::from_secs(1)
+            || (trigger >= Trigger::Resync && agent.catalogs_known() >= GIVE_BACK_FROM_CATALOGS)
+        {
             give_back_memory();
         }
         if stop.load(Ordering::Relaxed) || *shutdown.borrow() {

@@ -5,7 +5,7 @@ use super::{Agent, ApplyOutcome, Prepared, REMOVED_RETENTION_SECS};
 use crate::catalog::CatalogSpec;
 use crate::ledger;
 use crate::plan::{HoldKind, Step};
-use crate::status::{self, CatalogStatus, State};
+use crate::status::{CatalogStatus, State};
 use std::collections::BTreeMap;
 
 impl Agent {
@@ -28,7 +28,6 @@ impl Agent {
             error: None,
             error_name: None,
             note: None,
-            last_change: status::rfc3339(now),
             last_change_unix: now,
         };
         self.status
@@ -123,7 +122,6 @@ impl Agent {
                 error: None,
                 error_name: None,
                 note: None,
-                last_change: String::new(),
                 last_change_unix: 0,
             };
             let mut entry = if let Some((error, error_name, note)) = outcome.refused.get(name) {
@@ -222,11 +220,9 @@ impl Agent {
             }
             match old.get(name) {
                 Some(old) if old.state == entry.state && old.fingerprint == entry.fingerprint => {
-                    entry.last_change = old.last_change.clone();
                     entry.last_change_unix = old.last_change_unix;
                 }
                 _ => {
-                    entry.last_change = status::rfc3339(now);
                     entry.last_change_unix = now;
                 }
             }

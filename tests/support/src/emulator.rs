@@ -344,6 +344,11 @@ impl RunningEmulator {
     }
 
     /// The record file: one line per statement that ended or was refused.
+    /// The emulator's process id (for CPU time in benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the emulator runs").id()
+    }
+
     pub fn record_path(&self) -> &Path {
         &self.record
     }
