@@ -6,11 +6,12 @@
 //! After a deliberate change of a message: `UPDATE_GOLDEN=1 cargo test --test corpus`, then read
 //! the diff of the expected file.
 //!
-//! Not here: a file the agent may not read — these tests run as root, who reads everything.
+//! A file the agent may not read cannot be committed either, and these tests run as root, who
+//! reads everything: `validate` runs as `nobody` for it (and `tests/hostile.rs` has the agent).
 
 mod common;
 
-use common::validate;
+use common::{Folder, NOBODY, validate};
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
@@ -73,4 +74,30 @@ fn validate_over_the_corpus_says_what_it_should_about_every_file() {
     for secret in ["hunter2", "hunt", "ZZ3r2"] {
         assert!(!out.stdout.contains(secret), "{secret}");
     }
+}
+
+#[test]
+fn a_file_validate_may_not_read_is_named_with_the_reason() {
+    let folder = Folder::open_to_all();
+    folder.write("locked.properties", "connector.name=memory\n");
+    folder.write("fine.properties", "connector.name=memory\n");
+    folder.make_unreadable("locked.properties");
+
+    let out = validate(folder.path()).run_as(NOBODY).output();
+    assert_eq!(
+        out.code(),
+        1,
+        "an unreadable file is invalid\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l == "locked.properties: error: cannot read: Permission denied (os error 13)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("1 valid, 1 invalid"), "{}", out.stdout);
+    // As root the same folder is valid: the failure above is the permission, nothing else.
+    assert_eq!(validate(folder.path()).output().code(), 0);
 }

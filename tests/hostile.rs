@@ -89,6 +89,54 @@ fn a_fifo_a_folder_or_a_device_where_a_catalog_file_was_keeps_the_live_catalog()
 }
 
 #[test]
+fn a_file_the_agent_may_not_read_keeps_its_live_catalog_and_says_why() {
+    // The agent as an unprivileged user (root reads every file): a catalog file that loses its
+    // read permission — a `chmod`, a secret mounted with a mode for another user — is invalid,
+    // and the live catalog it defined stays.
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = common::Folder::open_to_all();
+    folder.write("locked.properties", TPCH);
+    folder.write("fine.properties", TPCH);
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms"])
+        .run_as(common::NOBODY)
+        .start();
+    agent.wait_state("locked", "applied");
+    agent.wait_state("fine", "applied");
+
+    folder.make_unreadable("locked.properties");
+    folder.write("fine.properties", "connector.name=memory\n");
+    let status = agent.wait_state("locked", "invalid");
+    assert_eq!(
+        status["error"], "locked.properties: cannot read: Permission denied (os error 13)",
+        "{status}"
+    );
+    // The edit beside it went through; nothing was dropped.
+    wait_for(PATIENCE, "fine replaced by a memory catalog", || {
+        (agent.catalog("fine")?["connector"] == "memory").then_some(())
+    });
+    assert_eq!(live(&engine), ["fine", "locked"]);
+    assert_eq!(
+        drops(&engine),
+        ["FINISHED DROP CATALOG \"fine\""],
+        "only the replacement's DROP: {:?}",
+        changes(&engine)
+    );
+
+    // Readable again (the same definition): valid, applied, no statement for it.
+    let sent = changes(&engine).len();
+    std::fs::set_permissions(
+        folder.file("locked.properties"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    agent.wait_state("locked", "applied");
+    assert_eq!(changes(&engine).len(), sent, "{:?}", changes(&engine));
+    let (status, _, log) = agent.terminate();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
 fn fifos_in_the_target_folder_do_not_block_restart_mode() {
     let source = Folder::new();
     let target = Folder::new();

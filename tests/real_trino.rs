@@ -10,6 +10,7 @@ mod common;
 
 use common::{Folder, PATIENCE, agent, wait_for};
 use std::time::Duration;
+use test_support::proxy::{Fault, FaultyProxy};
 use test_support::real::{Engines, HistoryEntry, RunningTrino, Trino, shared_dynamic_trino};
 
 /// Time for things that go through a real engine (a CREATE takes 15–80 ms, a first query on a
@@ -688,6 +689,108 @@ fn a_query_running_across_a_replacement_finishes() {
     });
     let result = running.join().unwrap().expect("the running query finished");
     assert_eq!(result.rows[0][0].as_i64(), Some(6_001_215));
+}
+
+/// One series of the agent's `/metrics`, 0 when absent.
+fn metric(agent: &common::RunningAgent, series: &str) -> f64 {
+    agent
+        .metrics()
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A proxy between the agent and Trino that spoils one exchange of a CREATE at a time: the
+/// answer held past the statement timeout (Trino ran it), the answer cut off by a reset, the
+/// statement swallowed (Trino never saw it). Each catalog ends live, owned, created once.
+#[test]
+fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_nothing() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
+    let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
+    let folder = Folder::new();
+    let agent = agent("run", folder.path(), &proxy.url())
+        .args(["--debounce", "50ms", "--statement-timeout", "2s"])
+        .start();
+    agent.wait_first_pass();
+    let names = ["px_held", "px_cut", "px_swallowed"];
+    let create = |name: &str| format!(r#"CREATE CATALOG "{name}" USING tpch"#);
+    let failed_creates = r#"catalog_reloader_apply_total{action="create",result="failed"}"#;
+
+    // 1. The first result page of the CREATE reaches Trino (which runs the statement on it);
+    //    its answer is held far longer than the statement timeout, then lost. The pass gives up
+    //    at the statement timeout — not the proxy's 20 s, nor the 30 s request limit — and the
+    //    next pass finds the catalog live: the agent's own, not sent again.
+    proxy.arm(
+        &[&create("px_held"), "/v1/statement/"],
+        Fault::HoldAnswer(Duration::from_secs(20)),
+    );
+    folder.write("px_held.properties", TPCH);
+    let error = wait_for(REAL_PATIENCE, "the pass to give up", || {
+        let pass = agent.status()["last_pass"].clone();
+        (pass["result"] == "error").then(|| pass["error"].to_string())
+    });
+    assert!(
+        error.contains("did not finish within 2s"),
+        "the statement timeout ends the wait: {error}"
+    );
+    agent.wait_state("px_held", "applied");
+    assert_eq!(proxy.fired(), 1);
+    assert_eq!(nations(trino, "px_held"), Ok(25));
+
+    // 2. The answer to a result page is cut off half-way by a reset: the page is asked for
+    //    again, as the protocol allows, and the same statement goes on to finish.
+    let failed_before = metric(&agent, failed_creates);
+    proxy.arm(&[&create("px_cut"), "/v1/statement/"], Fault::CutAnswer(40));
+    folder.write("px_cut.properties", TPCH);
+    agent.wait_state("px_cut", "applied");
+    assert_eq!(proxy.fired(), 2);
+    assert_eq!(
+        metric(&agent, failed_creates),
+        failed_before,
+        "no failed CREATE"
+    );
+    assert_eq!(nations(trino, "px_cut"), Ok(25));
+
+    // 3. The CREATE itself is swallowed: Trino never sees it. The pass gives up at the statement
+    //    timeout; the next one finds no such catalog and sends it, once.
+    proxy.arm(&[&create("px_swallowed")], Fault::SwallowRequest);
+    folder.write("px_swallowed.properties", TPCH);
+    agent.wait_state("px_swallowed", "applied");
+    assert_eq!(proxy.fired(), 3);
+    assert_eq!(
+        metric(&agent, failed_creates),
+        failed_before + 1.0,
+        "the swallowed CREATE failed once"
+    );
+    assert_eq!(nations(trino, "px_swallowed"), Ok(25));
+
+    // One CREATE of each reached Trino (the held one may stay FINISHING: its client never read
+    // the last page), and each is owned: deleting the files drops them.
+    for name in names {
+        folder.remove(&format!("{name}.properties"));
+    }
+    for name in names {
+        wait_gone(trino, name);
+    }
+    let statements = ddl(trino, &names);
+    for name in names {
+        let of_it: Vec<&String> = statements
+            .iter()
+            .filter(|s| s.contains(&format!("CATALOG \"{name}\"")))
+            .collect();
+        assert_eq!(of_it.len(), 2, "{name}: {statements:#?}");
+        assert!(
+            of_it[0].contains(&create(name))
+                && (of_it[0].starts_with("FINISHED") || of_it[0].starts_with("FINISHING")),
+            "{statements:#?}"
+        );
+        assert_eq!(*of_it[1], format!(r#"FINISHED DROP CATALOG "{name}""#));
+    }
+    let (status, _, log) = agent.terminate();
+    assert!(status.success(), "{log}");
 }
 
 #[test]

@@ -439,9 +439,13 @@ impl Client {
         }
     }
 
-    /// Sends a request, retrying HTTP 502/503/504 (and, for the `nextUri` GETs, connection errors)
-    /// after 100 ms × attempt, capped at 1 s, until the deadline — what the protocol asks of
-    /// clients and what Trino's Java client does (facts §3).
+    /// Sends a request, retrying HTTP 502/503/504 (and, for the `nextUri` GETs, any failure of
+    /// the connection: refused, reset, an answer cut off or not given in time) after 100 ms ×
+    /// attempt, capped at 1 s, until the deadline — what the protocol asks of clients and what
+    /// Trino's Java client does (facts §3). A page GET may be repeated: the coordinator answers
+    /// the same token with the same page. The POST is not: a second one is a second statement.
+    /// No single request outlives the statement's deadline (a proxy that holds an answer back
+    /// would otherwise keep a pass waiting for the request timeout, 30 s, per page).
     async fn send_retrying(
         &self,
         deadline: Instant,
@@ -450,24 +454,42 @@ impl Client {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let req = build().build().map_err(|e| self.unreachable(&e))?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(EngineError::Timeout(self.config.statement_timeout));
+            }
+            let mut req = build().build().map_err(|e| self.unreachable(&e))?;
+            *req.timeout_mut() = Some(left.min(self.config.request_timeout));
             let is_get = req.method() == reqwest::Method::GET;
             let retry_after = Duration::from_millis(u64::from(attempt.min(10)) * 100);
             let can_retry = Instant::now() + retry_after < deadline;
-            match self.http.execute(req).await {
-                Ok(resp) if matches!(resp.status().as_u16(), 502..=504) && can_retry => {}
+            let failed = match self.http.execute(req).await {
+                Ok(resp) if matches!(resp.status().as_u16(), 502..=504) && can_retry => None,
                 Ok(resp) => {
                     let resp = self.check_status(resp).await?;
-                    let text = resp.text().await.map_err(|e| self.unreachable(&e))?;
-                    return serde_json::from_str(&text).map_err(|e| {
-                        EngineError::Protocol(format!(
-                            "not a QueryResults document ({e}): {}",
-                            text.chars().take(200).collect::<String>()
-                        ))
+                    match resp.text().await {
+                        Ok(text) => {
+                            return serde_json::from_str(&text).map_err(|e| {
+                                EngineError::Protocol(format!(
+                                    "not a QueryResults document ({e}): {}",
+                                    text.chars().take(200).collect::<String>()
+                                ))
+                            });
+                        }
+                        Err(e) => Some(e),
+                    }
+                }
+                Err(e) => Some(e),
+            };
+            if let Some(e) = failed {
+                if !(is_get && can_retry) {
+                    return Err(if e.is_timeout() && Instant::now() >= deadline {
+                        EngineError::Timeout(self.config.statement_timeout)
+                    } else {
+                        self.unreachable(&e)
                     });
                 }
-                Err(e) if is_get && can_retry && (e.is_timeout() || e.is_connect()) => {}
-                Err(e) => return Err(self.unreachable(&e)),
+                tracing::debug!(error = %self.unreachable(&e), attempt, "a result page failed; asking for it again");
             }
             sleep(retry_after).await;
         }

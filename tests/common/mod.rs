@@ -46,6 +46,22 @@ impl Folder {
         }
     }
 
+    /// A folder every user may list and read (temporary folders are the owner's only).
+    pub fn open_to_all() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = Folder::new();
+        std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the folder");
+        folder
+    }
+
+    /// Takes every permission off a file: only root may read it now.
+    pub fn make_unreadable(&self, name: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.file(name), std::fs::Permissions::from_mode(0o000))
+            .expect("chmod the file");
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -78,7 +94,12 @@ impl Folder {
 pub struct AgentBuilder {
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    /// Run as this user and group id instead of the test's (root here, who reads every file).
+    user: Option<u32>,
 }
+
+/// `nobody`: a user who may read only what everyone may.
+pub const NOBODY: u32 = 65534;
 
 pub fn agent(subcommand: &str, folder: &Path, server: &str) -> AgentBuilder {
     AgentBuilder {
@@ -92,6 +113,7 @@ pub fn agent(subcommand: &str, folder: &Path, server: &str) -> AgentBuilder {
             "json".into(),
         ],
         envs: vec![("RUST_LOG".into(), "info".into())],
+        user: None,
     }
 }
 
@@ -104,6 +126,7 @@ pub fn validate(folder: &Path) -> AgentBuilder {
             folder.display().to_string(),
         ],
         envs: vec![],
+        user: None,
     }
 }
 
@@ -134,11 +157,21 @@ impl AgentBuilder {
         self
     }
 
+    /// Runs the agent as `uid` (and the group of the same number), without root's powers.
+    pub fn run_as(mut self, uid: u32) -> Self {
+        self.user = Some(uid);
+        self
+    }
+
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(&self.args);
         for (k, v) in &self.envs {
             cmd.env(k, v);
+        }
+        if let Some(uid) = self.user {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(uid);
         }
         cmd
     }

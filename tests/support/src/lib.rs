@@ -4,12 +4,14 @@
 //!   read what it recorded, restart it.
 //! * [`docker`]: build the emulator's `FROM scratch` images and run containers that clean up
 //!   after themselves.
+//! * [`proxy`]: a TCP proxy that holds back, cuts off or swallows one chosen HTTP exchange.
 //! * [`python`]: a Python with the PyPI Trino and Presto clients.
 //! * [`real`]: the real engines that `scripts/engines.sh` fetched and built — Trino processes,
 //!   and the engine images for containers.
 
 pub mod docker;
 pub mod emulator;
+pub mod proxy;
 pub mod python;
 pub mod real;
 
