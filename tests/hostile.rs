@@ -275,13 +275,130 @@ fn a_ledger_that_is_not_what_it_should_be_is_set_aside_and_never_trusted() {
     assert!(drops(&engine).iter().all(|d| d.contains("DROP CATALOG a")));
 }
 
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(bytes: usize) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "these tests run as root and mount a small tmpfs: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fills what is left with one file; its path.
+    fn fill(&self) -> std::path::PathBuf {
+        let filler = self.path().join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 4096];
+        while file.write_all(&block).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_state_dir_on_a_full_disk_or_read_only_is_reported_and_the_agent_carries_on() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = common::Folder::open_to_all();
+    folder.write("a.properties", TPCH);
+    let disk = SmallDisk::mount(256 * 1024);
+    let filler = disk.fill();
+    let running = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms", "--state-dir"])
+        .arg(disk.path().display().to_string())
+        .start();
+    running.wait_state("a", "applied");
+    assert_eq!(live(&engine), ["a"], "the catalog is applied all the same");
+    let (code, body) = wait_for(PATIENCE, "/readyz to say why", || {
+        let (code, body) = running.get("/readyz");
+        body.contains("ledger").then_some((code, body))
+    });
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("No space left on device"), "{body}");
+    assert!(running.log_text().contains("cannot persist the ledger"));
+
+    // Space again: saved at the next try, ready; a restarted agent owns `a`.
+    std::fs::remove_file(filler).unwrap();
+    wait_for(PATIENCE, "ready", || {
+        (running.get("/readyz").0 == 200).then_some(())
+    });
+    drop(running);
+
+    // Read-only: the agent as a user who may read the state folder but not write it.
+    for entry in std::fs::read_dir(disk.path()).unwrap() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = entry.unwrap().path();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    folder.write("b.properties", TPCH);
+    let running = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "50ms", "--state-dir"])
+        .arg(disk.path().display().to_string())
+        .run_as(common::NOBODY)
+        .start();
+    running.wait_state("b", "applied");
+    let (code, body) = wait_for(PATIENCE, "/readyz to say why", || {
+        let (code, body) = running.get("/readyz");
+        body.contains("ledger").then_some((code, body))
+    });
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("Permission denied"), "{body}");
+    drop(running);
+
+    // Root again, with everything writable: `a` is known as the agent's own (saved while the
+    // disk had room), `b` is not (its creation could not be saved) and is left alone.
+    folder.remove("a.properties");
+    folder.remove("b.properties");
+    let out = agent("sync", folder.path(), &engine.url())
+        .arg("--state-dir")
+        .arg(disk.path().display().to_string())
+        .output();
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(
+        live(&engine),
+        ["b"],
+        "a dropped, b left alone: {}",
+        out.stderr
+    );
+}
+
 #[test]
 fn a_ledger_that_cannot_be_saved_is_reported_and_the_agent_carries_on() {
     let engine = Emulator::trino().dynamic().memory_store().start();
     let folder = Folder::new();
     let state = Folder::new();
-    // Every save fails, as on a full or read-only disk (which root, running these tests, cannot
-    // be made to see): a folder where the ledger's temp file goes, a link where its journal goes.
+    // Every save fails because something is in the ledger's way: a folder where its temp file
+    // goes, a link where its journal goes (a real full disk and a read-only folder: the test
+    // above).
     std::fs::create_dir_all(state.file(".ledger.json.tmp").join("x")).unwrap();
     std::os::unix::fs::symlink("/nonexistent/journal", state.file("ledger.journal")).unwrap();
     folder.write("a.properties", TPCH);
