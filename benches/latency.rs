@@ -13,94 +13,16 @@
 //! machine). `LATENCY_CHANGES` and `IDLE_SECONDS` override the counts for a quick look;
 //! `BENCH_AGENT=path` measures another build of the agent (e.g. the image's static musl binary).
 
+mod common;
+
+use common::{
+    Agent, ProcSample, now_micros, percentile, proc_sample, proc_ticks, release_emulator,
+    ticks_to_seconds,
+};
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, Instant};
 use test_support::emulator::{Emulator, RunningEmulator};
-use test_support::free_port;
-
-/// The agent binary: this build's, or `BENCH_AGENT` (e.g. the static musl binary of the image).
-fn agent_binary() -> PathBuf {
-    std::env::var_os("BENCH_AGENT").map_or_else(
-        || PathBuf::from(env!("CARGO_BIN_EXE_catalog-reloader")),
-        PathBuf::from,
-    )
-}
-
-fn release_emulator() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-q", "-p", "coordinator-emulator"])
-        .current_dir(root)
-        .status()
-        .expect("cargo build");
-    assert!(status.success());
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
-    target.join("release").join("coordinator-emulator")
-}
-
-struct Agent {
-    child: Child,
-    port: u16,
-}
-
-impl Agent {
-    fn start(folder: &Path, server: &str, extra: &[&str]) -> Agent {
-        let port = free_port();
-        let child = Command::new(agent_binary())
-            .args(["run", "--catalog-dir"])
-            .arg(folder)
-            .args(["--server", server, "--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the agent");
-        let agent = Agent { child, port };
-        agent.wait(Duration::from_secs(30), |s| !s["last_pass"].is_null());
-        agent
-    }
-
-    /// One sample of the agent's `/metrics` (summed over its labels), 0 when absent.
-    fn metric(&self, name: &str) -> f64 {
-        let text = reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", self.port))
-            .and_then(|r| r.text())
-            .unwrap_or_default();
-        text.lines()
-            .filter(|l| l.split(['{', ' ']).next() == Some(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    fn status(&self) -> Option<serde_json::Value> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::blocking::get(format!("http://127.0.0.1:{}/status", self.port))
-            .ok()?
-            .json()
-            .ok()
-    }
-
-    fn wait(&self, timeout: Duration, ok: impl Fn(&serde_json::Value) -> bool) {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if self.status().is_some_and(|s| ok(&s)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("the agent did not get there in {timeout:?}");
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Parses the record's `2026-11-24T09:07:21.123456Z` into a Unix time in microseconds.
 fn unix_micros(rfc3339: &str) -> u128 {
@@ -121,13 +43,6 @@ fn unix_micros(rfc3339: &str) -> u128 {
     let days = era * 146_097 + doe - 719_468;
     let secs = days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2];
     secs as u128 * 1_000_000 + frac.parse::<u128>().unwrap()
-}
-
-fn now_micros() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros()
 }
 
 /// Follows the record file, returning the finish time of the CREATE of `catalog`.
@@ -171,13 +86,9 @@ impl RecordTail {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank]
-}
-
-/// The engine's share of a pass: the catalog listing and one CREATE, sent with the agent's own
-/// client code against the same engine, with as many catalogs as the runs leave (median, ms).
+/// The engine's share of a file event's pass: one CREATE (a file event plans against the listing
+/// the agent keeps, so it sends no listing query), sent with the agent's own client code against
+/// the same engine, with as many catalogs as the runs leave (median, ms).
 fn engine_share(url: &str, rounds: usize) -> f64 {
     use catalog_reloader::engine::{Client, ClientConfig};
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -200,10 +111,6 @@ fn engine_share(url: &str, rounds: usize) -> f64 {
         let mut out = Vec::with_capacity(rounds);
         for i in 0..rounds {
             let t0 = Instant::now();
-            client
-                .execute(catalog_reloader::sql::LIST_CATALOGS)
-                .await
-                .unwrap();
             client
                 .execute(&format!("CREATE CATALOG \"share{i:04}\" USING memory"))
                 .await
@@ -266,50 +173,6 @@ struct ColdStart {
 
 static COLD_STARTS: std::sync::Mutex<Vec<(usize, ColdStart)>> = std::sync::Mutex::new(Vec::new());
 
-/// utime + stime of a process, in clock ticks.
-fn proc_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-fn ticks_to_seconds(ticks: u64) -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    ticks as f64 / per_second as f64
-}
-
-fn proc_sample(pid: u32) -> (u64, u64, u64, u64, usize) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |text: &str, name: &str| -> u64 {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    // Fields 14 and 15 of /proc/PID/stat (utime, stime), in clock ticks.
-    let ticks = proc_ticks(pid);
-    let mut switches = 0;
-    let mut threads = 0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let path = task.unwrap().path().join("status");
-        if let Ok(text) = std::fs::read_to_string(path) {
-            threads += 1;
-            switches += field(&text, "voluntary_ctxt_switches:")
-                + field(&text, "nonvoluntary_ctxt_switches:");
-        }
-    }
-    (
-        field(&status, "VmRSS:"),
-        field(&status, "VmHWM:"),
-        ticks,
-        switches,
-        threads,
-    )
-}
-
 fn idle(emulator_bin: &Path, seconds: u64, resync: &str) {
     let engine = Emulator::trino()
         .binary(emulator_bin)
@@ -332,20 +195,19 @@ fn idle(emulator_bin: &Path, seconds: u64, resync: &str) {
     });
     // Let the blocking pool's idle threads retire before measuring.
     std::thread::sleep(Duration::from_secs(12));
-    let pid = agent.child.id();
+    let pid = agent.pid();
     let before = proc_sample(pid);
     let statements_before = engine.records().len();
     std::thread::sleep(Duration::from_secs(seconds));
     let after = proc_sample(pid);
     let statements = engine.records().len() - statements_before;
-    let hz = 100.0; // USER_HZ on Linux
     println!(
         "| 100 catalogs, {seconds} s idle, `--resync-interval {resync}` | {:.1} MiB | {:.1} MiB | {:.2} s | {} | {} | {} |",
-        after.0 as f64 / 1024.0,
-        after.1 as f64 / 1024.0,
-        (after.2 - before.2) as f64 / hz,
-        after.3 - before.3,
-        after.4,
+        after.rss_kib as f64 / 1024.0,
+        after.peak_rss_kib as f64 / 1024.0,
+        ticks_to_seconds(after.cpu_ticks - before.cpu_ticks),
+        after.context_switches - before.context_switches,
+        after.threads,
         statements,
     );
 }
@@ -381,7 +243,7 @@ fn scale(emulator_bin: &Path, base: usize, changes: usize) {
     let cold_split = ColdStart {
         wall: cold,
         statements: agent.metric("catalog_reloader_apply_duration_seconds_sum"),
-        agent_cpu: ticks_to_seconds(proc_sample(agent.child.id()).2),
+        agent_cpu: ticks_to_seconds(proc_ticks(agent.pid())),
         engine_cpu: ticks_to_seconds(proc_ticks(engine.pid()) - engine_ticks_before),
     };
     let statements_before = engine.records().len();
@@ -398,7 +260,11 @@ fn scale(emulator_bin: &Path, base: usize, changes: usize) {
         std::thread::sleep(Duration::from_millis(300));
     }
     let statements = engine.records().len() - statements_before;
-    let (rss, peak, ..) = proc_sample(agent.child.id());
+    let ProcSample {
+        rss_kib: rss,
+        peak_rss_kib: peak,
+        ..
+    } = proc_sample(agent.pid());
     // The next resync: the whole folder and the engine's list compared.
     let resync_from = agent.status().unwrap()["last_pass"]["time"].clone();
     agent.wait(Duration::from_secs(40), |s| {
@@ -458,7 +324,7 @@ fn main() {
         .unwrap_or(60);
     let emulator = release_emulator();
     println!(
-        "| run | changes | p50 | p90 | p99 | max | beyond the debounce, p50 | engine's share: listing + CREATE, p50 | agent's own, p50 |"
+        "| run | changes | p50 | p90 | p99 | max | beyond the debounce, p50 | engine's share: the CREATE, p50 | agent's own, p50 |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     latency(&emulator, "200ms", 200.0, changes);

@@ -14,102 +14,14 @@
 //! (default 200) and `RESTART_CHANGES` (default 3) set the counts; `REAL_PARTS=trino,restart,start`
 //! picks parts.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
+
+use common::{Agent, http, now_ms, percentile};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 use test_support::docker::{Container, Flavour, docker_ok};
 use test_support::emulator::run_query;
 use test_support::free_port;
 use test_support::real::{Engines, Trino};
-
-fn agent_binary() -> PathBuf {
-    std::env::var_os("BENCH_AGENT").map_or_else(
-        || PathBuf::from(env!("CARGO_BIN_EXE_catalog-reloader")),
-        PathBuf::from,
-    )
-}
-
-fn now_ms() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-        * 1000.0
-}
-
-fn http() -> reqwest::blocking::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-struct Agent {
-    child: Child,
-    port: u16,
-    http: reqwest::blocking::Client,
-}
-
-impl Agent {
-    fn start(folder: &Path, server: &str, extra: &[&str]) -> Agent {
-        let port = free_port();
-        let child = Command::new(agent_binary())
-            .args(["run", "--catalog-dir"])
-            .arg(folder)
-            .args(["--server", server, "--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the agent");
-        let agent = Agent {
-            child,
-            port,
-            http: http(),
-        };
-        agent.wait(Duration::from_secs(120), |s| !s["last_pass"].is_null());
-        agent
-    }
-
-    fn status(&self) -> Option<serde_json::Value> {
-        self.http
-            .get(format!("http://127.0.0.1:{}/status", self.port))
-            .send()
-            .ok()?
-            .json()
-            .ok()
-    }
-
-    fn wait(&self, timeout: Duration, ok: impl Fn(&serde_json::Value) -> bool) {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if self.status().is_some_and(|s| ok(&s)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        panic!("the agent did not get there in {timeout:?}");
-    }
-
-    fn applied(&self, name: &str) -> bool {
-        self.status()
-            .is_some_and(|s| s["catalogs"][name]["state"] == "applied")
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank]
-}
 
 fn summary(mut values: Vec<f64>) -> String {
     values.sort_by(f64::total_cmp);

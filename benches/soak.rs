@@ -7,53 +7,12 @@
 //!
 //! Run: `cargo bench --bench soak` (figures go into BENCHMARKS.md by hand).
 
+mod common;
+
+use common::{Agent, Rng, release_emulator, rss_kib};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use test_support::emulator::Emulator;
-use test_support::free_port;
-
-fn release_emulator() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-q", "-p", "coordinator-emulator"])
-        .current_dir(root)
-        .status()
-        .expect("cargo build");
-    assert!(status.success());
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
-    target.join("release").join("coordinator-emulator")
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
-    }
-}
-
-fn status(port: u16) -> Option<serde_json::Value> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::blocking::get(format!("http://127.0.0.1:{port}/status"))
-        .ok()?
-        .json()
-        .ok()
-}
 
 fn main() {
     let seconds: u64 = std::env::var("SOAK_SECONDS")
@@ -75,22 +34,8 @@ fn main() {
     let staging = root.path().join("staging");
     std::fs::create_dir(&folder).unwrap();
     std::fs::create_dir(&staging).unwrap();
-    let port = free_port();
-    let mut agent: Child = Command::new(env!("CARGO_BIN_EXE_catalog-reloader"))
-        .args(["run", "--catalog-dir"])
-        .arg(&folder)
-        .args([
-            "--server",
-            &engine.url(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--max-changes-per-minute", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the agent");
-    let pid = agent.id();
+    let agent = Agent::spawn(&folder, &engine.url(), &["--max-changes-per-minute", "0"]);
+    let pid = agent.pid();
 
     let mut rng = Rng(0x50a6);
     let mut model: BTreeMap<String, String> = BTreeMap::new();
@@ -140,7 +85,9 @@ fn main() {
             .into_iter()
             .filter(|c| c != "system")
             .collect();
-        let done = status(port).is_some_and(|s| s["last_pass"]["result"] == "converged");
+        let done = agent
+            .status()
+            .is_some_and(|s| s["last_pass"]["result"] == "converged");
         if done && live == model.keys().cloned().collect::<Vec<_>>() {
             break Some(quiet.elapsed());
         }
@@ -175,8 +122,7 @@ fn main() {
         })
         .map(|(n, _)| n)
         .collect();
-    let _ = agent.kill();
-    let _ = agent.wait();
+    drop(agent);
     println!(
         "| seconds | changes | statements (CREATE/DROP) | converged after the last change | catalogs | wrong definitions |"
     );

@@ -1,0 +1,215 @@
+//! What the whole-process benchmarks share: the agent as a child process and its HTTP endpoints,
+//! the release build of the emulator, percentiles, and what `/proc` says about a process.
+#![allow(dead_code)] // each bench uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use test_support::free_port;
+
+/// The agent binary: this build's, or `BENCH_AGENT` (e.g. the static musl binary of the image).
+pub fn agent_binary() -> PathBuf {
+    std::env::var_os("BENCH_AGENT").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_catalog-reloader")),
+        PathBuf::from,
+    )
+}
+
+/// The coordinator emulator's release build (built here if needed): a debug build's own cost
+/// would blur the agent's.
+pub fn release_emulator() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-q", "-p", "coordinator-emulator"])
+        .current_dir(root)
+        .status()
+        .expect("cargo build");
+    assert!(status.success());
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
+    target.join("release").join("coordinator-emulator")
+}
+
+pub fn http() -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// `catalog-reloader run` on a folder, listening on a free port; killed when dropped.
+pub struct Agent {
+    pub child: Child,
+    pub port: u16,
+    http: reqwest::blocking::Client,
+}
+
+impl Agent {
+    /// Starts the agent and waits for its first pass to end.
+    pub fn start(folder: &Path, server: &str, extra: &[&str]) -> Agent {
+        let agent = Agent::spawn(folder, server, extra);
+        agent.wait(Duration::from_secs(120), |s| !s["last_pass"].is_null());
+        agent
+    }
+
+    /// Starts the agent without waiting for anything.
+    pub fn spawn(folder: &Path, server: &str, extra: &[&str]) -> Agent {
+        let port = free_port();
+        let child = Command::new(agent_binary())
+            .args(["run", "--catalog-dir"])
+            .arg(folder)
+            .args(["--server", server, "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the agent");
+        Agent {
+            child,
+            port,
+            http: http(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn status(&self) -> Option<serde_json::Value> {
+        self.http
+            .get(format!("http://127.0.0.1:{}/status", self.port))
+            .send()
+            .ok()?
+            .json()
+            .ok()
+    }
+
+    /// Polls `/status` every 2 ms until `ok` holds; panics after `timeout`.
+    pub fn wait(&self, timeout: Duration, ok: impl Fn(&serde_json::Value) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.status().is_some_and(|s| ok(&s)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        panic!("the agent did not get there in {timeout:?}");
+    }
+
+    pub fn applied(&self, name: &str) -> bool {
+        self.status()
+            .is_some_and(|s| s["catalogs"][name]["state"] == "applied")
+    }
+
+    /// One sample of the agent's `/metrics` (summed over its labels), 0 when absent.
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        text.lines()
+            .filter(|l| l.split(['{', ' ']).next() == Some(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value at percentile `p` of sorted values (nearest rank).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank]
+}
+
+pub fn now_micros() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros()
+}
+
+pub fn now_ms() -> f64 {
+    now_micros() as f64 / 1000.0
+}
+
+fn proc_status_field(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resident memory of a process, KiB (0 once it is gone).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    proc_status_field(&status, "VmRSS:")
+}
+
+/// utime + stime of a process, in clock ticks.
+pub fn proc_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    // Fields 14 and 15 of /proc/PID/stat, counted from after the command name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+pub fn ticks_to_seconds(ticks: u64) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks as f64 / per_second as f64
+}
+
+/// What `/proc` says of a process now.
+pub struct ProcSample {
+    pub rss_kib: u64,
+    pub peak_rss_kib: u64,
+    pub cpu_ticks: u64,
+    /// Voluntary and involuntary, summed over its threads.
+    pub context_switches: u64,
+    pub threads: usize,
+}
+
+pub fn proc_sample(pid: u32) -> ProcSample {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let mut context_switches = 0;
+    let mut threads = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let path = task.unwrap().path().join("status");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            threads += 1;
+            context_switches += proc_status_field(&text, "voluntary_ctxt_switches:")
+                + proc_status_field(&text, "nonvoluntary_ctxt_switches:");
+        }
+    }
+    ProcSample {
+        rss_kib: proc_status_field(&status, "VmRSS:"),
+        peak_rss_kib: proc_status_field(&status, "VmHWM:"),
+        cpu_ticks: proc_ticks(pid),
+        context_switches,
+        threads,
+    }
+}
+
+/// A small deterministic generator (xorshift), so a run can be repeated.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+    }
+}
