@@ -613,6 +613,76 @@ fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
     agent.wait_state("refused", "failed");
 }
 
+/// Trino killed (`kill -9`) while the agent creates 150 catalogs, then started again with its
+/// file store: what it had persisted comes back, and the agent creates exactly the others — none
+/// twice, none lost, nothing dropped.
+#[test]
+fn a_coordinator_killed_in_the_middle_of_a_pass_ends_with_every_catalog_created_once() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let store = Folder::new();
+    let mut trino = Trino::dynamic().file_store(store.path()).start(&engines);
+    let folder = Folder::new();
+    let names: Vec<String> = (0..150).map(|i| format!("crash_{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    for name in &names {
+        folder.write(&format!("{name}.properties"), TPCH);
+    }
+    let agent = agent("run", folder.path(), &trino.url())
+        .args(["--resync-interval", "2s"])
+        .start();
+    wait_for(REAL_PATIENCE, "a third of the catalogs", || {
+        (ddl(&trino, &refs).len() >= 50).then_some(())
+    });
+    trino.kill();
+    let persisted: std::collections::BTreeSet<String> = std::fs::read_dir(store.path())
+        .unwrap()
+        .filter_map(|e| {
+            let file = e.unwrap().file_name().to_string_lossy().into_owned();
+            Some(file.strip_suffix(".properties")?.to_string())
+        })
+        .filter(|n| n.starts_with("crash_"))
+        .collect();
+    assert!(
+        persisted.len() >= 50 && persisted.len() < 150,
+        "killed in the middle of the pass: {} persisted",
+        persisted.len()
+    );
+    trino.start_again();
+
+    wait_for(REAL_PATIENCE, "every catalog applied and listed", || {
+        let status = agent.status();
+        let listed = trino.show_catalogs();
+        names
+            .iter()
+            .all(|n| status["catalogs"][n]["state"] == "applied" && listed.contains(n))
+            .then_some(())
+    });
+    // The new coordinator's history: a CREATE for each catalog it had not persisted, once.
+    let statements = ddl(&trino, &refs);
+    let missing: Vec<&String> = names.iter().filter(|n| !persisted.contains(*n)).collect();
+    assert_eq!(statements.len(), missing.len(), "{statements:#?}");
+    for name in missing {
+        let create = format!(r#"FINISHED CREATE CATALOG "{name}" USING tpch"#);
+        assert_eq!(
+            statements.iter().filter(|s| s.starts_with(&create)).count(),
+            1,
+            "{name}: {statements:#?}"
+        );
+    }
+    assert_eq!(nations(&trino, "crash_000"), Ok(25));
+    assert_eq!(nations(&trino, "crash_149"), Ok(25));
+    // All owned, the persisted ones too: deleting the files drops every one.
+    for name in &names {
+        folder.remove(&format!("{name}.properties"));
+    }
+    wait_for(REAL_PATIENCE, "every catalog dropped", || {
+        let listed = trino.show_catalogs();
+        names.iter().all(|n| !listed.contains(n)).then_some(())
+    });
+}
+
 #[test]
 fn trinos_own_catalog_folder_as_the_watched_folder_loops_never() {
     let Some(engines) = Engines::required() else {

@@ -465,6 +465,21 @@ impl RunningTrino {
     /// coordinator restart. (With the memory store its catalogs are gone afterwards.)
     pub fn restart(&mut self) {
         self.stop();
+        self.start_again();
+    }
+
+    /// `kill -9`: the JVM ends at once, whatever it was doing.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again after [`RunningTrino::stop`] or [`RunningTrino::kill`], on the same port with
+    /// the same configuration and folders, and waits until it serves.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.spawn();
         self.wait_ready(START_TIMEOUT);
