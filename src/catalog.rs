@@ -380,6 +380,12 @@ pub fn catalog_name(file_name: &str) -> Result<String, String> {
     if stem == "system" {
         return Err("'system' is reserved for Trino's internal catalog".into());
     }
+    if crate::check::is_check_catalog(stem) {
+        return Err(format!(
+            "names starting with '{}' are reserved for the agent's connection checks",
+            crate::check::CHECK_PREFIX
+        ));
+    }
     Ok(stem.to_string())
 }
 

@@ -22,12 +22,13 @@ macro_rules! say_err {
     }};
 }
 
-use crate::catalog::redact_value;
+use crate::catalog::{self, Flavour, redact_value};
 use crate::config::{
-    EngineArgs, FolderArgs, HealthArgs, OutputFormat, PlanArgs, RestartArgs, RunArgs, SyncArgs,
-    ValidateArgs,
+    CheckArgs, EngineArgs, EngineChoice, FolderArgs, HealthArgs, OutputFormat, PlanArgs,
+    RestartArgs, RunArgs, SyncArgs, ValidateArgs,
 };
 use crate::engine::Client;
+use crate::files;
 use crate::ledger;
 use crate::metrics::Metrics;
 use crate::reconcile::{self, Agent, Heartbeats, PassResult, Readiness, Settings, Trigger};
@@ -189,6 +190,113 @@ pub async fn sync(args: &SyncArgs) -> ExitCode {
     }
 }
 
+/// `check FILE`: the connection check of one catalog file on the engine.
+pub async fn check(args: &CheckArgs) -> ExitCode {
+    let file = args
+        .file
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match catalog::catalog_name(&file) {
+        Ok(name) => name,
+        Err(reason) => {
+            say_err!("{file}: {reason}");
+            return ExitCode::from(EXIT_DEGRADED);
+        }
+    };
+    let bytes = match files::read_regular(&args.file, catalog::MAX_FILE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            say_err!("{file}: cannot read: {e}");
+            return ExitCode::from(EXIT_DEGRADED);
+        }
+    };
+    let flavour = match args.engine {
+        EngineChoice::Presto => Flavour::Presto,
+        EngineChoice::Auto | EngineChoice::Trino => Flavour::Trino,
+    };
+    let spec = match catalog::parse_file(&file, &name, &bytes, flavour) {
+        Ok(spec) => spec,
+        Err(e) => {
+            say_err!("{e}");
+            return ExitCode::from(EXIT_DEGRADED);
+        }
+    };
+    let client = match args
+        .connection
+        .client_config()
+        .and_then(|c| Client::new(c).map_err(|e| e.to_string()))
+    {
+        Ok(client) => client,
+        Err(e) => {
+            say_err!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let result = match crate::check::check(&client, &spec, args.allow_leak).await {
+        Ok(result) => result,
+        Err(e) => {
+            say_err!("{file}: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    match args.output {
+        OutputFormat::Json => say!(
+            "{}",
+            serde_json::json!({ "name": name, "file": file, "check": result })
+        ),
+        OutputFormat::Text if result.ok => say!(
+            "{file}: ok: the engine created '{name}' ({} connector) and it listed {} schema(s)",
+            spec.connector,
+            result.schemas.unwrap_or(0)
+        ),
+        OutputFormat::Text => say!(
+            "{file}: failed at {}: {}",
+            if result.stage == "create" {
+                "CREATE CATALOG"
+            } else {
+                "the probe (SHOW SCHEMAS)"
+            },
+            result.error.as_deref().unwrap_or("")
+        ),
+    }
+    if let Some(cleanup) = &result.cleanup {
+        say_err!("warning: {cleanup}");
+    }
+    ExitCode::from(if result.ok { EXIT_OK } else { EXIT_DEGRADED })
+}
+
+/// The catalog API's state when `--api` is given, or why it cannot be served.
+fn api_state(
+    args: &RunArgs,
+    status: &SharedStatus,
+) -> Result<Option<Arc<crate::api::ApiState>>, String> {
+    if !args.api.api {
+        if args.api.api_token_file.is_some() {
+            return Err("--api-token-file is given without --api".into());
+        }
+        return Ok(None);
+    }
+    let tokens = match &args.api.api_token_file {
+        Some(path) => Some(crate::api::load_tokens(path)?),
+        None if args.watch.listen.ip().is_loopback() => None,
+        None => {
+            return Err(format!(
+                "--api on {} answers other machines: give --api-token-file, or listen on a loopback address (127.0.0.1)",
+                args.watch.listen
+            ));
+        }
+    };
+    Ok(Some(Arc::new(crate::api::ApiState {
+        folder: args.folder.catalog_dir.clone(),
+        status: status.clone(),
+        tokens,
+        flavour_hint: args.folder.flavour_hint(),
+        writers: tokio::sync::Mutex::new(()),
+        client: Client::new(args.engine.client_config()?).map_err(|e| e.to_string())?,
+    })))
+}
+
 /// The sidecar: server, watcher and reconcile loop until SIGTERM/SIGINT.
 pub async fn run(args: &RunArgs) -> ExitCode {
     let status = SharedStatus::default();
@@ -214,6 +322,13 @@ pub async fn run(args: &RunArgs) -> ExitCode {
         }
     };
 
+    let api = match api_state(args, &status) {
+        Ok(api) => api,
+        Err(e) => {
+            say_err!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(args.watch.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -236,11 +351,11 @@ pub async fn run(args: &RunArgs) -> ExitCode {
         stale_after: (args.watch.resync_interval * 3)
             .max(args.engine.statement_timeout + std::time::Duration::from_secs(60)),
     });
-    let server = tokio::spawn(server::serve(
-        listener,
-        server::router(state),
-        shutdown_rx.clone(),
-    ));
+    let mut router = server::router(state);
+    if let Some(api) = api {
+        router = router.merge(crate::api::router(api));
+    }
+    let server = tokio::spawn(server::serve(listener, router, shutdown_rx.clone()));
 
     let source = match args.watch.poll.and_then(|p| p.0) {
         Some(every) => Source::Poll(every),

@@ -45,6 +45,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Check the folder offline, no engine needed (exit 0 all valid, 1 otherwise)
     Validate(ValidateArgs),
+    /// Connection check of one catalog file: the engine creates it under a temporary name, its
+    /// connector lists its schemas, and it is dropped (exit 0 it works, 1 it does not, 2 error)
+    Check(CheckArgs),
     /// Ask a running agent's /healthz (or /readyz): exit 0 when it answers 200, 1 otherwise. For
     /// container health checks in images without a shell
     Health(HealthArgs),
@@ -240,6 +243,21 @@ pub struct RunArgs {
     pub watch: WatchArgs,
     #[command(flatten)]
     pub restart: RestartArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Serve the catalog API (/v1/catalogs) on --listen: changes are validated like files and
+    /// written into the catalog folder
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_API")]
+    pub api: bool,
+
+    /// Bearer tokens for the API, one a line: NAME rw|ro TOKEN (required unless --listen is a
+    /// loopback address)
+    #[arg(long, value_name = "FILE", env = "CATALOG_RELOADER_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -276,6 +294,24 @@ pub struct PlanArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub folder: FolderArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, env = "CATALOG_RELOADER_OUTPUT")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The catalog file (NAME.properties)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Engine flavour for reading the file; auto reads it as Trino would
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto, env = "CATALOG_RELOADER_ENGINE")]
+    pub engine: EngineChoice,
+    #[command(flatten)]
+    pub connection: EngineArgs,
+    /// Check even a connector whose DROP does not release all resources (hive, iceberg, …)
+    #[arg(long, action = clap::ArgAction::SetTrue)]
+    pub allow_leak: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, env = "CATALOG_RELOADER_OUTPUT")]
     pub output: OutputFormat,

@@ -5,9 +5,12 @@
 //! [`watch`] → [`scan`] (files → desired, via [`catalog`] and [`properties`]) →
 //! [`plan::diff`] (desired × live × [`ledger`], pure) → [`engine`] (apply with [`sql`]) →
 //! [`ledger`] + [`status`] + [`metrics`]. [`reconcile`] drives one pass at a time; [`server`] shows
-//! what it recorded; [`commands`] wires the subcommands.
+//! what it recorded, and [`api`] takes catalog changes over HTTP into the folder; [`commands`] wires
+//! the subcommands.
 
+pub mod api;
 pub mod catalog;
+pub mod check;
 pub mod commands;
 pub mod config;
 pub mod engine;

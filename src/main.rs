@@ -67,6 +67,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run(args).await,
             Command::Sync(args) => commands::sync(args).await,
             Command::Plan(args) => commands::plan(args).await,
+            Command::Check(args) => commands::check(args).await,
             Command::Health(args) => commands::health(args).await,
             Command::Validate(_) => unreachable!("handled above"),
         }

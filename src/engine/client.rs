@@ -200,6 +200,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// The limit of one statement, all its pages included.
+    pub fn statement_timeout(&self) -> Duration {
+        self.config.statement_timeout
+    }
+
     pub fn new(config: ClientConfig) -> Result<Self, EngineError> {
         let base = config.server.trim_end_matches('/').to_string();
         let https = base.starts_with("https://");

@@ -367,6 +367,32 @@ impl Agent {
     }
 
     /// Set to stop between two statements (graceful shutdown).
+    /// A connection check's temporary catalog ([`crate::check`]) is never planned; one that a
+    /// check killed half-way left behind is dropped once it is older than any check takes.
+    async fn sweep_check_leftovers(&mut self, mut live: Live) -> Live {
+        let temporary: Vec<String> = live
+            .keys()
+            .filter(|name| crate::check::is_check_catalog(name))
+            .cloned()
+            .collect();
+        let now = ledger::now_secs();
+        for name in temporary {
+            live.remove(&name);
+            if !crate::check::is_leftover(&name, now, self.client.statement_timeout()) {
+                continue;
+            }
+            match crate::engine::dynamic::drop_catalog(&self.client, &name).await {
+                Ok(()) => {
+                    tracing::info!(catalog = %name, "dropped a connection check's leftover catalog")
+                }
+                Err(e) => {
+                    tracing::warn!(catalog = %name, error = %e, "cannot drop a connection check's leftover catalog")
+                }
+            }
+        }
+        live
+    }
+
     /// How many catalogs `/status` shows (a cheap measure of the agent's size).
     pub fn catalogs_known(&self) -> usize {
         self.status.lock().expect("status lock").catalogs.len()
@@ -833,7 +859,7 @@ impl Agent {
                         }
                     };
                     self.settle_unanswered(&live);
-                    let live = Arc::new(live);
+                    let live = Arc::new(self.sweep_check_leftovers(live).await);
                     self.live_cache = Some(live.clone());
                     (desired, live)
                 }
