@@ -36,14 +36,15 @@ if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 &&
 fi
 
 # Every PyPI package the tests use, in one venv: the third-party clients of the emulator's
-# conformance tests (tests/emulator/tests/python_clients.rs) and kubernetes-validate for
-# kubernetes/check.py (tests/ship.rs).
+# conformance tests (tests/emulator/tests/python_clients.rs), kubernetes-validate for
+# kubernetes/check.py (tests/ship.rs) and schemathesis for the catalog API (tests/api.rs).
 VENV=target/python-venv
 if [ ! -x "$VENV/bin/python" ] ||
-  ! "$VENV/bin/python" -c 'import trino, prestodb, kubernetes_validate' 2>/dev/null; then
+  ! "$VENV/bin/python" -c 'import trino, prestodb, kubernetes_validate, schemathesis' 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check \
-    -r tests/emulator/python-requirements.txt -r kubernetes/python-requirements.txt
+    -r tests/emulator/python-requirements.txt -r kubernetes/python-requirements.txt \
+    -r tests/api-requirements.txt
 fi
 export TEST_PYTHON="$PWD/$VENV/bin/python"
 

@@ -663,6 +663,37 @@ pub fn openapi_document() -> Value {
         "description": "Answer only once the agent applied (or failed) the change, waiting at most this long (30s, 2m; at most 5m)",
         "schema": { "type": "string", "pattern": "^[0-9]+(ms|s|m)$" }
     });
+    let check = json!({
+        "name": "check", "in": "query", "required": false,
+        "description": "Run the connection check first; write nothing if it fails",
+        "schema": { "type": "boolean" }
+    });
+    let allow_leak = json!({
+        "name": "allow_leak", "in": "query", "required": false,
+        "description": "Check even a connector whose DROP does not release all resources (hive, iceberg, delta_lake, hudi, paimon)",
+        "schema": { "type": "boolean" }
+    });
+    let definition_body = |required: bool| {
+        json!({
+            "required": required,
+            "content": {
+                "text/plain": {
+                    "schema": { "type": "string" },
+                    "example": "connector.name=memory\nmemory.max-data-per-node=64MB\n"
+                },
+                "application/json": {
+                    "schema": { "$ref": "#/components/schemas/Definition" },
+                    "example": { "connector": "memory", "properties": { "memory.max-data-per-node": "64MB" } }
+                }
+            }
+        })
+    };
+    let json_check = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CheckAnswer" } } }
+        })
+    };
     let json_error = |description: &str| {
         json!({
             "description": description,
@@ -698,7 +729,8 @@ pub fn openapi_document() -> Value {
                     "type": "object", "required": ["name"],
                     "properties": {
                         "name": { "type": "string" },
-                        "state": { "type": "string", "enum": ["applied", "pending", "invalid", "failed", "conflict", "removed", "written", "file removed"] },
+                        "state": { "type": "string", "enum": ["applied", "pending", "invalid", "failed", "conflict", "removed", "written", "file removed", "not written"] },
+                        "check": { "type": "object" },
                         "connector": { "type": "string" },
                         "fingerprint": { "type": "string" },
                         "file": { "type": "string" },
@@ -715,6 +747,27 @@ pub fn openapi_document() -> Value {
                         }
                     }
                 },
+                "CheckAnswer": {
+                    "type": "object",
+                    "properties": {
+                        "name": { "type": "string" },
+                        "error": { "type": "string" },
+                        "file": { "type": "string" },
+                        "line": { "type": "integer", "nullable": true },
+                        "reason": { "type": "string" },
+                        "check": {
+                            "type": "object", "required": ["ok", "stage"],
+                            "properties": {
+                                "ok": { "type": "boolean" },
+                                "stage": { "type": "string", "enum": ["create", "probe", "done"] },
+                                "error": { "type": "string" },
+                                "error_name": { "type": "string" },
+                                "schemas": { "type": "integer" },
+                                "cleanup": { "type": "string" }
+                            }
+                        }
+                    }
+                },
                 "Definition": {
                     "type": "object", "required": ["connector"], "additionalProperties": false,
                     "properties": {
@@ -726,6 +779,25 @@ pub fn openapi_document() -> Value {
         },
         "security": [ { "bearer": [] } ],
         "paths": {
+            "/v1/catalogs/{name}/check": {
+                "parameters": [ name ],
+                "post": {
+                    "summary": "Connection check: the engine creates the definition (the body, or the catalog's file when the body is empty) under a temporary name, its connector lists its schemas, and it is dropped",
+                    "parameters": [ allow_leak ],
+                    "requestBody": definition_body(false),
+                    "responses": {
+                        "200": json_check("The engine created it and the connector answered"),
+                        "400": json_error("Not a valid name or body"),
+                        "401": json_error("No token, or an unknown one"),
+                        "403": json_error("A read-only token"),
+                        "404": json_error("No body and no file for this catalog"),
+                        "409": json_error("Not run: a leaky connector, or an engine that applies catalogs by restarting"),
+                        "413": { "description": "The body is larger than a catalog file may be" },
+                        "422": json_check("Invalid (file, line and reason), or the engine's refusal or the connector's failure"),
+                        "502": json_error("The engine could not be reached")
+                    }
+                }
+            },
             "/v1/catalogs": {
                 "get": {
                     "summary": "Every catalog the agent knows, with its state",
@@ -754,14 +826,8 @@ pub fn openapi_document() -> Value {
                 },
                 "put": {
                     "summary": "Write the catalog's file: properties text, or a JSON definition",
-                    "parameters": [ wait ],
-                    "requestBody": {
-                        "required": true,
-                        "content": {
-                            "text/plain": { "schema": { "type": "string" } },
-                            "application/json": { "schema": { "$ref": "#/components/schemas/Definition" } }
-                        }
-                    },
+                    "parameters": [ wait, check, allow_leak ],
+                    "requestBody": definition_body(true),
                     "responses": {
                         "200": json_catalog("Replaced (and, with wait, applied)"),
                         "201": json_catalog("Created (and, with wait, applied)"),
@@ -769,9 +835,10 @@ pub fn openapi_document() -> Value {
                         "400": json_error("Not a valid name, body or wait"),
                         "401": json_error("No token, or an unknown one"),
                         "403": json_error("A read-only token"),
-                        "409": json_error("The folder cannot be written (a ConfigMap)"),
+                        "409": json_error("The folder cannot be written (a ConfigMap), or a check that is not run (a leaky connector, restart mode)"),
                         "413": { "description": "The body is larger than a catalog file may be" },
-                        "422": json_error("Invalid (file, line and reason), or refused by the engine (its own words)")
+                        "422": json_error("Invalid (file, line and reason), refused by the engine (its own words), or a failed check"),
+                        "502": json_error("The engine could not be reached for the check")
                     }
                 },
                 "delete": {

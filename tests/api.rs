@@ -342,7 +342,11 @@ fn the_connection_check_reports_trinos_answer_and_leaves_nothing_behind() {
     );
     assert!(!body.to_string().contains("hunter2"), "{body}");
     // Nothing left: no file, no temporary catalog, no catalog of either name.
-    assert!(check_catalogs(trino).is_empty(), "{:?}", trino.show_catalogs());
+    assert!(
+        check_catalogs(trino).is_empty(),
+        "{:?}",
+        trino.show_catalogs()
+    );
     assert!(!trino.has_catalog("chk_good") && !trino.has_catalog("chk_bad"));
     assert_eq!(std::fs::read_dir(folder.path()).unwrap().count(), 0);
     // A read-only token may not run one; a leaky connector is not checked unless asked.
@@ -425,15 +429,16 @@ fn a_check_killed_half_way_leaves_a_catalog_that_a_later_pass_removes() {
     wait_for(PATIENCE, "two more passes", || {
         (running.passes() >= passes + 2).then_some(())
     });
-    assert!(trino.has_catalog(&fresh), "a check in progress is left alone");
+    assert!(
+        trino.has_catalog(&fresh),
+        "a check in progress is left alone"
+    );
     let status = running.status();
     assert!(
         status["catalogs"].as_object().unwrap().is_empty(),
         "never planned nor reported: {status}"
     );
-    trino
-        .query(&format!("DROP CATALOG \"{fresh}\""))
-        .unwrap();
+    trino.query(&format!("DROP CATALOG \"{fresh}\"")).unwrap();
 }
 
 #[test]
@@ -466,6 +471,82 @@ fn check_on_the_command_line_answers_with_trinos_words() {
     let (code, out) = run("cli_bad.properties");
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("failed at CREATE CATALOG"), "{out}");
-    assert!(out.contains("was not used") && !out.contains("hunter2"), "{out}");
+    assert!(
+        out.contains("was not used") && !out.contains("hunter2"),
+        "{out}"
+    );
     assert!(check_catalogs(trino).is_empty());
+}
+
+/// schemathesis (PyPI) generates requests from `/openapi.json` — valid and invalid names, bodies,
+/// query values, tokens — and checks every answer against the document: no server error, only
+/// documented status codes and content types, bodies of the documented shape, authentication
+/// enforced where it is declared.
+#[test]
+fn the_api_answers_as_its_openapi_document_says() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let tokens = token_file();
+    let running = agent("run", folder.path(), &engine.url())
+        .args(["--debounce", "20ms", "--api", "--api-token-file"])
+        .arg(tokens.file("tokens").display().to_string())
+        .start();
+    let python = test_support::python::python_with_clients();
+    let st = python.parent().expect("the venv's bin").join("st");
+    let out = std::process::Command::new(st)
+        .args(["run", &running.url("/openapi.json"), "--checks", "all"])
+        .args(["--hypothesis-max-examples", "60", "--hypothesis-seed", "14"])
+        .args(["-H", &format!("Authorization: Bearer {RW}")])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run schemathesis");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    // It ran every operation, and each check passed.
+    assert!(report.contains("Collected API operations: 5"), "{report}");
+    assert!(
+        report.contains("ignored_auth") && report.contains("5 passed"),
+        "{report}"
+    );
+    // Nothing it did leaked a value of the token file into the log.
+    assert!(!running.log_text().contains(RW));
+}
+
+/// The probe's failure for a data source the connector cannot reach. No database is reachable
+/// from this machine's Trino, so this runs on the emulator, whose JDBC catalogs fail their probe
+/// with an error of its own (marked there as not recorded from a real engine).
+#[test]
+fn a_check_whose_connector_cannot_reach_its_database_fails_at_the_probe_and_cleans_up() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let running = agent("run", folder.path(), &engine.url())
+        .args(["--api", "--listen", "127.0.0.1:0"])
+        .start();
+    running.wait_first_pass();
+    let (code, body) = call(
+        "POST",
+        &running.url("/v1/catalogs/pg/check"),
+        None,
+        Some((
+            "text/plain",
+            "connector.name=postgresql\nconnection-url=jdbc:postgresql://db.invalid:5432/sales\nconnection-user=portal\nconnection-password=pg-secret-value\n".into(),
+        )),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["check"]["stage"], "probe", "{body}");
+    assert_eq!(body["check"]["error_name"], "JDBC_ERROR", "{body}");
+    assert!(body["check"]["cleanup"].is_null(), "dropped: {body}");
+    assert!(!body.to_string().contains("pg-secret-value"));
+    // Created, probed, dropped: nothing stays.
+    let sql: Vec<String> = engine
+        .records()
+        .into_iter()
+        .map(|r| r.sql)
+        .filter(|sql| sql.contains("catalog_reloader_check_"))
+        .collect();
+    assert_eq!(sql.len(), 3, "{sql:#?}");
+    assert!(sql[0].starts_with("CREATE CATALOG \"catalog_reloader_check_"));
+    assert!(sql[1].starts_with("SHOW SCHEMAS FROM \"catalog_reloader_check_"));
+    assert!(sql[2].starts_with("DROP CATALOG \"catalog_reloader_check_"));
+    assert_eq!(engine.show_catalogs(), ["system"]);
 }

@@ -342,6 +342,17 @@ fn show_schemas(
             .map(|c| c.connector)
             .unwrap_or_default(),
     };
+    if matches!(connector.as_str(), "postgresql" | "mysql") {
+        // NOT RECORDED: the emulator has no database behind a JDBC catalog, so listing its
+        // schemas fails as a connector that cannot reach its database would (the message is the
+        // emulator's own, not a driver's).
+        return Err(QueryFailure::new(
+            codes::JDBC_ERROR,
+            format!(
+                "Catalog '{name}': cannot connect to the database of its connection-url (coordinator emulator: no database is reachable)"
+            ),
+        ));
+    }
     let mut schemas = schemas_of(&connector);
     if let Some(pattern) = like {
         schemas.retain(|schema| like_matches(pattern, escape, schema));

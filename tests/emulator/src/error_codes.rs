@@ -12,6 +12,7 @@ use serde::Serialize;
 pub enum ErrorType {
     UserError,
     InternalError,
+    External,
 }
 
 /// One entry of StandardErrorCode.
@@ -59,6 +60,14 @@ pub const SERVER_STARTING_UP: ErrorCode = internal(65548, "SERVER_STARTING_UP");
 // Trino 476 answered (recorded/trino-476.json; reference/trino-476-measured.md §2, §4).
 pub const INVALID_CATALOG_PROPERTY: ErrorCode = user(124, "INVALID_CATALOG_PROPERTY");
 pub const CATALOG_UNAVAILABLE: ErrorCode = user(125, "CATALOG_UNAVAILABLE");
+/// `io.trino.plugin.jdbc.JdbcErrorCode.JDBC_ERROR` (0x0400_0000, EXTERNAL): a JDBC connector that
+/// could not talk to its database. NOT RECORDED: no database is reachable from this machine's
+/// Trino, so the emulator's use of it (a JDBC catalog's probe) is modelled, not measured.
+pub const JDBC_ERROR: ErrorCode = ErrorCode {
+    code: 0x0400_0000,
+    name: "JDBC_ERROR",
+    kind: ErrorType::External,
+};
 pub const CATALOG_STORE_ERROR: ErrorCode = internal(65566, "CATALOG_STORE_ERROR");
 
 /// A failed statement: what goes into `QueryResults.error` and the record file.

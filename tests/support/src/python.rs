@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// `$TEST_PYTHON` (scripts/test.sh creates `target/python-venv` and exports it); when unset, the
-/// same venv is created here from tests/emulator/python-requirements.txt (once, under a lock).
+/// same venv is created here from tests/emulator/python-requirements.txt and
+/// tests/api-requirements.txt (once, under a lock).
 pub fn python_with_clients() -> PathBuf {
     if let Some(python) = std::env::var_os("TEST_PYTHON") {
         return PathBuf::from(python);
@@ -17,7 +18,7 @@ pub fn python_with_clients() -> PathBuf {
     lock.lock().expect("lock the venv");
     let ready = || {
         Command::new(&python)
-            .args(["-c", "import trino, prestodb"])
+            .args(["-c", "import trino, prestodb, schemathesis"])
             .output()
             .is_ok_and(|o| o.status.success())
     };
@@ -29,16 +30,17 @@ pub fn python_with_clients() -> PathBuf {
             .status()
             .expect("python3 -m venv");
         assert!(status.success(), "python3 -m venv failed");
-        let requirements = crate::workspace_root().join("tests/emulator/python-requirements.txt");
+        let root = crate::workspace_root();
         let status = Command::new(venv.join("bin/pip"))
             .args(["install", "-q", "--disable-pip-version-check", "-r"])
-            .arg(&requirements)
+            .arg(root.join("tests/emulator/python-requirements.txt"))
+            .arg("-r")
+            .arg(root.join("tests/api-requirements.txt"))
             .status()
             .expect("pip install");
         assert!(
             status.success(),
-            "pip install -r {} failed",
-            requirements.display()
+            "pip install of the test requirements failed"
         );
     }
     let _ = lock.unlock();
