@@ -334,6 +334,7 @@ fn the_connection_check_reports_trinos_answer_and_leaves_nothing_behind() {
     let (code, body) = check("chk_bad", refused, Some(RW));
     assert_eq!(code, 422, "{body}");
     assert_eq!(body["check"]["stage"], "create");
+    assert_eq!(body["check"]["error_name"], "GENERIC_INTERNAL_ERROR", "{body}");
     assert!(
         body["check"]["error"]
             .as_str()
