@@ -8,6 +8,7 @@ use common::{Folder, NOBODY, PATIENCE, agent, http, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
 use test_support::emulator::Emulator;
+use test_support::proxy::{Fault, FaultyProxy};
 use test_support::real::{Engines, shared_dynamic_trino};
 
 const RW: &str = "rw-token-0123456789abcdef";
@@ -256,15 +257,19 @@ fn the_api_is_refused_where_it_would_be_open_and_tells_a_read_only_folder() {
 }
 
 #[test]
-fn a_put_racing_an_edit_on_disk_ends_with_one_of_the_two_whole() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
+fn a_put_racing_an_edit_on_disk_ends_with_one_of_the_two_whole_on_trino() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let trino = shared_dynamic_trino(&engines);
     let folder = Folder::new();
-    let running = agent("run", folder.path(), &engine.url())
+    let running = agent("run", folder.path(), &trino.url())
         .args(["--debounce", "20ms", "--api", "--listen", "127.0.0.1:0"])
+        .args(["--max-changes-per-minute", "0"])
         .start();
     let from_api = "connector.name=tpch\ntpch.splits-per-node=1\n".to_string();
     let on_disk = "connector.name=tpch\ntpch.splits-per-node=2\n".to_string();
-    let url = running.url("/v1/catalogs/raced");
+    let url = running.url("/v1/catalogs/api_raced");
     let api = std::thread::spawn({
         let from_api = from_api.clone();
         move || {
@@ -275,22 +280,30 @@ fn a_put_racing_an_edit_on_disk_ends_with_one_of_the_two_whole() {
         }
     });
     for _ in 0..30 {
-        folder.write_atomically("raced.properties", &on_disk);
+        folder.write_atomically("api_raced.properties", &on_disk);
         std::thread::sleep(Duration::from_millis(3));
     }
     api.join().unwrap();
-    let text = std::fs::read_to_string(folder.file("raced.properties")).unwrap();
+    let text = std::fs::read_to_string(folder.file("api_raced.properties")).unwrap();
     assert!(text == from_api || text == on_disk, "whole: {text:?}");
-    // The engine ends with what the file says.
+    // Trino ends with what the file says: its last CREATE of the catalog is that definition.
     let splits = if text == from_api { "1" } else { "2" };
-    wait_for(PATIENCE, "the file's definition applied", || {
-        let last =
-            engine.records().into_iter().rev().find(|r| {
-                r.sql.starts_with("CREATE CATALOG \"raced\"") && r.outcome == "FINISHED"
+    wait_for(
+        Duration::from_secs(60),
+        "the file's definition applied",
+        || {
+            let last = trino.history().into_iter().rev().find(|q| {
+                q.query.starts_with("CREATE CATALOG \"api_raced\"") && q.state == "FINISHED"
             })?;
-        (last.sql.contains(&format!("'{splits}'"))
-            && running.catalog("raced")?["state"] == "applied")
-            .then_some(())
+            (last.query.contains(&format!("'{splits}'"))
+                && running.catalog("api_raced")?["state"] == "applied")
+                .then_some(())
+        },
+    );
+    assert_eq!(nations(trino, "api_raced"), Ok(25));
+    folder.remove("api_raced.properties");
+    wait_for(Duration::from_secs(60), "api_raced dropped", || {
+        (!trino.has_catalog("api_raced")).then_some(())
     });
 }
 
@@ -334,7 +347,10 @@ fn the_connection_check_reports_trinos_answer_and_leaves_nothing_behind() {
     let (code, body) = check("chk_bad", refused, Some(RW));
     assert_eq!(code, 422, "{body}");
     assert_eq!(body["check"]["stage"], "create");
-    assert_eq!(body["check"]["error_name"], "GENERIC_INTERNAL_ERROR", "{body}");
+    assert_eq!(
+        body["check"]["error_name"], "GENERIC_INTERNAL_ERROR",
+        "{body}"
+    );
     assert!(
         body["check"]["error"]
             .as_str()
@@ -406,29 +422,49 @@ fn a_check_killed_half_way_leaves_a_catalog_that_a_later_pass_removes() {
         return;
     };
     let trino = shared_dynamic_trino(&engines);
+    // `catalog-reloader check` killed after its CREATE: the answer to its probe is held by a
+    // proxy, and the process is killed while it waits.
+    let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
+    proxy.arm(
+        &["SHOW SCHEMAS FROM"],
+        Fault::HoldAnswer(Duration::from_secs(60)),
+    );
+    let files = Folder::new();
+    files.write("killed.properties", TPCH);
+    let mut cli = std::process::Command::new(common::BIN)
+        .args([
+            "check",
+            &files.file("killed.properties").display().to_string(),
+        ])
+        .args(["--server", &proxy.url()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let left = wait_for(PATIENCE, "the check's temporary catalog", || {
+        (proxy.fired() == 1).then_some(())?;
+        check_catalogs(trino).into_iter().next()
+    });
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    // One of a check still running for all the agent knows (stamped a little ahead, so it stays
+    // younger than a check may take for as long as this test waits).
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    // As a check killed after its CREATE leaves them: one a minute old, one just made.
-    let old = format!("catalog_reloader_check_{}_0000dead", now - 60);
-    let fresh = format!("catalog_reloader_check_{now}_0000beef");
-    for name in [&old, &fresh] {
-        trino
-            .query(&format!("CREATE CATALOG \"{name}\" USING tpch"))
-            .unwrap();
-    }
+    let fresh = format!("catalog_reloader_check_{}_0000beef", now + 20);
+    trino
+        .query(&format!("CREATE CATALOG \"{fresh}\" USING tpch"))
+        .unwrap();
+
+    // Checks here take at most 3 × 2 s + 10 s: after that the killed one's is a leftover.
     let folder = Folder::new();
-    // Checks here take at most 3 × 5 s + 10 s: the one a minute old is a leftover.
     let running = agent("run", folder.path(), &trino.url())
-        .args(["--resync-interval", "1s", "--statement-timeout", "5s"])
+        .args(["--resync-interval", "1s", "--statement-timeout", "2s"])
         .start();
-    wait_for(PATIENCE, "the leftover dropped", || {
-        (!trino.has_catalog(&old)).then_some(())
-    });
-    let passes = running.passes();
-    wait_for(PATIENCE, "two more passes", || {
-        (running.passes() >= passes + 2).then_some(())
+    wait_for(Duration::from_secs(60), "the leftover dropped", || {
+        (!trino.has_catalog(&left)).then_some(())
     });
     assert!(
         trino.has_catalog(&fresh),
@@ -438,6 +474,11 @@ fn a_check_killed_half_way_leaves_a_catalog_that_a_later_pass_removes() {
     assert!(
         status["catalogs"].as_object().unwrap().is_empty(),
         "never planned nor reported: {status}"
+    );
+    assert!(
+        running
+            .log_text()
+            .contains("dropped a connection check's leftover catalog")
     );
     trino.query(&format!("DROP CATALOG \"{fresh}\"")).unwrap();
 }
