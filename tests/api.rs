@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use test_support::emulator::Emulator;
 use test_support::proxy::{Fault, FaultyProxy};
-use test_support::real::{Engines, shared_dynamic_trino};
+use test_support::real::{Engines, Trino, shared_dynamic_trino};
 
 const RW: &str = "rw-token-0123456789abcdef";
 const RO: &str = "ro-token-0123456789abcdef";
@@ -421,7 +421,9 @@ fn a_check_killed_half_way_leaves_a_catalog_that_a_later_pass_removes() {
     let Some(engines) = Engines::required() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
+    // A coordinator of its own: the other tests here assert that no temporary catalog is left on
+    // the shared one.
+    let trino = &Trino::dynamic().memory_store().start(&engines);
     // `catalog-reloader check` killed after its CREATE: the answer to its probe is held by a
     // proxy, and the process is killed while it waits.
     let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
