@@ -288,8 +288,17 @@ fn masked_properties(spec: &CatalogSpec) -> Value {
         .into()
 }
 
+/// [`describe_now`] on a blocking thread: it reads the catalog's file, and no file I/O runs on
+/// the runtime's only thread.
+async fn describe(state: &Arc<ApiState>, name: &str) -> Option<Value> {
+    let (state, name) = (Arc::clone(state), name.to_string());
+    tokio::task::spawn_blocking(move || describe_now(&state, &name))
+        .await
+        .expect("describe does not panic")
+}
+
 /// One catalog as the API shows it: the status entry, and the file's definition when it is valid.
-fn describe(state: &ApiState, name: &str) -> Option<Value> {
+fn describe_now(state: &ApiState, name: &str) -> Option<Value> {
     let status = state
         .status
         .lock()
@@ -346,7 +355,7 @@ async fn get_one(
         Ok(n) => n,
         Err(r) => return r,
     };
-    match describe(&state, &name) {
+    match describe(&state, &name).await {
         Some(value) => answer(StatusCode::OK, value),
         None => problem(StatusCode::NOT_FOUND, format!("no catalog '{name}'")),
     }
@@ -466,7 +475,9 @@ async fn put_catalog(
         })
     })
     .await;
-    let described = describe(&state, &name).unwrap_or_else(|| json!({ "name": name }));
+    let described = describe(&state, &name)
+        .await
+        .unwrap_or_else(|| json!({ "name": name }));
     match (settled, described["state"].as_str()) {
         (false, _) => answer(StatusCode::ACCEPTED, described),
         (true, Some("applied")) => answer(code, described),
@@ -528,8 +539,9 @@ async fn delete(
         })
     })
     .await;
-    let described =
-        describe(&state, &name).unwrap_or_else(|| json!({ "name": name, "state": "removed" }));
+    let described = describe(&state, &name)
+        .await
+        .unwrap_or_else(|| json!({ "name": name, "state": "removed" }));
     match (settled, described["state"].as_str()) {
         (false, _) => answer(StatusCode::ACCEPTED, described),
         (true, Some("removed")) => answer(StatusCode::OK, described),
@@ -582,7 +594,13 @@ async fn check_catalog(
     };
     let file = format!("{name}.properties");
     let text = if body.is_empty() {
-        match crate::files::read_regular(&state.folder.join(&file), catalog::MAX_FILE_BYTES) {
+        let path = state.folder.join(&file);
+        let read = tokio::task::spawn_blocking(move || {
+            crate::files::read_regular(&path, catalog::MAX_FILE_BYTES)
+        })
+        .await
+        .expect("the read does not panic");
+        match read {
             Ok(bytes) => bytes,
             Err(e) if e.is_not_found() => {
                 return problem(
