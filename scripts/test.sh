@@ -54,3 +54,9 @@ cargo build -q --profile image --target "$MUSL_TARGET" -p catalog-reloader -p co
 # cargo test, not nextest: the tests of one binary share a real Trino process (a JVM takes seconds
 # to start), which a runner that starts a process per test would start again for each test.
 cargo test --workspace --no-fail-fast "$@"
+
+# The side-by-side benchmark on the real Trino (benches/compare.rs), small, so that it cannot rot:
+# its figures are not kept (the full run is `cargo bench --bench compare`).
+if [ $# -eq 0 ]; then
+  COMPARE_SMOKE=1 cargo test -q --bench compare
+fi

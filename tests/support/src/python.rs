@@ -46,3 +46,22 @@ pub fn python_with_clients() -> PathBuf {
     let _ = lock.unlock();
     python
 }
+
+/// The same venv with matplotlib added (benches/plot-requirements.txt), for the benchmark plots.
+pub fn python_with_plotting() -> PathBuf {
+    let python = python_with_clients();
+    let ready = Command::new(&python)
+        .args(["-c", "import matplotlib"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        let pip = python.with_file_name("pip");
+        let status = Command::new(pip)
+            .args(["install", "-q", "--disable-pip-version-check", "-r"])
+            .arg(crate::workspace_root().join("benches/plot-requirements.txt"))
+            .status()
+            .expect("pip install");
+        assert!(status.success(), "pip install of matplotlib failed");
+    }
+    python
+}

@@ -240,6 +240,11 @@ impl RunningTrino {
         self.etc().join("catalog")
     }
 
+    /// The JVM's process id while it runs (the launcher's `run` becomes the JVM).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn write_config(&self) {
         let etc = self.etc();
         std::fs::create_dir_all(self.catalog_dir()).expect("create etc/catalog");
