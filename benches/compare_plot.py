@@ -28,7 +28,7 @@ def main(source, target):
     for bar, value in zip(bars, p50):
         text = f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
         left.text(bar.get_width() * 1.08, bar.get_y() + bar.get_height() / 2, text, va="center")
-    left.set_xlim(right=max(p50) * 6)
+    left.set_xlim(left=min(p50) / 4, right=max(p50) * 6)
 
     bars = right.barh(labels, failed, color=colors)
     right.set_xlabel("queries on other catalogs that failed meanwhile")

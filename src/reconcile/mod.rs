@@ -366,7 +366,6 @@ impl Agent {
         Ok(agent)
     }
 
-    /// Set to stop between two statements (graceful shutdown).
     /// A connection check's temporary catalog ([`crate::check`]) is never planned; one that a
     /// check killed half-way left behind is dropped once it is older than any check takes.
     async fn sweep_check_leftovers(&mut self, mut live: Live) -> Live {
@@ -398,6 +397,7 @@ impl Agent {
         self.status.lock().expect("status lock").catalogs.len()
     }
 
+    /// Set to stop between two statements (graceful shutdown).
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
     }
@@ -1502,7 +1502,7 @@ impl Readiness {
 }
 
 /// From this many catalogs on, a full pass is followed by [`give_back_memory`] (at 10,000 it
-/// keeps ~5 MiB off the resident size, for well under a millisecond).
+/// keeps ~5 MiB off the resident size; BENCHMARKS.md).
 const GIVE_BACK_FROM_CATALOGS: usize = 1000;
 
 /// After a long pass (thousands of statements, a start-up): the allocator returns the memory the
