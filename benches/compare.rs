@@ -378,7 +378,10 @@ fn main() {
     std::thread::sleep(Duration::from_secs(idle));
     let binary = std::fs::metadata(common::agent_binary()).map_or(0, |m| m.len());
     println!();
-    println!("| idle {idle} s, {} catalogs | RSS | CPU | binary |", s.burst + 1);
+    println!(
+        "| idle {idle} s, {} catalogs | RSS | CPU | binary |",
+        s.burst + 1
+    );
     println!("|---|---|---|---|");
     println!(
         "| the agent | {:.1} MiB | {:.2} s | {:.1} MiB |",
