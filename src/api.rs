@@ -124,8 +124,37 @@ pub struct ApiState {
     pub flavour_hint: Flavour,
     /// One change at a time: each reads, checks and writes a file.
     pub writers: tokio::sync::Mutex<()>,
-    /// For connection checks: a client of the engine of its own.
+    /// For connection checks and the live view: a client of the engine of its own.
     pub client: crate::engine::Client,
+    /// Reads the engine's catalogs for `GET` (remembers an engine without `connector_name`).
+    pub lister: crate::engine::dynamic::CatalogLister,
+}
+
+/// What the engine itself lists, asked at the time of a `GET` (one listing query): `live` is the
+/// engine's word, not the agent's memory of it.
+async fn live_now(state: &ApiState) -> Result<crate::plan::Live, String> {
+    state
+        .lister
+        .live(&state.client)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `live` for one catalog: its connector as the engine lists it (`null` when the engine does not
+/// say), `false` when the engine has no such catalog, and why when the engine could not be asked.
+fn live_field(out: &mut Value, live: &Result<crate::plan::Live, String>, name: &str) {
+    match live {
+        Ok(live) => {
+            out["live"] = match live.get(name) {
+                Some(catalog) => json!({ "connector": catalog.connector }),
+                None => Value::Bool(false),
+            };
+        }
+        Err(e) => {
+            out["live"] = Value::Null;
+            out["live_error"] = Value::String(e.clone());
+        }
+    }
 }
 
 impl ApiState {
@@ -326,6 +355,7 @@ async fn list(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Respons
     if let Err(refused) = caller(&state, &headers, false) {
         return refused;
     }
+    let live = live_now(&state).await;
     let catalogs: Vec<Value> = {
         let status = state.status.lock().expect("status lock");
         status
@@ -336,6 +366,7 @@ async fn list(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Respons
                 if let Value::Object(fields) = serde_json::to_value(entry).expect("serialises") {
                     value.as_object_mut().expect("object").extend(fields);
                 }
+                live_field(&mut value, &live, name);
                 value
             })
             .collect()
@@ -355,10 +386,14 @@ async fn get_one(
         Ok(n) => n,
         Err(r) => return r,
     };
-    match describe(&state, &name).await {
-        Some(value) => answer(StatusCode::OK, value),
-        None => problem(StatusCode::NOT_FOUND, format!("no catalog '{name}'")),
-    }
+    let live = live_now(&state).await;
+    let mut value = match describe(&state, &name).await {
+        Some(value) => value,
+        None if live.as_ref().is_ok_and(|l| l.contains_key(&name)) => json!({ "name": name }),
+        None => return problem(StatusCode::NOT_FOUND, format!("no catalog '{name}'")),
+    };
+    live_field(&mut value, &live, &name);
+    answer(StatusCode::OK, value)
 }
 
 /// Why the folder refused a write, for the caller.
@@ -749,6 +784,15 @@ pub fn openapi_document() -> Value {
                         "name": { "type": "string" },
                         "state": { "type": "string", "enum": ["applied", "pending", "invalid", "failed", "conflict", "removed", "written", "file removed", "not written"] },
                         "check": { "type": "object" },
+                        "live": {
+                            "description": "What the engine lists now: its connector (null when the engine does not say), false when it has no such catalog; null with live_error when it could not be asked",
+                            "nullable": true,
+                            "oneOf": [
+                                { "type": "boolean" },
+                                { "type": "object", "properties": { "connector": { "type": "string", "nullable": true } } }
+                            ]
+                        },
+                        "live_error": { "type": "string" },
                         "connector": { "type": "string" },
                         "fingerprint": { "type": "string" },
                         "file": { "type": "string" },

@@ -294,6 +294,7 @@ fn api_state(
         flavour_hint: args.folder.flavour_hint(),
         writers: tokio::sync::Mutex::new(()),
         client: Client::new(args.engine.client_config()?).map_err(|e| e.to_string())?,
+        lister: crate::engine::dynamic::CatalogLister::default(),
     })))
 }
 

@@ -310,7 +310,7 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub connection: EngineArgs,
     /// Check even a connector whose DROP does not release all resources (hive, iceberg, …)
-    #[arg(long, action = clap::ArgAction::SetTrue)]
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_ALLOW_LEAK")]
     pub allow_leak: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, env = "CATALOG_RELOADER_OUTPUT")]

@@ -113,6 +113,11 @@ fn a_put_through_the_api_ends_with_a_catalog_that_answers_a_select_on_trino() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["desired"]["connector"], "tpch");
     assert_eq!(body["state"], "applied");
+    assert_eq!(
+        body["live"],
+        json!({"connector": "tpch"}),
+        "Trino's own list"
+    );
     let (code, body) = call("GET", &url("/v1/catalogs"), Some(RO), None);
     assert_eq!(code, 200);
     let names: Vec<&str> = body["catalogs"]
@@ -122,6 +127,8 @@ fn a_put_through_the_api_ends_with_a_catalog_that_answers_a_select_on_trino() {
         .filter_map(|c| c["name"].as_str())
         .collect();
     assert_eq!(names, ["api_refused", "api_sales"]);
+    assert_eq!(body["catalogs"][0]["live"], false, "refused: not in Trino");
+    assert_eq!(body["catalogs"][1]["live"]["connector"], "tpch");
     let put = |token| {
         call(
             "PUT",
