@@ -396,6 +396,15 @@ async fn get_one(
     answer(StatusCode::OK, value)
 }
 
+/// A definition that is not a valid catalog file: 422 with the file, line and reason, as
+/// `validate` names them.
+fn invalid_file(e: &catalog::FileError) -> Response {
+    answer(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({ "error": e.to_string(), "file": e.file, "line": e.line, "reason": e.reason }),
+    )
+}
+
 /// Why the folder refused a write, for the caller.
 fn write_refused(e: &std::io::Error) -> Response {
     let read_only = matches!(
@@ -445,10 +454,7 @@ async fn put_catalog(
         Ok(spec) => spec,
         Err(e) => {
             audit(&who, "put", &name, "invalid");
-            return answer(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": e.to_string(), "file": e.file, "line": e.line, "reason": e.reason }),
-            );
+            return invalid_file(&e);
         }
     };
     if query.check {
@@ -654,10 +660,7 @@ async fn check_catalog(
     let spec = match catalog::parse_file(&file, &name, &text, state.flavour()) {
         Ok(spec) => spec,
         Err(e) => {
-            return answer(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": e.to_string(), "file": e.file, "line": e.line, "reason": e.reason }),
-            );
+            return invalid_file(&e);
         }
     };
     match run_check(&state, &spec, query.allow_leak).await {
