@@ -310,9 +310,17 @@ fn watch_start(session: &Session, target: &mut dyn Target) -> Window {
             state.push(answer, terminal);
         }
         if let Some(answer) = query_answer {
-            if session.transient.contains(&answer.as_str()) {
-                if !transient.contains(&answer) {
-                    transient.push(answer);
+            // A transient entry is an error name: the page it comes on depends on timing too
+            // (on PrestoDB 0.296 NO_NODES_AVAILABLE has come on the first GET and on a later page).
+            let declared = session.transient.iter().find(|name| {
+                answer == **name
+                    || answer
+                        .strip_prefix(**name)
+                        .is_some_and(|rest| rest.starts_with(' '))
+            });
+            if let Some(name) = declared {
+                if !transient.iter().any(|seen| seen == name) {
+                    transient.push(name.to_string());
                 }
             } else {
                 let terminal = answer == "ok";
