@@ -1,45 +1,68 @@
-//! Side by side on the real Trino 476 (issue 15): what users do today when a catalog is added,
+//! Side by side on the real engines (issue 15): what users do today when a catalog is added,
 //! against the agent, with queries running on other catalogs the whole time.
 //!
-//! 1. **Adds under load**: `COMPARE_QUERIES` (20) clients loop `SELECT count(*) FROM
-//!    tpch.sf1.orders` while catalogs are added, `COMPARE_ADDS` (50) at a time each way:
-//!    * the agent on a dynamic Trino: a file renamed into the folder → the new catalog answers;
-//!    * by hand: `CREATE CATALOG` over the HTTP API → the new catalog answers (the floor);
+//! 1. **Adds under load**: `COMPARE_QUERIES` (20) clients loop a scan (`COMPARE_TRINO_SCAN`,
+//!    `COMPARE_PRESTO_SCAN`) on the `tpch` catalog while catalogs are added:
+//!    * the agent on a dynamic Trino 476: a file renamed into the folder → the new catalog
+//!      answers (`COMPARE_ADDS`, 50);
+//!    * by hand: `CREATE CATALOG` over the HTTP API → the new catalog answers (the floor, 50);
 //!    * a static Trino restarted by hand, as users do (`COMPARE_RESTARTS`, 3): the file written
-//!      into `etc/catalog`, the coordinator stopped and started → the new catalog answers.
+//!      into `etc/catalog`, the coordinator stopped and started;
+//!    * the agent's restart mode (drain first, `--drain-timeout COMPARE_DRAIN`, 60 s) on a static
+//!      Trino 476 container and on a PrestoDB 0.296 container (engine shutdown,
+//!      `--graceful-shutdown`), `COMPARE_RESTARTS` adds each.
 //!
-//!    For each: time to the new catalog answering (p50/p99), queries failed, and for the restart
-//!    how long no query was accepted.
-//! 2. **Burst**: `COMPARE_BURST` (1,000) files renamed into the folder within about a second:
-//!    the CREATEs Trino received (exactly one each), time until all answer.
-//! 3. **Footprint** after the burst: the agent's binary, RSS and CPU, against the Trino JVM's.
+//!    For each: time to the new catalog answering (p50/p99); the workload's queries finished,
+//!    refused (no coordinator, or one still starting: never ran) and cut off (accepted, then
+//!    failed); how long a probe (`SELECT 1` every 200 ms) found no coordinator accepting queries.
+//! 2. **Scale on the real Trino** (`COMPARE_SCALE`, 100,1000): the agent started on that many
+//!    files (tpch and memory catalogs): time to converge, of which Trino's own `CREATE CATALOG`
+//!    time; then `COMPARE_SCALE_CHANGES` (20) single changes among them: file → Trino received
+//!    the `CREATE`, → the catalog answers; the agent's RSS and CPU.
+//! 3. **Burst**: `COMPARE_BURST` (1,000) files renamed into the folder within about a second, on
+//!    a dynamic Trino (the CREATEs Trino received: exactly one each) and on PrestoDB in restart
+//!    mode (`COMPARE_PRESTO_BURST`, 1,000: the restarts Docker saw).
+//! 4. **Footprint** after the Trino burst: the agent's binary and image, RSS, CPU and wake-ups
+//!    (context switches) per minute idle, against the Trino JVM's.
 //!
-//! Run: `cargo bench --bench compare` (about 10 minutes; figures go into BENCHMARKS.md by hand).
-//! It writes `target/compare/compare.csv` and, with matplotlib (installed into the test venv on
-//! first use), the plot `docs/compare.png`. `COMPARE_SMOKE=1` runs everything small and fast
-//! (tiny scans, 3 adds, 1 restart, 50 files), as `scripts/test.sh` does so the harness cannot rot.
+//! Run: `cargo bench --bench compare` (about 45 minutes; figures go into BENCHMARKS.md by hand).
+//! `COMPARE_PARTS=dynamic,restart,scale,burst` picks parts. It writes
+//! `target/compare/compare.csv` and, with matplotlib (installed into the test venv on first use),
+//! the plot `docs/compare.png`. `COMPARE_SMOKE=1` runs everything small and fast (tiny scans, 3
+//! adds, 1 restart, 50 files), as `scripts/test.sh` does so the harness cannot rot.
 
 mod common;
 
-use common::{Agent, percentile, proc_ticks, rss_kib, ticks_to_seconds};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-use test_support::emulator::{Flavour, run_query};
+use common::{Agent, creates, http, now_ms, percentile, proc_sample, rss_kib, ticks_to_seconds};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use test_support::docker::{Container, Flavour, docker_ok, docker_output};
+use test_support::free_port;
 use test_support::real::{Engines, RunningTrino, Trino};
 
 struct Settings {
     smoke: bool,
+    parts: String,
     queries: usize,
     adds: usize,
     restarts: usize,
     burst: usize,
-    scan: &'static str,
+    presto_burst: usize,
+    drain: String,
+    scale: Vec<usize>,
+    scale_changes: usize,
+    trino_scan: String,
+    presto_scan: String,
 }
 
 impl Settings {
     fn from_env() -> Settings {
         let smoke = std::env::var("COMPARE_SMOKE").is_ok_and(|v| v == "1");
+        let text = |name: &str, full: &str, small: &str| {
+            std::env::var(name).unwrap_or_else(|_| (if smoke { small } else { full }).to_string())
+        };
         let number = |name: &str, full: usize, small: usize| {
             std::env::var(name)
                 .ok()
@@ -48,96 +71,152 @@ impl Settings {
         };
         Settings {
             smoke,
+            parts: text(
+                "COMPARE_PARTS",
+                "dynamic,restart,scale,burst",
+                "dynamic,restart,scale,burst",
+            ),
             queries: number("COMPARE_QUERIES", 20, 4),
             adds: number("COMPARE_ADDS", 50, 3),
             restarts: number("COMPARE_RESTARTS", 3, 1),
             burst: number("COMPARE_BURST", 1000, 50),
-            scan: if smoke {
-                "SELECT count(*) FROM tpch.tiny.orders"
+            presto_burst: number("COMPARE_PRESTO_BURST", 1000, 20),
+            drain: text("COMPARE_DRAIN", "60s", "5s"),
+            scale: text("COMPARE_SCALE", "100,1000", "20")
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect(),
+            scale_changes: number("COMPARE_SCALE_CHANGES", 20, 3),
+            trino_scan: text(
+                "COMPARE_TRINO_SCAN",
+                "SELECT count(*) FROM tpch.sf1.orders",
+                "SELECT count(*) FROM tpch.tiny.orders",
+            ),
+            presto_scan: text(
+                "COMPARE_PRESTO_SCAN",
+                "SELECT count(*) FROM tpch.tiny.lineitem",
+                "SELECT count(*) FROM tpch.tiny.orders",
+            ),
+        }
+    }
+
+    fn part(&self, name: &str) -> bool {
+        self.parts.split(',').any(|p| p.trim() == name)
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries as a client sees them
+
+/// What became of one query.
+enum Outcome {
+    /// It answered; milliseconds from the POST.
+    Finished(f64),
+    /// It never ran: no coordinator took it, or the one that did was not ready
+    /// (`SERVER_STARTING_UP`, `NO_NODES_AVAILABLE`, `SERVER_SHUTTING_DOWN`, Trino's "nodes is
+    /// empty").
+    Refused(String),
+    /// It was accepted and then failed: cut off by a stop, or cancelled.
+    CutOff(String),
+}
+
+const NOT_READY: &[&str] = &[
+    "SERVER_STARTING_UP",
+    "NO_NODES_AVAILABLE",
+    "SERVER_SHUTTING_DOWN",
+];
+
+/// One query over the client protocol, following `nextUri` (a 503 there is asked again, as
+/// the protocol says).
+fn submit(client: &reqwest::blocking::Client, url: &str, flavour: Flavour, sql: &str) -> Outcome {
+    let started = Instant::now();
+    let user = flavour.user_header();
+    let post = client
+        .post(format!("{url}/v1/statement"))
+        .header(user, "workload")
+        .body(sql.to_string())
+        .send();
+    let mut page: serde_json::Value = match post {
+        Err(e) => return Outcome::Refused(format!("no coordinator: {}", short_error(e))),
+        Ok(r) if !r.status().is_success() => {
+            return Outcome::Refused(format!("HTTP {} on the POST", r.status().as_u16()));
+        }
+        Ok(r) => match r.json() {
+            Ok(page) => page,
+            Err(e) => return Outcome::Refused(format!("the POST's answer: {e}")),
+        },
+    };
+    loop {
+        if let Some(error) = page.get("error").filter(|e| !e.is_null()) {
+            let name = error["errorName"].as_str().unwrap_or("?");
+            let message = format!("{name}: {}", error["message"].as_str().unwrap_or_default());
+            // Trino 476 fails a query that reaches a coordinator whose own node has not
+            // registered yet with GENERIC_INTERNAL_ERROR "nodes is empty": it never ran either.
+            let not_ready =
+                NOT_READY.contains(&name) || error["message"].as_str() == Some("nodes is empty");
+            return if not_ready {
+                Outcome::Refused(message)
             } else {
-                "SELECT count(*) FROM tpch.sf1.orders"
-            },
+                Outcome::CutOff(message)
+            };
         }
+        let Some(next) = page["nextUri"].as_str().map(str::to_string) else {
+            return Outcome::Finished(ms(started.elapsed()));
+        };
+        let mut busy = 0;
+        page = loop {
+            match client.get(&next).header(user, "workload").send() {
+                Ok(r) if r.status().as_u16() == 503 && busy < 50 => {
+                    busy += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Ok(r) if r.status().is_success() => match r.json() {
+                    Ok(page) => break page,
+                    Err(e) => return Outcome::CutOff(format!("a page's answer: {e}")),
+                },
+                Ok(r) => return Outcome::CutOff(format!("HTTP {} on a page", r.status().as_u16())),
+                Err(e) => {
+                    return Outcome::CutOff(format!(
+                        "connection lost while it ran: {}",
+                        short_error(e)
+                    ));
+                }
+            }
+        };
     }
 }
 
-/// Clients running the scan in a loop until stopped; what they saw. A client whose query fails
-/// (cut off, refused, failed by a coordinator still starting) counts one failure and, as a job
-/// scheduler would, waits until the coordinator serves again before its next query; the time
-/// without a coordinator is reported on its own.
-struct Workload {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicUsize>,
-    failed: Arc<AtomicUsize>,
-    errors: Arc<std::sync::Mutex<Vec<String>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Workload {
-    fn start(url: &str, clients: usize, sql: &'static str) -> Workload {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicUsize::new(0));
-        let failed = Arc::new(AtomicUsize::new(0));
-        let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let threads = (0..clients)
-            .map(|_| {
-                let (stop, ok, failed, errors) = (
-                    Arc::clone(&stop),
-                    Arc::clone(&ok),
-                    Arc::clone(&failed),
-                    Arc::clone(&errors),
-                );
-                let url = url.to_string();
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match run_query(&url, Flavour::Trino, "workload", sql) {
-                            Ok(_) => {
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(e) => {
-                                failed.fetch_add(1, Ordering::Relaxed);
-                                errors.lock().unwrap().push(e.to_string());
-                                wait_until_serving(&url, &stop);
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        Workload {
-            stop,
-            ok,
-            failed,
-            errors,
-            threads,
-        }
+/// A transport error without its URL (ports and query ids differ from run to run).
+fn short_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
     }
-
-    /// Stops the clients (each finishes its query) and returns (finished, failed, a few errors).
-    fn finish(self) -> (usize, usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            let _ = t.join();
-        }
-        let mut errors = self.errors.lock().unwrap().clone();
-        errors.sort();
-        errors.dedup();
-        errors.truncate(3);
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-            errors,
-        )
-    }
+    text
 }
 
 /// Until `GET /v1/info` says the coordinator has started (and a second more, for its node to
 /// register), or `stop`.
 fn wait_until_serving(url: &str, stop: &AtomicBool) {
-    let http = common::http();
+    let http = http();
     while !stop.load(Ordering::Relaxed) {
         let started = http
             .get(format!("{url}/v1/info"))
+            .timeout(Duration::from_secs(2))
             .send()
             .ok()
             .and_then(|r| r.json::<serde_json::Value>().ok())
@@ -150,88 +229,256 @@ fn wait_until_serving(url: &str, stop: &AtomicBool) {
     }
 }
 
-/// Polls a query through `catalog` every 5 ms until it answers; the time that took.
-fn until_answers(trino: &RunningTrino, catalog: &str, limit: Duration) -> Duration {
+#[derive(Default, Clone)]
+struct Seen {
+    finished: usize,
+    refused: usize,
+    cut_off: usize,
+    query_ms: Vec<f64>,
+    errors: Vec<String>,
+}
+
+/// Clients running the scan in a loop until stopped. A client whose query fails counts it and,
+/// as a job scheduler would, waits until the coordinator serves again before its next query.
+struct Workload {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Seen>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workload {
+    fn start(url: &str, flavour: Flavour, clients: usize, sql: &str) -> Workload {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let threads = (0..clients)
+            .map(|_| {
+                let (stop, seen) = (Arc::clone(&stop), Arc::clone(&seen));
+                let (url, sql) = (url.to_string(), sql.to_string());
+                std::thread::spawn(move || {
+                    let client = http();
+                    while !stop.load(Ordering::Relaxed) {
+                        let outcome = submit(&client, &url, flavour, &sql);
+                        let failed = {
+                            let mut seen = seen.lock().unwrap();
+                            match outcome {
+                                Outcome::Finished(took) => {
+                                    seen.finished += 1;
+                                    seen.query_ms.push(took);
+                                    false
+                                }
+                                Outcome::Refused(e) => {
+                                    seen.refused += 1;
+                                    seen.errors.push(format!("refused: {e}"));
+                                    true
+                                }
+                                Outcome::CutOff(e) => {
+                                    seen.cut_off += 1;
+                                    seen.errors.push(format!("cut off: {e}"));
+                                    true
+                                }
+                            }
+                        };
+                        if failed {
+                            wait_until_serving(&url, &stop);
+                        }
+                    }
+                })
+            })
+            .collect();
+        Workload {
+            stop,
+            seen,
+            threads,
+        }
+    }
+
+    /// Stops the clients (each finishes its query) and returns what they saw.
+    fn finish(self) -> Seen {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        let mut seen = self.seen.lock().unwrap().clone();
+        seen.errors.sort();
+        seen.errors.dedup();
+        seen.errors.truncate(4);
+        seen
+    }
+}
+
+/// `SELECT 1` every 200 ms: when the coordinator accepted queries.
+struct Probe {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(Instant, bool)>>,
+}
+
+impl Probe {
+    fn start(url: &str, flavour: Flavour) -> Probe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let url = url.to_string();
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .unwrap();
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let at = Instant::now();
+                    let ok = matches!(
+                        submit(&client, &url, flavour, "SELECT 1"),
+                        Outcome::Finished(_)
+                    );
+                    seen.push((at, ok));
+                    std::thread::sleep(Duration::from_millis(200).saturating_sub(at.elapsed()));
+                }
+                seen
+            })
+        };
+        Probe { stop, thread }
+    }
+
+    fn finish(self) -> Vec<(Instant, bool)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Of the probes between `from` and `to`: (the first that failed, relative to `from`; the time
+/// during which none was accepted — from each first failure to the next success).
+fn outage(probes: &[(Instant, bool)], from: Instant, to: Instant) -> (Option<f64>, f64) {
+    let mut first = None;
+    let mut down_since = None;
+    let mut down = Duration::ZERO;
+    for &(at, ok) in probes.iter().filter(|(at, _)| *at >= from && *at <= to) {
+        match (ok, down_since) {
+            (false, None) => {
+                first.get_or_insert(ms(at - from));
+                down_since = Some(at);
+            }
+            (true, Some(since)) => {
+                down += at - since;
+                down_since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(since) = down_since {
+        down += to.saturating_duration_since(since);
+    }
+    (first, ms(down))
+}
+
+/// Polls a query through `catalog` every 20 ms until it answers; the time that took.
+fn until_answers(url: &str, flavour: Flavour, catalog: &str, limit: Duration) -> Duration {
+    let client = http();
     let started = Instant::now();
     let sql = format!("SELECT count(*) FROM \"{catalog}\".tiny.nation");
     while started.elapsed() < limit {
-        if trino.query(&sql).is_ok() {
+        if let Outcome::Finished(_) = submit(&client, url, flavour, &sql) {
             return started.elapsed();
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(20));
     }
     panic!("{catalog} did not answer within {limit:?}");
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+// ---------------------------------------------------------------------------------------------
+// Rows of the comparison
 
-/// One row of the comparison.
 struct Row {
     approach: String,
     adds: usize,
     p50_ms: f64,
     p99_ms: f64,
-    queries_ok: usize,
-    queries_failed: usize,
-    /// How long no query was accepted, per add (restart only).
+    /// File → Trino received the `CREATE` (its history), p50; dynamic with the agent only.
+    received_p50_ms: Option<f64>,
+    seen: Seen,
+    /// Per add: time until the restart began (the first probe refused), p50.
+    wait_before_ms: Option<f64>,
+    /// Per add: time no query was accepted, p50.
     unavailable_ms: Option<f64>,
-    errors: Vec<String>,
 }
 
-fn row(
-    approach: &str,
-    mut millis: Vec<f64>,
-    workload: (usize, usize, Vec<String>),
-    unavailable: Option<Vec<f64>>,
-) -> Row {
-    millis.sort_by(f64::total_cmp);
+fn p50(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(percentile(&values, 50.0))
+}
+
+fn row(approach: &str, millis: Vec<f64>, seen: Seen) -> Row {
+    let mut sorted = millis;
+    sorted.sort_by(f64::total_cmp);
     Row {
         approach: approach.to_string(),
-        adds: millis.len(),
-        p50_ms: percentile(&millis, 50.0),
-        p99_ms: percentile(&millis, 99.0),
-        queries_ok: workload.0,
-        queries_failed: workload.1,
-        unavailable_ms: unavailable.map(|mut u| {
-            u.sort_by(f64::total_cmp);
-            percentile(&u, 50.0)
-        }),
-        errors: workload.2,
+        adds: sorted.len(),
+        p50_ms: percentile(&sorted, 50.0),
+        p99_ms: percentile(&sorted, 99.0),
+        received_p50_ms: None,
+        seen,
+        wait_before_ms: None,
+        unavailable_ms: None,
     }
 }
 
-fn agent_adds(s: &Settings, trino: &RunningTrino) -> Row {
+fn staged_folder() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let root = tempfile::tempdir().unwrap();
     let (folder, staging) = (root.path().join("catalogs"), root.path().join("staging"));
     std::fs::create_dir(&folder).unwrap();
     std::fs::create_dir(&staging).unwrap();
+    (root, folder, staging)
+}
+
+/// Writes `NAME.properties` into `staging`, then renames it into `folder`; the wall-clock time
+/// (ms) just before the rename.
+fn drop_file(staging: &Path, folder: &Path, name: &str, text: &str) -> f64 {
+    let file = format!("{name}.properties");
+    std::fs::write(staging.join(&file), text).unwrap();
+    let t0 = now_ms();
+    std::fs::rename(staging.join(&file), folder.join(&file)).unwrap();
+    t0
+}
+
+fn agent_adds(s: &Settings, trino: &RunningTrino) -> Row {
+    let (_root, folder, staging) = staged_folder();
     let agent = Agent::start(&folder, &trino.url(), &[]);
-    let workload = Workload::start(&trino.url(), s.queries, s.scan);
+    let workload = Workload::start(&trino.url(), Flavour::Trino, s.queries, &s.trino_scan);
     std::thread::sleep(Duration::from_secs(1));
     let mut millis = Vec::new();
+    let mut dropped = Vec::new();
     for i in 0..s.adds {
         let name = format!("agent_add_{i:03}");
-        let staged = staging.join(format!("{name}.properties"));
-        std::fs::write(&staged, "connector.name=tpch\n").unwrap();
-        let t0 = Instant::now();
-        std::fs::rename(&staged, folder.join(format!("{name}.properties"))).unwrap();
-        until_answers(trino, &name, Duration::from_secs(60));
-        millis.push(ms(t0.elapsed()));
+        let t0 = drop_file(&staging, &folder, &name, "connector.name=tpch\n");
+        let took = until_answers(
+            &trino.url(),
+            Flavour::Trino,
+            &name,
+            Duration::from_secs(120),
+        );
+        millis.push(ms(took));
+        dropped.push((name, t0));
     }
     let seen = workload.finish();
     drop(agent);
-    row(
+    let history = creates(&trino.url());
+    let received = dropped
+        .iter()
+        .filter_map(|(name, t0)| Some(history.get(name)?.0 - t0))
+        .collect();
+    let mut row = row(
         "the agent, dynamic Trino (file renamed into the folder, default 200 ms debounce)",
         millis,
         seen,
-        None,
-    )
+    );
+    row.received_p50_ms = p50(received);
+    row
 }
 
 fn by_hand_adds(s: &Settings, trino: &RunningTrino) -> Row {
-    let workload = Workload::start(&trino.url(), s.queries, s.scan);
+    let workload = Workload::start(&trino.url(), Flavour::Trino, s.queries, &s.trino_scan);
     std::thread::sleep(Duration::from_secs(1));
     let mut millis = Vec::new();
     for i in 0..s.adds {
@@ -240,25 +487,31 @@ fn by_hand_adds(s: &Settings, trino: &RunningTrino) -> Row {
         trino
             .query(&format!("CREATE CATALOG \"{name}\" USING tpch"))
             .unwrap();
-        until_answers(trino, &name, Duration::from_secs(60));
+        until_answers(
+            &trino.url(),
+            Flavour::Trino,
+            &name,
+            Duration::from_secs(120),
+        );
         millis.push(ms(t0.elapsed()));
     }
     row(
         "by hand: CREATE CATALOG over the HTTP API, dynamic Trino (the floor)",
         millis,
         workload.finish(),
-        None,
     )
 }
 
-fn restart_adds(s: &Settings, engines: &Engines) -> Row {
+fn restart_by_hand(s: &Settings, engines: &Engines) -> Row {
     let mut trino = Trino::static_catalogs()
         .catalog("tpch", "connector.name=tpch\n")
         .start(engines);
-    let workload = Workload::start(&trino.url(), s.queries, s.scan);
+    let url = trino.url();
+    let workload = Workload::start(&url, Flavour::Trino, s.queries, &s.trino_scan);
+    let probe = Probe::start(&url, Flavour::Trino);
     std::thread::sleep(Duration::from_secs(1));
     let mut millis = Vec::new();
-    let mut unavailable = Vec::new();
+    let mut spans = Vec::new();
     for i in 0..s.restarts {
         let name = format!("restart_add_{i:03}");
         std::fs::write(
@@ -269,50 +522,275 @@ fn restart_adds(s: &Settings, engines: &Engines) -> Row {
         let t0 = Instant::now();
         trino.stop();
         trino.start_again();
-        until_answers(&trino, &name, Duration::from_secs(120));
+        until_answers(&url, Flavour::Trino, &name, Duration::from_secs(240));
         millis.push(ms(t0.elapsed()));
-        // Until the coordinator accepts queries again: the same moment here (the new catalog's
-        // first query is the first one it takes).
-        unavailable.push(ms(t0.elapsed()));
+        spans.push((t0, Instant::now()));
         std::thread::sleep(Duration::from_secs(2));
     }
-    row(
+    let seen = workload.finish();
+    let probes = probe.finish();
+    let mut row = row(
         "by hand: static Trino, file into etc/catalog, coordinator restarted",
         millis,
-        workload.finish(),
-        Some(unavailable),
-    )
+        seen,
+    );
+    add_outages(&mut row, &probes, &spans);
+    row
 }
 
-/// `COMPARE_BURST` files in about a second; (CREATEs Trino received, distinct, seconds to all
-/// answering).
-fn burst(s: &Settings, trino: &RunningTrino) -> (usize, usize, f64, Agent) {
-    let root = tempfile::tempdir().unwrap();
-    let (folder, staging) = (root.path().join("catalogs"), root.path().join("staging"));
-    std::fs::create_dir(&folder).unwrap();
-    std::fs::create_dir(&staging).unwrap();
-    let agent = Agent::start(&folder, &trino.url(), &["--max-changes-per-minute", "0"]);
-    let names: Vec<String> = (0..s.burst).map(|i| format!("burst_{i:04}")).collect();
-    for name in &names {
+fn add_outages(row: &mut Row, probes: &[(Instant, bool)], spans: &[(Instant, Instant)]) {
+    let (mut before, mut down) = (Vec::new(), Vec::new());
+    for &(from, to) in spans {
+        let (first, total) = outage(probes, from, to);
+        before.extend(first);
+        down.push(total);
+    }
+    row.wait_before_ms = p50(before);
+    row.unavailable_ms = p50(down);
+}
+
+/// A coordinator container whose catalog folder is a host folder (holding `tpch`), as the
+/// agent's restart mode runs it.
+struct Coordinator {
+    container: Container,
+    url: String,
+    target: tempfile::TempDir,
+    flavour: Flavour,
+}
+
+impl Coordinator {
+    fn start(engines: &Engines, flavour: Flavour) -> Coordinator {
+        use std::os::unix::fs::PermissionsExt;
+        let target = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(
-            staging.join(format!("{name}.properties")),
+            target.path().join("tpch.properties"),
             "connector.name=tpch\n",
         )
         .unwrap();
+        let (image, catalog_dir) = match flavour {
+            Flavour::Presto => (&engines.presto_image, "/opt/presto-server/etc/catalog"),
+            Flavour::Trino => (&engines.trino_image, "/etc/trino/catalog"),
+        };
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:8080");
+        let mount = format!("{}:{catalog_dir}", target.path().display());
+        let mut args = vec!["-p", publish.as_str(), "-v", mount.as_str()];
+        if flavour == Flavour::Presto {
+            // The engine shutdown waits this long before and after its queries (default 2 min).
+            args.extend(["-e", "PRESTO_SHUTDOWN_GRACE_PERIOD=5s"]);
+        }
+        args.push(image);
+        let container = Container::run(&args);
+        let url = format!("http://127.0.0.1:{port}");
+        let coordinator = Coordinator {
+            container,
+            url,
+            target,
+            flavour,
+        };
+        until_answers(&coordinator.url, flavour, "tpch", Duration::from_secs(300));
+        coordinator
     }
-    let pause = Duration::from_secs(1) / s.burst as u32;
-    let t0 = Instant::now();
-    for name in &names {
-        let file = format!("{name}.properties");
-        std::fs::rename(staging.join(&file), folder.join(&file)).unwrap();
-        std::thread::sleep(pause);
+
+    /// The agent in restart mode on this container; its source folder holds `tpch`, adopted.
+    fn agent(&self, source: &Path, drain: &str) -> Agent {
+        std::fs::write(source.join("tpch.properties"), "connector.name=tpch\n").unwrap();
+        let target = self.target.path().display().to_string();
+        let mut args = vec![
+            "--mode",
+            "restart",
+            "--target-dir",
+            &target,
+            "--container",
+            self.container.name(),
+            "--min-restart-interval",
+            "1s",
+            "--drain-timeout",
+            drain,
+            "--start-timeout",
+            "240s",
+            "--adopt",
+        ];
+        if self.flavour == Flavour::Presto {
+            args.push("--graceful-shutdown");
+        }
+        Agent::start(source, &self.url, &args)
     }
-    agent.wait(Duration::from_secs(600), |status| {
-        names
+
+    /// How often Docker started the container since `since` (Unix seconds).
+    fn starts_since(&self, since: u64) -> usize {
+        let out = docker_output(&[
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            &(unix_secs() + 1).to_string(),
+            "--filter",
+            &format!("container={}", self.container.name()),
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Time}}",
+        ]);
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+}
+
+fn restart_mode_adds(s: &Settings, engines: &Engines, flavour: Flavour) -> (Row, Coordinator) {
+    let coordinator = Coordinator::start(engines, flavour);
+    let (_root, folder, staging) = staged_folder();
+    let agent = coordinator.agent(&folder, &s.drain);
+    let scan = match flavour {
+        Flavour::Trino => &s.trino_scan,
+        Flavour::Presto => &s.presto_scan,
+    };
+    let workload = Workload::start(&coordinator.url, flavour, s.queries, scan);
+    let probe = Probe::start(&coordinator.url, flavour);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut millis = Vec::new();
+    let mut spans = Vec::new();
+    for i in 0..s.restarts {
+        let name = format!("agent_restart_{i:03}");
+        let t0 = Instant::now();
+        drop_file(&staging, &folder, &name, "connector.name=tpch\n");
+        until_answers(&coordinator.url, flavour, &name, Duration::from_secs(600));
+        millis.push(ms(t0.elapsed()));
+        spans.push((t0, Instant::now()));
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let seen = workload.finish();
+    let probes = probe.finish();
+    drop(agent);
+    let label = match flavour {
+        Flavour::Trino => format!(
+            "the agent's restart mode, static Trino container (drain up to {}, then docker restart)",
+            s.drain
+        ),
+        Flavour::Presto => format!(
+            "the agent's restart mode, PrestoDB 0.296 container (drain up to {}, then the engine's shutdown)",
+            s.drain
+        ),
+    };
+    let mut row = row(&label, millis, seen);
+    add_outages(&mut row, &probes, &spans);
+    (row, coordinator)
+}
+
+fn print_rows(s: &Settings, rows: &[Row]) {
+    println!(
+        "| {} queries running | adds | new catalog answers, p50 | p99 | file → CREATE received, p50 | queries finished (p50 time) | refused (never ran) | cut off (were running) | until the restart began, p50 | no query accepted, p50 per add |",
+        s.queries
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let secs = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{:.1} s", v / 1000.0));
+    for r in rows {
+        println!(
+            "| {} | {} | {:.0} ms | {:.0} ms | {} | {} ({}) | **{}** | **{}** | {} | {} |",
+            r.approach,
+            r.adds,
+            r.p50_ms,
+            r.p99_ms,
+            r.received_p50_ms
+                .map_or("—".to_string(), |v| format!("{v:.1} ms")),
+            r.seen.finished,
+            secs(p50(r.seen.query_ms.clone())),
+            r.seen.refused,
+            r.seen.cut_off,
+            secs(r.wait_before_ms),
+            secs(r.unavailable_ms),
+        );
+    }
+    for r in rows {
+        for e in &r.seen.errors {
+            println!("\n{}: a failed query: {e}", r.approach);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale, burst, footprint
+
+fn scale(s: &Settings, engines: &Engines) {
+    println!(
+        "| catalogs | cold start → all applied | of which Trino's CREATEs | agent CPU | agent RSS | one change: file → CREATE received, p50 / p99 | → the catalog answers, p50 / p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for &n in &s.scale {
+        let trino = Trino::dynamic()
+            .memory_store()
+            .config("query.max-history=5000")
+            .start(engines);
+        let (root, folder, staging) = staged_folder();
+        let names: Vec<String> = (0..n).map(|i| format!("scale_{i:05}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            let connector = if i % 2 == 0 { "tpch" } else { "memory" };
+            std::fs::write(
+                folder.join(format!("{name}.properties")),
+                format!("connector.name={connector}\n"),
+            )
+            .unwrap();
+        }
+        let t0 = Instant::now();
+        let agent = Agent::spawn(&folder, &trino.url(), &["--max-changes-per-minute", "0"]);
+        agent.wait(Duration::from_secs(900), |status| {
+            names
+                .iter()
+                .all(|n| status["catalogs"][n]["state"] == "applied")
+        });
+        let converged = t0.elapsed();
+        let cpu = ticks_to_seconds(proc_sample(agent.pid()).cpu_ticks);
+        let rss = rss_kib(agent.pid()) as f64 / 1024.0;
+        let history = creates(&trino.url());
+        let trino_share: f64 = names
             .iter()
-            .all(|n| status["catalogs"][n]["state"] == "applied")
-    });
-    let took = t0.elapsed().as_secs_f64();
+            .filter_map(|n| history.get(n))
+            .map(|c| c.2)
+            .sum();
+        let (mut received, mut answered) = (Vec::new(), Vec::new());
+        let mut dropped = Vec::new();
+        for i in 0..s.scale_changes {
+            let name = format!("scale_change_{i:03}");
+            let t0 = drop_file(&staging, &folder, &name, "connector.name=tpch\n");
+            let took = until_answers(&trino.url(), Flavour::Trino, &name, Duration::from_secs(60));
+            answered.push(ms(took));
+            dropped.push((name, t0));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let history = creates(&trino.url());
+        for (name, t0) in &dropped {
+            if let Some(c) = history.get(name) {
+                received.push(c.0 - t0);
+            }
+        }
+        let spread = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            format!(
+                "{:.1} / {:.1} ms",
+                percentile(&v, 50.0),
+                percentile(&v, 99.0)
+            )
+        };
+        println!(
+            "| {n} | {:.2} s | {:.2} s | {cpu:.2} s | {rss:.1} MiB | {} | {} |",
+            converged.as_secs_f64(),
+            trino_share / 1000.0,
+            spread(received),
+            spread(answered),
+        );
+        drop(agent);
+        drop(root);
+    }
+    println!();
+}
+
+/// `COMPARE_BURST` files in about a second on a dynamic Trino; (CREATEs Trino received,
+/// distinct, seconds to all applied, the agent, its folder).
+fn burst(s: &Settings, trino: &RunningTrino) -> (usize, usize, f64, Agent, tempfile::TempDir) {
+    let (root, folder, staging) = staged_folder();
+    let agent = Agent::start(&folder, &trino.url(), &["--max-changes-per-minute", "0"]);
+    let names: Vec<String> = (0..s.burst).map(|i| format!("burst_{i:04}")).collect();
+    let took = rename_burst(&staging, &folder, &names, &agent);
     let creates: Vec<String> = trino
         .history()
         .into_iter()
@@ -320,99 +798,206 @@ fn burst(s: &Settings, trino: &RunningTrino) -> (usize, usize, f64, Agent) {
         .map(|q| q.query)
         .collect();
     let distinct: std::collections::BTreeSet<&String> = creates.iter().collect();
-    std::mem::forget(root); // the agent still watches it for the footprint
-    (creates.len(), distinct.len(), took, agent)
+    let distinct = distinct.len();
+    (creates.len(), distinct, took, agent, root)
+}
+
+/// Renames `names` into `folder` spread over about a second, then waits until the agent says
+/// every one is applied; the seconds from the first rename.
+fn rename_burst(staging: &Path, folder: &Path, names: &[String], agent: &Agent) -> f64 {
+    for name in names {
+        std::fs::write(
+            staging.join(format!("{name}.properties")),
+            "connector.name=tpch\n",
+        )
+        .unwrap();
+    }
+    let pause = Duration::from_secs(1) / names.len().max(1) as u32;
+    let t0 = Instant::now();
+    for name in names {
+        let file = format!("{name}.properties");
+        std::fs::rename(staging.join(&file), folder.join(&file)).unwrap();
+        std::thread::sleep(pause);
+    }
+    agent.wait(Duration::from_secs(1800), |status| {
+        names
+            .iter()
+            .all(|n| status["catalogs"][n]["state"] == "applied")
+    });
+    t0.elapsed().as_secs_f64()
+}
+
+fn presto_burst(s: &Settings, coordinator: &Coordinator) {
+    let (_root, folder, staging) = staged_folder();
+    let agent = coordinator.agent(&folder, &s.drain);
+    let names: Vec<String> = (0..s.presto_burst)
+        .map(|i| format!("pburst_{i:04}"))
+        .collect();
+    let since = unix_secs();
+    let took = rename_burst(&staging, &folder, &names, &agent);
+    let restarts = coordinator.starts_since(since);
+    let listed = test_support::emulator::user_catalogs(&coordinator.url, Flavour::Presto)
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c.starts_with("pburst_"))
+        .count();
+    println!(
+        "| {} files renamed in ~1 s, PrestoDB 0.296, restart mode | {} | restarts: **{restarts}** | catalogs listed: {listed} | {took:.1} s |",
+        s.presto_burst, s.presto_burst
+    );
+    drop(agent);
+}
+
+fn context_switches_per_minute(before: u64, after: u64, seconds: u64) -> f64 {
+    (after - before) as f64 * 60.0 / seconds as f64
+}
+
+fn footprint(s: &Settings, agent: &Agent, trino: &RunningTrino) {
+    let trino_pid = trino.pid().expect("Trino runs");
+    let (agent_before, trino_before) = (proc_sample(agent.pid()), proc_sample(trino_pid));
+    let idle = if s.smoke { 5 } else { 60 };
+    std::thread::sleep(Duration::from_secs(idle));
+    let (agent_after, trino_after) = (proc_sample(agent.pid()), proc_sample(trino_pid));
+    let binary = std::fs::metadata(common::agent_binary()).map_or(0, |m| m.len());
+    let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/x86_64-unknown-linux-musl/image/catalog-reloader");
+    let musl = std::fs::metadata(musl).map_or("not built".to_string(), |m| {
+        format!("{:.1} MiB", m.len() as f64 / 1048576.0)
+    });
+    let image = docker_output(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Size}}",
+        "catalog-reloader-test/agent:latest",
+    ]);
+    let image = String::from_utf8_lossy(&image.stdout)
+        .trim()
+        .parse::<f64>()
+        .map_or("not built (tests/ship.rs builds it)".to_string(), |b| {
+            format!("{:.1} MB", b / 1e6)
+        });
+    let trino_image = docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Size}}",
+        "catalog-reloader-test/trino:476",
+    ])
+    .parse::<f64>()
+    .map_or("—".to_string(), |b| format!("{:.0} MB", b / 1e6));
+    println!(
+        "| idle {idle} s, {} catalogs | RSS | CPU | wake-ups (context switches) per minute | threads | binary | image |",
+        s.burst + 1
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| the agent | {:.1} MiB | {:.2} s | {:.0} | {} | {:.1} MiB (this build), {musl} (static musl, the image's) | {image} |",
+        agent_after.rss_kib as f64 / 1024.0,
+        ticks_to_seconds(agent_after.cpu_ticks - agent_before.cpu_ticks),
+        context_switches_per_minute(
+            agent_before.context_switches,
+            agent_after.context_switches,
+            idle
+        ),
+        agent_after.threads,
+        binary as f64 / 1048576.0,
+    );
+    println!(
+        "| the Trino 476 JVM beside it | {:.0} MiB | {:.2} s | {:.0} | {} | — | {trino_image} |",
+        trino_after.rss_kib as f64 / 1024.0,
+        ticks_to_seconds(trino_after.cpu_ticks - trino_before.cpu_ticks),
+        context_switches_per_minute(
+            trino_before.context_switches,
+            trino_after.context_switches,
+            idle
+        ),
+        trino_after.threads,
+    );
 }
 
 fn main() {
     let s = Settings::from_env();
-    let engines = Engines::load().expect("the real engines (./scripts/engines.sh trino)");
-    let trino = Trino::dynamic().memory_store().start(&engines);
-    trino.query("CREATE CATALOG tpch USING tpch").unwrap();
+    let engines = Engines::load().expect("the real engines (./scripts/engines.sh all)");
+    let mut rows = Vec::new();
+    let mut presto = None;
+    let started = Instant::now();
 
-    let rows = vec![
-        agent_adds(&s, &trino),
-        by_hand_adds(&s, &trino),
-        restart_adds(&s, &engines),
-    ];
-    println!(
-        "| {} queries running | adds | new catalog answers, p50 | p99 | queries finished | queries failed | no query accepted, per add |",
-        s.queries
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for r in &rows {
+    let trino = Trino::dynamic()
+        .memory_store()
+        .config("query.max-history=5000")
+        .start(&engines);
+    trino.query("CREATE CATALOG tpch USING tpch").unwrap();
+    if s.part("dynamic") {
+        rows.push(agent_adds(&s, &trino));
+        rows.push(by_hand_adds(&s, &trino));
+        rows.push(restart_by_hand(&s, &engines));
+    }
+    if s.part("restart") {
+        let (row, _trino_container) = restart_mode_adds(&s, &engines, Flavour::Trino);
+        rows.push(row);
+        let (row, coordinator) = restart_mode_adds(&s, &engines, Flavour::Presto);
+        rows.push(row);
+        presto = Some(coordinator);
+    }
+    if !rows.is_empty() {
+        print_rows(&s, &rows);
+        println!();
+    }
+    if s.part("scale") {
+        scale(&s, &engines);
+    }
+    if s.part("burst") {
+        let (creates, distinct, took, agent, _folder) = burst(&s, &trino);
+        println!("| burst | files | what the engine saw | | all applied after |");
+        println!("|---|---|---|---|---|");
         println!(
-            "| {} | {} | {:.0} ms | {:.0} ms | {} | **{}** | {} |",
+            "| {} files renamed in ~1 s, dynamic Trino 476 | {} | CREATEs received: **{creates}** | distinct: {distinct} | {took:.1} s |",
+            s.burst, s.burst
+        );
+        assert_eq!(creates, s.burst, "one CREATE per file");
+        assert_eq!(distinct, s.burst);
+        let coordinator = presto
+            .take()
+            .unwrap_or_else(|| Coordinator::start(&engines, Flavour::Presto));
+        presto_burst(&s, &coordinator);
+        println!();
+        footprint(&s, &agent, &trino);
+    }
+    println!(
+        "\n(the whole run: {:.1} min)",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+    if !rows.is_empty() {
+        write_csv_and_plot(&rows, s.smoke);
+    }
+}
+
+fn write_csv_and_plot(rows: &[Row], smoke: bool) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = root.join("target/compare");
+    std::fs::create_dir_all(&out).unwrap();
+    let csv = out.join("compare.csv");
+    let mut text = String::from(
+        "approach,adds,p50_ms,p99_ms,queries_ok,queries_refused,queries_cut_off,queries_failed,unavailable_ms\n",
+    );
+    for r in rows {
+        text.push_str(&format!(
+            "\"{}\",{},{:.1},{:.1},{},{},{},{},{}\n",
             r.approach,
             r.adds,
             r.p50_ms,
             r.p99_ms,
-            r.queries_ok,
-            r.queries_failed,
+            r.seen.finished,
+            r.seen.refused,
+            r.seen.cut_off,
+            r.seen.refused + r.seen.cut_off,
             r.unavailable_ms
-                .map_or("—".to_string(), |u| format!("{:.1} s", u / 1000.0)),
-        );
-    }
-    for r in &rows {
-        for e in &r.errors {
-            println!("\n{}: a failed query said: {e}", r.approach);
-        }
-    }
-
-    let (creates, distinct, took, agent) = burst(&s, &trino);
-    println!();
-    println!("| burst | files | CREATEs Trino received | distinct | all answering after |");
-    println!("|---|---|---|---|---|");
-    println!(
-        "| {} files renamed in ~1 s, dynamic Trino | {} | **{creates}** | {distinct} | {took:.1} s |",
-        s.burst, s.burst
-    );
-    assert_eq!(creates, s.burst, "one CREATE per file");
-    assert_eq!(distinct, s.burst);
-
-    // Footprint, with the burst's catalogs: the agent against the JVM it serves.
-    let agent_cpu_before = proc_ticks(agent.pid());
-    let trino_pid = trino.pid().expect("Trino runs");
-    let trino_cpu_before = proc_ticks(trino_pid);
-    let idle = if s.smoke { 5 } else { 60 };
-    std::thread::sleep(Duration::from_secs(idle));
-    let binary = std::fs::metadata(common::agent_binary()).map_or(0, |m| m.len());
-    println!();
-    println!(
-        "| idle {idle} s, {} catalogs | RSS | CPU | binary |",
-        s.burst + 1
-    );
-    println!("|---|---|---|---|");
-    println!(
-        "| the agent | {:.1} MiB | {:.2} s | {:.1} MiB |",
-        rss_kib(agent.pid()) as f64 / 1024.0,
-        ticks_to_seconds(proc_ticks(agent.pid()) - agent_cpu_before),
-        binary as f64 / 1024.0 / 1024.0
-    );
-    println!(
-        "| the Trino 476 JVM | {:.0} MiB | {:.2} s | — |",
-        rss_kib(trino_pid) as f64 / 1024.0,
-        ticks_to_seconds(proc_ticks(trino_pid) - trino_cpu_before),
-    );
-    drop(agent);
-
-    write_csv_and_plot(&rows, s.smoke);
-}
-
-fn write_csv_and_plot(rows: &[Row], smoke: bool) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = root.join("target/compare");
-    std::fs::create_dir_all(&out).unwrap();
-    let csv = out.join("compare.csv");
-    let mut text = String::from("approach,adds,p50_ms,p99_ms,queries_ok,queries_failed\n");
-    for r in rows {
-        text.push_str(&format!(
-            "\"{}\",{},{:.1},{:.1},{},{}\n",
-            r.approach, r.adds, r.p50_ms, r.p99_ms, r.queries_ok, r.queries_failed
+                .map_or(String::new(), |v| format!("{v:.0}")),
         ));
     }
     std::fs::write(&csv, text).unwrap();
-    let png = if smoke {
+    let png = if smoke || rows.len() < 5 {
         out.join("compare.png")
     } else {
         root.join("docs/compare.png")

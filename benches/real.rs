@@ -16,8 +16,8 @@
 
 mod common;
 
-use common::{Agent, http, now_ms, percentile};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use common::{Agent, creates, http, iso_ms, now_ms, percentile};
+use std::time::{Duration, Instant};
 use test_support::docker::{Container, Flavour, docker_ok};
 use test_support::emulator::run_query;
 use test_support::free_port;
@@ -31,53 +31,6 @@ fn summary(mut values: Vec<f64>) -> String {
         percentile(&values, 99.0),
         values[values.len() - 1]
     )
-}
-
-/// An airlift duration (`16.23ms`, `1.20s`) in milliseconds.
-fn duration_ms(text: &str) -> Option<f64> {
-    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
-    let value: f64 = text[..split].parse().ok()?;
-    Some(match &text[split..] {
-        "ns" => value / 1e6,
-        "us" => value / 1e3,
-        "ms" => value,
-        "s" => value * 1e3,
-        "m" => value * 60e3,
-        _ => return None,
-    })
-}
-
-/// An ISO time of Trino's (`2026-11-27T05:31:56.690Z`) in Unix milliseconds.
-fn iso_ms(text: &str) -> Option<f64> {
-    let time = humantime::parse_rfc3339(text).ok()?;
-    Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs_f64() * 1000.0)
-}
-
-/// (create time, end time, Trino's elapsed time) of each finished `CREATE CATALOG "name"`.
-fn creates(url: &str) -> std::collections::BTreeMap<String, (f64, f64, f64)> {
-    let all: Vec<serde_json::Value> = http()
-        .get(format!("{url}/v1/query"))
-        .header("X-Trino-User", "bench")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    all.iter()
-        .filter(|q| q["state"] == "FINISHED")
-        .filter_map(|q| {
-            let sql = q["query"].as_str()?;
-            let name = sql.strip_prefix("CREATE CATALOG \"")?.split('"').next()?;
-            let stats = &q["queryStats"];
-            Some((
-                name.to_string(),
-                (
-                    iso_ms(stats["createTime"].as_str()?)?,
-                    iso_ms(stats["endTime"].as_str()?)?,
-                    duration_ms(stats["elapsedTime"].as_str()?)?,
-                ),
-            ))
-        })
-        .collect()
 }
 
 fn trino_dynamic(engines: &Engines, debounce: &str, changes: usize) {

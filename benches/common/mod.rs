@@ -213,3 +213,50 @@ impl Rng {
         (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
     }
 }
+
+/// An airlift duration (`16.23ms`, `1.20s`) in milliseconds.
+pub fn duration_ms(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let value: f64 = text[..split].parse().ok()?;
+    Some(match &text[split..] {
+        "ns" => value / 1e6,
+        "us" => value / 1e3,
+        "ms" => value,
+        "s" => value * 1e3,
+        "m" => value * 60e3,
+        _ => return None,
+    })
+}
+
+/// An ISO time of Trino's (`2026-11-27T05:31:56.690Z`) in Unix milliseconds.
+pub fn iso_ms(text: &str) -> Option<f64> {
+    let time = humantime::parse_rfc3339(text).ok()?;
+    Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs_f64() * 1000.0)
+}
+
+/// (create time, end time, Trino's elapsed time) of each finished `CREATE CATALOG "name"`.
+pub fn creates(url: &str) -> std::collections::BTreeMap<String, (f64, f64, f64)> {
+    let all: Vec<serde_json::Value> = http()
+        .get(format!("{url}/v1/query"))
+        .header("X-Trino-User", "bench")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    all.iter()
+        .filter(|q| q["state"] == "FINISHED")
+        .filter_map(|q| {
+            let sql = q["query"].as_str()?;
+            let name = sql.strip_prefix("CREATE CATALOG \"")?.split('"').next()?;
+            let stats = &q["queryStats"];
+            Some((
+                name.to_string(),
+                (
+                    iso_ms(stats["createTime"].as_str()?)?,
+                    iso_ms(stats["endTime"].as_str()?)?,
+                    duration_ms(stats["elapsedTime"].as_str()?)?,
+                ),
+            ))
+        })
+        .collect()
+}
