@@ -733,7 +733,7 @@ fn scale(s: &Settings, engines: &Engines) {
         }
         let t0 = Instant::now();
         let agent = Agent::spawn(&folder, &trino.url(), &["--max-changes-per-minute", "0"]);
-        agent.wait(Duration::from_secs(900), |status| {
+        agent.wait_every(Duration::from_millis(100), Duration::from_secs(900), |status| {
             names
                 .iter()
                 .all(|n| status["catalogs"][n]["state"] == "applied")
@@ -819,7 +819,7 @@ fn rename_burst(staging: &Path, folder: &Path, names: &[String], agent: &Agent) 
         std::fs::rename(staging.join(&file), folder.join(&file)).unwrap();
         std::thread::sleep(pause);
     }
-    agent.wait(Duration::from_secs(1800), |status| {
+    agent.wait_every(Duration::from_millis(100), Duration::from_secs(1800), |status| {
         names
             .iter()
             .all(|n| status["catalogs"][n]["state"] == "applied")
@@ -934,7 +934,8 @@ fn main() {
         rows.push(restart_by_hand(&s, &engines));
     }
     if s.part("restart") {
-        let (row, _trino_container) = restart_mode_adds(&s, &engines, Flavour::Trino);
+        let (row, trino_container) = restart_mode_adds(&s, &engines, Flavour::Trino);
+        drop(trino_container); // not beside the PrestoDB run
         rows.push(row);
         let (row, coordinator) = restart_mode_adds(&s, &engines, Flavour::Presto);
         rows.push(row);
