@@ -42,7 +42,7 @@ def main(source, target):
     for y, (value, a, b) in enumerate(zip(failed, cut_off, refused)):
         right.text(value + top * 0.02, y, f"{value} ({a} cut off, {b} refused)" if value else "0", va="center")
     right.set_xlim(right=top * 1.6 + 1)
-    right.legend(loc="lower right", fontsize="small")
+    right.legend(loc="upper right", fontsize="small")
 
     fig.suptitle("Adding a catalog while queries run, Trino 476 and PrestoDB 0.296 (catalog-reloader benches/compare.rs)")
     fig.tight_layout()
