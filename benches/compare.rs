@@ -733,15 +733,7 @@ fn scale(s: &Settings, engines: &Engines) {
         }
         let t0 = Instant::now();
         let agent = Agent::spawn(&folder, &trino.url(), &["--max-changes-per-minute", "0"]);
-        agent.wait_every(
-            Duration::from_millis(100),
-            Duration::from_secs(900),
-            |status| {
-                names
-                    .iter()
-                    .all(|n| status["catalogs"][n]["state"] == "applied")
-            },
-        );
+        agent.wait_applied(&names, Duration::from_secs(900));
         let converged = t0.elapsed();
         let cpu = ticks_to_seconds(proc_sample(agent.pid()).cpu_ticks);
         let rss = rss_kib(agent.pid()) as f64 / 1024.0;
@@ -823,15 +815,7 @@ fn rename_burst(staging: &Path, folder: &Path, names: &[String], agent: &Agent) 
         std::fs::rename(staging.join(&file), folder.join(&file)).unwrap();
         std::thread::sleep(pause);
     }
-    agent.wait_every(
-        Duration::from_millis(100),
-        Duration::from_secs(1800),
-        |status| {
-            names
-                .iter()
-                .all(|n| status["catalogs"][n]["state"] == "applied")
-        },
-    );
+    agent.wait_applied(names, Duration::from_secs(1800));
     t0.elapsed().as_secs_f64()
 }
 

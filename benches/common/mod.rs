@@ -110,6 +110,16 @@ impl Agent {
         panic!("the agent did not get there in {timeout:?}");
     }
 
+    /// Until `/status` says every one of `names` is applied, polled every 100 ms (cheap for the
+    /// agent even with thousands of catalogs); panics after `timeout`.
+    pub fn wait_applied(&self, names: &[String], timeout: Duration) {
+        self.wait_every(Duration::from_millis(100), timeout, |status| {
+            names
+                .iter()
+                .all(|n| status["catalogs"][n]["state"] == "applied")
+        });
+    }
+
     pub fn applied(&self, name: &str) -> bool {
         self.status()
             .is_some_and(|s| s["catalogs"][name]["state"] == "applied")
