@@ -33,7 +33,9 @@
 
 mod common;
 
-use common::{Agent, creates, http, now_ms, percentile, proc_sample, rss_kib, ticks_to_seconds};
+use common::{
+    Agent, ProcSample, creates, http, now_ms, percentile, proc_sample, rss_kib, ticks_to_seconds,
+};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -617,24 +619,6 @@ impl Coordinator {
         }
         Agent::start(source, &self.url, &args)
     }
-
-    /// How often Docker started the container since `since` (Unix seconds).
-    fn starts_since(&self, since: u64) -> usize {
-        let out = docker_output(&[
-            "events",
-            "--since",
-            &since.to_string(),
-            "--until",
-            &(unix_secs() + 1).to_string(),
-            "--filter",
-            &format!("container={}", self.container.name()),
-            "--filter",
-            "event=start",
-            "--format",
-            "{{.Time}}",
-        ]);
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    }
 }
 
 fn restart_mode_adds(s: &Settings, engines: &Engines, flavour: Flavour) -> (Row, Coordinator) {
@@ -827,7 +811,7 @@ fn presto_burst(s: &Settings, coordinator: &Coordinator) {
         .collect();
     let since = unix_secs();
     let took = rename_burst(&staging, &folder, &names, &agent);
-    let restarts = coordinator.starts_since(since);
+    let restarts = coordinator.container.starts_since(since);
     let listed = test_support::emulator::user_catalogs(&coordinator.url, Flavour::Presto)
         .unwrap_or_default()
         .iter()
@@ -838,10 +822,6 @@ fn presto_burst(s: &Settings, coordinator: &Coordinator) {
         s.presto_burst, s.presto_burst
     );
     drop(agent);
-}
-
-fn context_switches_per_minute(before: u64, after: u64, seconds: u64) -> f64 {
-    (after - before) as f64 * 60.0 / seconds as f64
 }
 
 fn footprint(s: &Settings, agent: &Agent, trino: &RunningTrino) {
@@ -883,28 +863,30 @@ fn footprint(s: &Settings, agent: &Agent, trino: &RunningTrino) {
         s.burst + 1
     );
     println!("|---|---|---|---|---|---|---|");
-    println!(
-        "| the agent | {:.1} MiB | {:.2} s | {:.0} | {} | {:.1} MiB (this build), {musl} (static musl, the image's) | {image} |",
-        agent_after.rss_kib as f64 / 1024.0,
-        ticks_to_seconds(agent_after.cpu_ticks - agent_before.cpu_ticks),
-        context_switches_per_minute(
-            agent_before.context_switches,
-            agent_after.context_switches,
-            idle
+    let row = |who: &str, before: &ProcSample, after: &ProcSample, rss: String, rest: String| {
+        println!(
+            "| {who} | {rss} | {:.2} s | {:.0} | {} | {rest} |",
+            ticks_to_seconds(after.cpu_ticks - before.cpu_ticks),
+            (after.context_switches - before.context_switches) as f64 * 60.0 / idle as f64,
+            after.threads,
+        );
+    };
+    row(
+        "the agent",
+        &agent_before,
+        &agent_after,
+        format!("{:.1} MiB", agent_after.rss_kib as f64 / 1024.0),
+        format!(
+            "{:.1} MiB (this build), {musl} (static musl, the image's) | {image}",
+            binary as f64 / 1048576.0
         ),
-        agent_after.threads,
-        binary as f64 / 1048576.0,
     );
-    println!(
-        "| the Trino 476 JVM beside it | {:.0} MiB | {:.2} s | {:.0} | {} | — | {trino_image} |",
-        trino_after.rss_kib as f64 / 1024.0,
-        ticks_to_seconds(trino_after.cpu_ticks - trino_before.cpu_ticks),
-        context_switches_per_minute(
-            trino_before.context_switches,
-            trino_after.context_switches,
-            idle
-        ),
-        trino_after.threads,
+    row(
+        "the Trino 476 JVM beside it",
+        &trino_before,
+        &trino_after,
+        format!("{:.0} MiB", trino_after.rss_kib as f64 / 1024.0),
+        format!("— | {trino_image}"),
     );
 }
 

@@ -14,7 +14,7 @@ use bollard::Docker;
 use bollard::query_parameters::RestartContainerOptionsBuilder;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use test_support::docker::{Container, Flavour, docker_ok, emulator_image};
+use test_support::docker::{Container, Flavour, emulator_image};
 use test_support::emulator::run_query;
 use test_support::free_port;
 
@@ -206,21 +206,7 @@ fn main() {
         })
     });
     std::thread::sleep(Duration::from_secs(3));
-    let starts = docker_ok(&[
-        "events",
-        "--since",
-        &since.to_string(),
-        "--until",
-        &(now_secs() + 1).to_string(),
-        "--filter",
-        &format!("container={}", coordinator.name()),
-        "--filter",
-        "event=start",
-        "--format",
-        "{{.Time}}",
-    ])
-    .lines()
-    .count();
+    let starts = coordinator.starts_since(since);
     println!("| restarts for a burst of 100 new files | {starts} |");
     let _ = created;
     drop(agent);

@@ -10,7 +10,7 @@ mod common;
 use common::{Folder, agent, wait_for};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use test_support::docker::{Container, Flavour, docker_ok, require_docker};
+use test_support::docker::{Container, Flavour, require_docker};
 use test_support::emulator::{QueryError, QueryOutput, run_query, user_catalogs};
 use test_support::free_port;
 use test_support::real::Engines;
@@ -124,20 +124,9 @@ impl Sandbox {
 
     /// How often Docker started the container after its first start (its event log).
     fn restarts(&self) -> usize {
-        let out = docker_ok(&[
-            "events",
-            "--since",
-            &self.created.to_string(),
-            "--until",
-            &(now_secs() + 1).to_string(),
-            "--filter",
-            &format!("container={}", self.coordinator.name()),
-            "--filter",
-            "event=start",
-            "--format",
-            "{{.Time}}",
-        ]);
-        out.lines().count().saturating_sub(1)
+        self.coordinator
+            .starts_since(self.created)
+            .saturating_sub(1)
     }
 }
 

@@ -134,20 +134,9 @@ impl Sandbox {
 
     /// How often Docker started the container after its first start (its event log).
     fn restarts(&self) -> usize {
-        let out = docker_ok(&[
-            "events",
-            "--since",
-            &self.created.to_string(),
-            "--until",
-            &(now_secs() + 1).to_string(),
-            "--filter",
-            &format!("container={}", self.coordinator.name()),
-            "--filter",
-            "event=start",
-            "--format",
-            "{{.Time}}",
-        ]);
-        out.lines().count().saturating_sub(1)
+        self.coordinator
+            .starts_since(self.created)
+            .saturating_sub(1)
     }
 }
 

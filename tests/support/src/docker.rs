@@ -191,6 +191,31 @@ impl Container {
         &self.name
     }
 
+    /// How often Docker started this container from `since` (Unix seconds) until now, by its
+    /// event log (the first start included, when it falls in the window).
+    pub fn starts_since(&self, since: u64) -> usize {
+        let until = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the clock is after 1970")
+            .as_secs()
+            + 1;
+        docker_ok(&[
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            &until.to_string(),
+            "--filter",
+            &format!("container={}", self.name),
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Time}}",
+        ])
+        .lines()
+        .count()
+    }
+
     /// The host port published for `container_port` (`-p 127.0.0.1::8080`).
     pub fn host_port(&self, container_port: u16) -> u16 {
         let out = docker_ok(&["port", &self.name, &format!("{container_port}/tcp")]);
