@@ -174,13 +174,20 @@ fn a_put_through_the_api_ends_with_a_catalog_that_answers_a_select_on_trino() {
     let (code, _) = call("DELETE", &url("/v1/catalogs/api_refused"), Some(RW), None);
     assert_eq!(code, 200);
 
-    // One audit line per change, with the token's name and no value.
+    // One audit line per change, with the token's name and no value. The agent writes the line
+    // before it answers, but the test reads the agent's stderr on its own thread: wait for it.
+    let audit_lines = || -> Vec<Value> {
+        running
+            .log_json()
+            .into_iter()
+            .filter(|l| l["message"] == "catalog API change")
+            .collect()
+    };
+    wait_for(PATIENCE, "the five audit lines", || {
+        (audit_lines().len() >= 5).then_some(())
+    });
     let log = running.log_text();
-    let audit: Vec<Value> = running
-        .log_json()
-        .into_iter()
-        .filter(|l| l["message"] == "catalog API change")
-        .collect();
+    let audit = audit_lines();
     let lines: Vec<String> = audit
         .iter()
         .map(|l| {
