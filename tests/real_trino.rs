@@ -620,6 +620,75 @@ fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
     agent.wait_state("refused", "failed");
 }
 
+/// A coordinator that stayed out of the agent's reach for longer than it had been up answers
+/// again with a *larger* uptime than the agent last read: still a restart (its start instant
+/// moved), so what the old process refused is tried once more. (CI met this by chance: Trino's
+/// start under load outlasted its previous uptime, and the refusal was held forever.)
+#[test]
+fn a_restart_seen_only_after_the_new_uptime_passed_the_old_one_is_still_a_restart() {
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let mut trino = Trino::dynamic().memory_store().start(&engines);
+    let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
+    let folder = Folder::new();
+    folder.write("late.properties", TPCH);
+    folder.write(
+        "late_refused.properties",
+        "connector.name=tpch\ntpch.nope=1\n",
+    );
+    let agent = agent("run", folder.path(), &proxy.url())
+        .args(["--resync-interval", "1s"])
+        .start();
+    agent.wait_state("late", "applied");
+    agent.wait_state("late_refused", "failed");
+    let up_before = uptime(&trino);
+
+    proxy.set_unreachable(true);
+    trino.restart();
+    wait_for(
+        REAL_PATIENCE,
+        "the new Trino to be up longer than the old one was",
+        || (uptime(&trino) > up_before + 3.0).then_some(()),
+    );
+    proxy.set_unreachable(false);
+
+    wait_for(REAL_PATIENCE, "late to answer again", || {
+        nations(&trino, "late").ok()
+    });
+    wait_for(
+        REAL_PATIENCE,
+        "the refused catalog to be tried again on the new Trino",
+        || (ddl(&trino, &["late_refused"]).len() == 1).then_some(()),
+    );
+    agent.wait_state("late_refused", "failed");
+    assert!(
+        agent
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("the coordinator restarted; checking its catalogs again")),
+        "the agent says it noticed the restart"
+    );
+}
+
+/// Trino's `/v1/info` uptime in seconds (airlift's `12.34s`, `3.65m`, `1.02h`).
+fn uptime(trino: &RunningTrino) -> f64 {
+    let info = trino.info().expect("Trino answers /v1/info");
+    let text = info["uptime"].as_str().expect("an uptime").to_string();
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .expect("a unit");
+    let value: f64 = text[..split].parse().expect("a number");
+    value
+        * match &text[split..] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => panic!("unit {other}"),
+        }
+}
+
 /// Trino killed (`kill -9`) while the agent creates 150 catalogs, then started again with its
 /// file store: what it had persisted comes back, and the agent creates exactly the others — none
 /// twice, none lost, nothing dropped.

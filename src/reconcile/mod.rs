@@ -504,8 +504,9 @@ impl Agent {
             self.desired_cache = None;
         }
         let uptime = info.uptime_seconds();
+        let read_at_ms = now_millis();
         if let (Some(before), Some(now)) = (self.last_uptime, uptime)
-            && now < before
+            && restarted_between((self.last_info_at_ms, before), (read_at_ms, now))
         {
             // A restart the agent did not make may come with a new configuration: a static
             // coordinator may now be dynamic. (After its own restarts in restart mode, the
@@ -535,7 +536,7 @@ impl Agent {
         self.last_uptime = uptime;
         self.update_engine_status(Some(&info), None);
         self.last_info = Some(info.clone());
-        self.last_info_at_ms = now_millis();
+        self.last_info_at_ms = read_at_ms;
         if first_answer {
             self.check_refusals_against_engine();
         }
@@ -1429,6 +1430,24 @@ fn scrub(text: &str, specs: &[&CatalogSpec]) -> String {
     crate::catalog::scrub_secrets(text, &secrets)
 }
 
+/// Whether the coordinator answering now is another process than the one read before, from two
+/// `(read at, uptime)` readings. A smaller uptime says so at once; but a coordinator that was down
+/// longer than it had been up answers with a larger one (its start takes seconds, the agent's
+/// retries back off), so the start instants are compared too: they differ by at least the time the
+/// old process had been up, and by no more than the uptime's rounding (airlift prints two decimals
+/// of its unit: under 1%) plus the time between the engine's reading and the agent's.
+fn restarted_between(before: (u64, f64), now: (u64, f64)) -> bool {
+    let (before_at_ms, before_uptime) = before;
+    let (now_at_ms, now_uptime) = now;
+    if now_uptime < before_uptime {
+        return true;
+    }
+    let started_before = before_at_ms as f64 - before_uptime * 1000.0;
+    let started_now = now_at_ms as f64 - now_uptime * 1000.0;
+    let tolerance_ms = 3_000.0 + now_uptime * 10.0;
+    started_now - started_before > tolerance_ms
+}
+
 fn engine_backoff(failures: u32) -> Duration {
     (Duration::from_secs(1) * 2u32.saturating_pow(failures.saturating_sub(1).min(5)))
         .min(ENGINE_BACKOFF_MAX)
@@ -1589,4 +1608,36 @@ pub async fn run(
     }
     agent.save_ledger();
     agent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restarted_between;
+
+    #[test]
+    fn the_same_coordinator_read_again_is_not_a_restart() {
+        // 12.5 s up, read again 60 s later (a little late: 0.8 s between its reading and ours).
+        assert!(!restarted_between((1_000_000, 12.5), (1_060_800, 72.5)));
+        // Rounded to two decimals of its unit: 3.65m then 5.00m, 81 s later.
+        assert!(!restarted_between((1_000_000, 219.0), (1_081_000, 300.0)));
+        // Days: 2.50d then 2.51d (rounded 0.005d = 432 s).
+        assert!(!restarted_between(
+            (1_000_000, 216_000.0),
+            (2_000_000, 216_864.0)
+        ));
+    }
+
+    #[test]
+    fn a_smaller_uptime_is_a_restart() {
+        assert!(restarted_between((1_000_000, 30.0), (1_010_000, 5.0)));
+    }
+
+    #[test]
+    fn a_coordinator_down_longer_than_it_had_been_up_is_a_restart() {
+        // Seen at 15 s of uptime, stopped, started again and first answering (no longer starting)
+        // 40 s later at 20 s of uptime: the one before started at 985 s, this one at 1 035 s.
+        assert!(restarted_between((1_000_000, 15.0), (1_055_000, 20.0)));
+        // A short-lived one: seen at 5 s, the new one seen at 9 s, 13 s later.
+        assert!(restarted_between((1_000_000, 5.0), (1_013_000, 9.0)));
+    }
 }

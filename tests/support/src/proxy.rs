@@ -36,6 +36,7 @@ struct Shared {
     armed: Mutex<Option<Armed>>,
     fired: AtomicUsize,
     stop: AtomicBool,
+    unreachable: AtomicBool,
 }
 
 impl Shared {
@@ -98,6 +99,12 @@ impl FaultyProxy {
         });
     }
 
+    /// While set, every new connection is closed at once without reaching the engine (the
+    /// engine is unreachable from the client's side; connections already open are untouched).
+    pub fn set_unreachable(&self, unreachable: bool) {
+        self.shared.unreachable.store(unreachable, Ordering::SeqCst);
+    }
+
     /// How many faults were dealt so far.
     pub fn fired(&self) -> usize {
         self.shared.fired.load(Ordering::SeqCst)
@@ -119,6 +126,10 @@ struct Pending {
 }
 
 fn serve(client: TcpStream, upstream: SocketAddr, shared: &Arc<Shared>) {
+    if shared.unreachable.load(Ordering::SeqCst) {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    }
     let Ok(engine) = TcpStream::connect(upstream) else {
         return;
     };
