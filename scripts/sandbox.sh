@@ -9,6 +9,9 @@
 #   ./scripts/sandbox.sh presto [up|catalogs|query SQL|down]
 #                                        the same for PrestoDB 0.296 in restart mode (compose/presto,
 #                                        watching compose/presto/catalogs/)
+#   ./scripts/sandbox.sh presto-cluster [up|catalogs|query SQL|down]
+#                                        a PrestoDB 0.296 coordinator and two workers, restarted one at
+#                                        a time without the Docker socket (compose/presto-cluster)
 #   ./scripts/sandbox.sh up --emulator   a quick try on the coordinator emulator instead of Trino
 #
 # Needs only the Rust toolchain: Docker is installed and started when no engine answers. The engine
@@ -22,22 +25,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ENGINE=trino
-if [ "${1:-}" = presto ]; then
-  ENGINE=presto
-  shift
-fi
+SANDBOX=trino
+SERVICE=trino
+case "${1:-}" in
+  presto) ENGINE=presto SANDBOX=presto SERVICE=presto; shift ;;
+  presto-cluster) ENGINE=presto SANDBOX=presto-cluster SERVICE=coordinator; shift ;;
+esac
 COMMAND=${1:-up}
 EMULATOR=0
 if [ "$COMMAND" = up ]; then
   for arg in "${@:2}"; do
     case $arg in
       --emulator) EMULATOR=1 ;;
-      *) echo "usage: $0 [presto] [up [--emulator]|catalogs|query SQL|down]" >&2; exit 2 ;;
+      *) echo "usage: $0 [presto|presto-cluster] [up [--emulator]|catalogs|query SQL|down]" >&2; exit 2 ;;
     esac
   done
 fi
 
-FILE=compose/$ENGINE/compose.yaml
+FILE=compose/$SANDBOX/compose.yaml
 DEFAULT_TRINO_IMAGE=trinodb/trino:476
 DEFAULT_PRESTO_IMAGE=prestodb/presto:0.296
 EMULATOR_IMAGE=catalog-reloader-sandbox/emulator:trino
@@ -193,9 +198,9 @@ up() {
   timed "starting the sandbox ($FILE)" compose up -d --no-build
   timed "waiting until the agent is ready (the coordinator started, the folder applied)" wait_ready
   local engine agent folder name sub=""
-  engine="$(published "$ENGINE" 8080)"
+  engine="$(published "$SERVICE" 8080)"
   agent="$(published catalog-reloader 9480)"
-  folder="${CATALOGS_DIR:-compose/$ENGINE/catalogs}"
+  folder="${CATALOGS_DIR:-compose/$SANDBOX/catalogs}"
   if [ "$EMULATED" = 1 ]; then
     cat <<EOF
 
@@ -209,14 +214,16 @@ EOF
   fi
   if [ "$ENGINE" = presto ]; then
     name=PrestoDB
-    sub=" presto"
+    sub=" $SANDBOX"
   else
     name=Trino
   fi
   printf '\nThe %s sandbox is up: coordinator on http://%s, catalog-reloader on http://%s\n' "$name" "$engine" "$agent"
   printf '(/healthz, /readyz, /metrics, /status); watched folder: %s\n\n' "$folder"
   step() { printf '  %-74s # %s\n' "$1" "$2"; }
-  if [ "$ENGINE" = presto ]; then
+  if [ "$SANDBOX" = presto-cluster ]; then
+    step "cp examples/catalogs/tpch.properties $folder/" "rendered; workers, then coordinator, restarted"
+  elif [ "$ENGINE" = presto ]; then
     step "cp examples/catalogs/tpch.properties $folder/" "rendered, drained, one restart, verified"
   else
     step "cp examples/catalogs/tpch.properties $folder/" "a catalog appears within a second"
@@ -239,7 +246,7 @@ query() {
   command -v curl >/dev/null || { echo "sandbox: this needs curl" >&2; exit 1; }
   local sql=$1 header response next
   if [ "$ENGINE" = presto ]; then header='X-Presto-User: sandbox'; else header='X-Trino-User: sandbox'; fi
-  response="$(curl -fsS -X POST -H "$header" --data "$sql" "http://$(published "$ENGINE" 8080)/v1/statement")"
+  response="$(curl -fsS -X POST -H "$header" --data "$sql" "http://$(published "$SERVICE" 8080)/v1/statement")"
   while :; do
     if printf '%s' "$response" | grep -q '"error":{'; then
       printf '%s\n' "$response" | sed -n 's/.*"message":"\([^"]*\)".*/\1/p' >&2
@@ -258,12 +265,12 @@ case "$COMMAND" in
   up) up ;;
   catalogs) query 'SHOW CATALOGS' ;;
   query)
-    [ $# -ge 2 ] || { echo "usage: $0 [presto] query 'SQL'" >&2; exit 2; }
+    [ $# -ge 2 ] || { echo "usage: $0 [presto|presto-cluster] query 'SQL'" >&2; exit 2; }
     query "$2"
     ;;
   down) compose down -v --remove-orphans ;;
   *)
-    echo "usage: $0 [presto] [up [--emulator]|catalogs|query SQL|down]" >&2
+    echo "usage: $0 [presto|presto-cluster] [up [--emulator]|catalogs|query SQL|down]" >&2
     exit 2
     ;;
 esac

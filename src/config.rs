@@ -3,7 +3,7 @@
 
 use crate::catalog::Flavour;
 use crate::engine::ClientConfig;
-use crate::engine::restart::{DrainTimeoutAction, RestartSettings};
+use crate::engine::restart::{DrainTimeoutAction, RestartMethod, RestartSettings};
 use crate::reconcile::RestartOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -154,6 +154,19 @@ pub struct RestartArgs {
     #[arg(long, value_name = "NAME", env = "CATALOG_RELOADER_CONTAINER")]
     pub container: Option<String>,
 
+    /// Restart mode: how the coordinator is restarted (workers always by the engine's own shutdown and their restart policy)
+    #[arg(long, value_enum, default_value_t = RestartMethod::Auto, env = "CATALOG_RELOADER_RESTART_METHOD")]
+    pub restart_method: RestartMethod,
+
+    /// Restart mode, clusters: never restart a worker while fewer than this many other workers are active
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        env = "CATALOG_RELOADER_MIN_ACTIVE_WORKERS"
+    )]
+    pub min_active_workers: usize,
+
     /// Restart mode: the coordinator's catalog folder, where valid catalogs are rendered
     #[arg(long, value_name = "DIR", env = "CATALOG_RELOADER_TARGET_DIR")]
     pub target_dir: Option<PathBuf>,
@@ -187,8 +200,9 @@ impl RestartArgs {
     pub fn options(&self) -> RestartOptions {
         RestartOptions {
             target_dir: self.target_dir.clone(),
-            docker: self.container.clone().map(|container| RestartSettings {
-                container,
+            coordinator: self.method().map(|method| RestartSettings {
+                container: self.container.clone(),
+                method,
                 drain_timeout: self.drain_timeout,
                 drain_timeout_action: self.drain_timeout_action,
                 graceful_shutdown: self.graceful_shutdown,
@@ -196,6 +210,18 @@ impl RestartArgs {
                 stop_timeout: self.stop_timeout,
             }),
             min_restart_interval: self.min_restart_interval,
+            min_active_workers: self.min_active_workers,
+        }
+    }
+
+    /// The coordinator's restart method; `None` for the Docker API without a container (then only
+    /// `sync` works, and `run` says what is missing).
+    fn method(&self) -> Option<RestartMethod> {
+        match (self.restart_method, &self.container) {
+            (RestartMethod::Auto | RestartMethod::Docker, Some(_)) => Some(RestartMethod::Docker),
+            (RestartMethod::Docker, None) => None,
+            (RestartMethod::Auto | RestartMethod::EngineShutdown, None)
+            | (RestartMethod::EngineShutdown, Some(_)) => Some(RestartMethod::EngineShutdown),
         }
     }
 }

@@ -210,15 +210,35 @@ struct Sandbox {
     env: Vec<(String, String)>,
     folder: Folder,
     flavour: Flavour,
+    /// The coordinator's service.
+    service: &'static str,
 }
 
 impl Sandbox {
     /// The sandbox of `flavour` on its real engine image; `None` (skip) without one.
     fn new(flavour: Flavour, extra_env: &[(&str, &str)]) -> Option<Sandbox> {
+        let dir = match flavour {
+            Flavour::Trino => "trino",
+            Flavour::Presto => "presto",
+        };
+        Self::of(dir, flavour, dir, extra_env)
+    }
+
+    /// compose/presto-cluster: a coordinator and two workers.
+    fn presto_cluster() -> Option<Sandbox> {
+        Self::of("presto-cluster", Flavour::Presto, "coordinator", &[])
+    }
+
+    fn of(
+        dir: &str,
+        flavour: Flavour,
+        service: &'static str,
+        extra_env: &[(&str, &str)],
+    ) -> Option<Sandbox> {
         let engines = Engines::required()?;
-        let (dir, image_var, image) = match flavour {
-            Flavour::Trino => ("trino", "TRINO_IMAGE", engines.trino_image),
-            Flavour::Presto => ("presto", "PRESTO_IMAGE", engines.presto_image),
+        let (image_var, image) = match flavour {
+            Flavour::Trino => ("TRINO_IMAGE", engines.trino_image),
+            Flavour::Presto => ("PRESTO_IMAGE", engines.presto_image),
         };
         let folder = Folder::new();
         let project = unique_name("crship").replace('-', "");
@@ -241,6 +261,7 @@ impl Sandbox {
             env,
             folder,
             flavour,
+            service,
         })
     }
 
@@ -305,11 +326,7 @@ impl Sandbox {
     }
 
     fn engine_url(&self) -> Option<String> {
-        let service = match self.flavour {
-            Flavour::Trino => "trino",
-            Flavour::Presto => "presto",
-        };
-        Some(format!("http://{}", self.published(service, 8080)?))
+        Some(format!("http://{}", self.published(self.service, 8080)?))
     }
 
     fn running_engine_url(&self) -> String {
@@ -816,6 +833,55 @@ fn presto_sandbox_starts_with_the_folder_and_restarts_for_each_change() {
     assert_eq!(named, "");
 }
 
+/// compose/presto-cluster as it is: the agent has no Docker socket, and a new catalog reaches the
+/// coordinator and both workers (three restarts by PrestoDB's own shutdown and `restart:
+/// unless-stopped`), then answers a query — which runs on the workers only.
+#[test]
+fn presto_cluster_sandbox_rolls_every_node_without_the_docker_socket() {
+    if !require_docker() {
+        return;
+    }
+    let Some(sandbox) = Sandbox::presto_cluster() else {
+        return;
+    };
+    sandbox.folder.write("base.properties", &example("tpch"));
+    sandbox.up();
+    let first = wait_for(SLOW, "the coordinator's first answer", || {
+        sandbox.catalogs()
+    });
+    assert_eq!(first, ["base"], "logs:\n{}", sandbox.logs());
+    wait_for(SLOW, "the sidecar to own the rendered catalog", || {
+        (sandbox.agent_status()["catalogs"]["base"]["state"] == "applied").then_some(())
+    });
+    let mounts = docker_ok(&[
+        "ps",
+        "-q",
+        "--filter",
+        &sandbox.label_filter(),
+        "--filter",
+        "label=com.docker.compose.service=catalog-reloader",
+    ]);
+    let mounts = docker_ok(&["inspect", "-f", "{{json .Mounts}}", mounts.trim()]);
+    assert!(!mounts.contains("docker.sock"), "no socket: {mounts}");
+
+    std::fs::copy(
+        repo().join("examples/catalogs/tpch.properties"),
+        sandbox.folder.file("tpch.properties"),
+    )
+    .unwrap();
+    wait_for(RESTARTS * 3, "tpch to be applied on every node", || {
+        (sandbox.agent_status()["catalogs"]["tpch"]["state"] == "applied").then_some(())
+    });
+    assert!(
+        reads_a_table(&sandbox.running_engine_url(), Flavour::Presto, "tpch"),
+        "logs:\n{}",
+        sandbox.logs()
+    );
+    assert_eq!(sandbox.restarts(), 3.0, "two workers and the coordinator");
+    sandbox.down();
+    assert_eq!(sandbox.leftovers(), Vec::<String>::new());
+}
+
 #[test]
 fn presto_sandbox_starts_with_the_valid_files_and_names_the_invalid_one() {
     if !require_docker() {
@@ -1063,6 +1129,7 @@ fn deployment_files_only_set_variables_the_agent_reads() {
     let files = [
         "compose/trino/compose.yaml",
         "compose/presto/compose.yaml",
+        "compose/presto-cluster/compose.yaml",
         "kubernetes/trino-coordinator.yaml",
         "kubernetes/helm-values.yaml",
         "scripts/sandbox.sh",

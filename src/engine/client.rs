@@ -288,6 +288,70 @@ impl Client {
         &self.base
     }
 
+    /// The same client, speaking to another node of the cluster (its `http_uri` from
+    /// `system.runtime.nodes`). Credentials go only where they went to the coordinator: over
+    /// HTTPS; a worker on plain HTTP gets none.
+    pub fn for_node(&self, uri: &str) -> Client {
+        let base = uri.trim_end_matches('/').to_string();
+        let mut config = self.config.clone();
+        if !base.starts_with("https://") {
+            config.password = None;
+            config.access_token = None;
+        }
+        Client {
+            http: self.http.clone(),
+            base,
+            config,
+            header_prefix: self.header_prefix,
+        }
+    }
+
+    /// `GET /v1/info/state`: `ACTIVE`, `INACTIVE` (starting) or `SHUTTING_DOWN`.
+    pub async fn node_state(&self, limit: Duration) -> Result<String, EngineError> {
+        self.get_json("/v1/info/state", Some(limit)).await
+    }
+
+    /// The catalogs each node announced to the coordinator's discovery service (PrestoDB's
+    /// `GET /v1/service/presto`, property `connectorIds`), by node id. A node loads its catalog
+    /// folder at start, so this is what each node really runs.
+    pub async fn announced_catalogs(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>, EngineError>
+    {
+        #[derive(serde::Deserialize)]
+        struct Services {
+            services: Vec<Service>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Service {
+            #[serde(rename = "nodeId")]
+            node_id: String,
+            #[serde(default)]
+            properties: std::collections::BTreeMap<String, String>,
+        }
+        let found: Services = self
+            .get_json("/v1/service/presto", Some(self.config.request_timeout))
+            .await?;
+        Ok(found
+            .services
+            .into_iter()
+            .map(|s| {
+                let ids = s
+                    .properties
+                    .get("connectorIds")
+                    .map(|ids| {
+                        ids.split(',')
+                            .map(str::trim)
+                            .filter(|id| !id.is_empty() && *id != "system")
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (s.node_id, ids)
+            })
+            .collect())
+    }
+
     /// Picks the header family: `X-Presto-*` for PrestoDB (facts §4), `X-Trino-*` otherwise.
     pub fn set_flavour(&mut self, flavour: Flavour) {
         self.header_prefix = match flavour {

@@ -1,5 +1,6 @@
-//! Restart mode's engine side: drain running queries, restart the coordinator's container through
-//! the Docker API, wait until it is up, and read its log when it is not (facts §4, §5, §6).
+//! Restart mode's engine side: drain running queries, restart the coordinator — its container
+//! through the Docker API, or the engine's own shutdown and the restart policy of its container or
+//! pod —, wait until it is up, and read its log when it is not (facts §4, §5, §6).
 //!
 //! The Docker connection comes from `DOCKER_HOST` as the Docker CLI reads it (`unix://…`,
 //! `tcp://…`; default `/var/run/docker.sock`). bollard 0.21 sends unversioned API paths
@@ -31,13 +32,29 @@ pub enum DrainTimeoutAction {
     Skip,
 }
 
+/// How the coordinator is restarted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RestartMethod {
+    /// `docker` when --container is given, `engine-shutdown` otherwise
+    Auto,
+    /// Restart the coordinator's container through the Docker API (DOCKER_HOST)
+    Docker,
+    /// PUT /v1/info/state SHUTTING_DOWN; the restart policy of the container or pod starts it
+    /// again (PrestoDB; no socket, no API of the platform)
+    EngineShutdown,
+}
+
 /// How long a restart policy is given to start a coordinator that stopped, before the agent
 /// starts it (Docker's first policy restart comes after 100 ms).
 const POLICY_START_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct RestartSettings {
-    pub container: String,
+    /// The coordinator's container: restarted by the Docker method, watched (state, log) by the
+    /// engine-shutdown method when given.
+    pub container: Option<String>,
+    /// Docker or EngineShutdown (Auto is resolved by the configuration).
+    pub method: RestartMethod,
     pub drain_timeout: Duration,
     pub drain_timeout_action: DrainTimeoutAction,
     /// PrestoDB only: ask the coordinator to shut down gracefully (`PUT /v1/info/state`).
@@ -117,6 +134,12 @@ impl Restarter {
     /// A client for one operation. bollard checks the socket when connecting, so this is where
     /// an absent daemon shows.
     async fn connect(&self) -> Result<Docker, RestartError> {
+        if self.settings.container.is_none() {
+            return Err(RestartError::Docker {
+                host: self.host.clone(),
+                detail: "no --container is given".into(),
+            });
+        }
         let docker = Docker::connect_with_defaults().map_err(|e| RestartError::Docker {
             host: self.host.clone(),
             detail: e.to_string(),
@@ -126,8 +149,13 @@ impl Restarter {
         docker.negotiate_version().await.map_err(|e| self.err(e))
     }
 
+    /// The coordinator's container, "" when none is given (nothing asks Docker then).
+    fn name(&self) -> &str {
+        self.settings.container.as_deref().unwrap_or_default()
+    }
+
     fn err(&self, e: bollard::errors::Error) -> RestartError {
-        docker_error(&self.host, &self.settings.container, e)
+        docker_error(&self.host, self.name(), e)
     }
 
     /// The container's state as Docker reports it: whether it runs, and when it last started (Unix
@@ -135,7 +163,7 @@ impl Restarter {
     pub async fn container_state(&self) -> Option<ContainerState> {
         let docker = self.connect().await.ok()?;
         let state = docker
-            .inspect_container(&self.settings.container, None)
+            .inspect_container(self.name(), None)
             .await
             .ok()?
             .state?;
@@ -212,6 +240,10 @@ impl Restarter {
         beat: impl FnMut(),
     ) -> Result<i64, RestartError> {
         let since = chrono_now_secs();
+        if self.settings.method == RestartMethod::EngineShutdown {
+            self.shut_down(client, serving, beat).await?;
+            return Ok(since);
+        }
         let docker = self.connect().await?;
         if self.settings.graceful_shutdown && presto && serving {
             let before = self.container_state().await.and_then(|s| s.started_at_ms);
@@ -223,7 +255,7 @@ impl Restarter {
                     // Docker's own start (two starts seen on a loaded machine).
                     if !restarted && !self.policy_brings_back(&docker, before, &mut beat).await? {
                         docker
-                            .start_container(&self.settings.container, None)
+                            .start_container(self.name(), None)
                             .await
                             .map_err(|e| self.err(e))?;
                     }
@@ -241,7 +273,7 @@ impl Restarter {
             0
         };
         tracing::info!(
-            container = %self.settings.container,
+            container = %self.name(),
             stop_timeout_s = stop_timeout,
             coordinator_serving = serving,
             "docker restart"
@@ -251,7 +283,7 @@ impl Restarter {
             .build();
         let asked = Instant::now();
         docker
-            .restart_container(&self.settings.container, Some(options))
+            .restart_container(self.name(), Some(options))
             .await
             .map_err(|e| self.err(e))?;
         tracing::debug!(
@@ -259,6 +291,71 @@ impl Restarter {
             "Docker restarted the container"
         );
         Ok(since)
+    }
+
+    /// The engine-shutdown method: `PUT /v1/info/state "SHUTTING_DOWN"`, then wait until the
+    /// coordinator's process is gone; the restart policy of its container or pod starts it again.
+    /// A coordinator that does not serve (crash-looping on a bad catalog, or starting) is left to
+    /// that policy: its next start reads the folder as it is now.
+    async fn shut_down(
+        &self,
+        client: &Client,
+        serving: bool,
+        mut beat: impl FnMut(),
+    ) -> Result<(), RestartError> {
+        if !serving {
+            tracing::info!(
+                "the coordinator does not serve; its restart policy starts it again with the folder as it is"
+            );
+            return Ok(());
+        }
+        let refused = |detail: String| RestartError::Refused {
+            container: "coordinator".into(),
+            detail,
+        };
+        client.request_shutdown().await.map_err(|e| {
+            refused(match &e {
+                EngineError::Auth { .. } | EngineError::Http { .. } => format!(
+                    "{e} — a Trino coordinator does not shut down on request: restart it with --restart-method docker"
+                ),
+                _ => e.to_string(),
+            })
+        })?;
+        tracing::info!(
+            "asked the coordinator to shut down (PUT /v1/info/state SHUTTING_DOWN); its restart policy starts it again"
+        );
+        let deadline = Instant::now() + self.settings.drain_timeout + Duration::from_secs(180);
+        let uptime = |info: &ServerInfo| info.uptime_seconds();
+        let before = client.info_within(READY_POLL_TIMEOUT).await.ok();
+        loop {
+            beat();
+            match client.info_within(Duration::from_secs(1)).await {
+                Err(EngineError::Unreachable {
+                    timed_out: false, ..
+                }) => return Ok(()),
+                // Back already: a start younger than the one asked to stop.
+                Ok(info)
+                    if info.starting
+                        || before
+                            .as_ref()
+                            .and_then(uptime)
+                            .zip(uptime(&info))
+                            .is_some_and(|(old, new)| new < old) =>
+                {
+                    return Ok(());
+                }
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(refused(format!(
+                    "it accepted the shutdown but still runs after {}",
+                    humantime::format_duration(
+                        self.settings.drain_timeout + Duration::from_secs(180)
+                    )
+                )));
+            }
+            sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// After a graceful shutdown request: the coordinator waits its grace period and for running
@@ -276,7 +373,7 @@ impl Restarter {
         loop {
             beat();
             let inspect = docker
-                .inspect_container(&self.settings.container, None)
+                .inspect_container(self.name(), None)
                 .await
                 .map_err(|e| self.err(e))?;
             let Some(state) = inspect.state else {
@@ -295,7 +392,7 @@ impl Restarter {
                     "the coordinator did not stop after its graceful shutdown; stopping the container"
                 );
                 return docker
-                    .stop_container(&self.settings.container, None)
+                    .stop_container(self.name(), None)
                     .await
                     .map(|()| false)
                     .map_err(|e| self.err(e));
@@ -318,7 +415,7 @@ impl Restarter {
         loop {
             beat();
             let inspect = docker
-                .inspect_container(&self.settings.container, None)
+                .inspect_container(self.name(), None)
                 .await
                 .map_err(|e| self.err(e))?;
             let policy = inspect
@@ -403,9 +500,7 @@ impl Restarter {
                 });
             }
             if let Some(docker) = &docker
-                && let Ok(inspect) = docker
-                    .inspect_container(&self.settings.container, None)
-                    .await
+                && let Ok(inspect) = docker.inspect_container(self.name(), None).await
                 && let Some(state) = inspect.state
             {
                 let exited = matches!(
@@ -461,7 +556,7 @@ impl Restarter {
             return String::new();
         };
         let mut out = String::new();
-        let mut stream = docker.logs(&self.settings.container, Some(options));
+        let mut stream = docker.logs(self.name(), Some(options));
         while let Some(Ok(chunk)) = stream.next().await {
             out.push_str(&chunk.to_string());
         }

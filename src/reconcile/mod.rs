@@ -6,6 +6,7 @@
 //! coordinator's catalog folder and restarts its container. [`record`] turns what happened into
 //! per-catalog status.
 
+mod cluster;
 mod dynamic;
 mod record;
 mod restart;
@@ -72,9 +73,12 @@ impl Mode {
 pub struct RestartOptions {
     /// The coordinator's catalog folder.
     pub target_dir: Option<PathBuf>,
-    /// How to restart the coordinator; `None` without `--container` (then only `sync` works).
-    pub docker: Option<RestartSettings>,
+    /// How to restart the coordinator; `None` for the Docker method without `--container` (then
+    /// only `sync` works).
+    pub coordinator: Option<RestartSettings>,
     pub min_restart_interval: Duration,
+    /// Clusters: a worker is restarted only while this many other workers are active.
+    pub min_active_workers: usize,
 }
 
 pub struct Settings {
@@ -294,7 +298,7 @@ impl Agent {
                 .warnings
                 .push(note.clone());
         }
-        let restarter = match &settings.restart.docker {
+        let restarter = match &settings.restart.coordinator {
             Some(docker) if !settings.render_only => Some(Restarter::new(docker.clone())),
             _ => None,
         };

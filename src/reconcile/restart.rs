@@ -6,9 +6,11 @@
 //! Never a restart loop: at most one restart per `--min-restart-interval`, a definition that broke
 //! a start is not tried again until its file changes, and after a failed rollback restarts back off.
 
+use super::cluster::RollStop;
 use super::{Agent, ApplyOutcome, PassError, Prepared, catalog_names, scrub};
 use crate::catalog::{CatalogSpec, Flavour};
-use crate::engine::restart::{Drain, DrainTimeoutAction, NotReady};
+use crate::engine::cluster::{self, Node};
+use crate::engine::restart::{Drain, DrainTimeoutAction, NotReady, RestartMethod};
 use crate::engine::startlog;
 use crate::engine::{EngineError, ServerInfo};
 use crate::ledger;
@@ -21,6 +23,9 @@ use std::time::{Duration, Instant};
 /// A drain that timed out with `--drain-timeout-action skip` is tried again after this long (each
 /// try waits up to the drain timeout for the queries to finish).
 const SKIPPED_DRAIN_RETRY: Duration = Duration::from_secs(2);
+/// A roll of the workers that could not go on (too few active workers, a refusal) is tried
+/// again after this long.
+const WORKERS_RETRY: Duration = Duration::from_secs(10);
 /// How long a started coordinator has to answer a query through each changed catalog.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(60);
 const VERIFY_POLL_EVERY: Duration = Duration::from_millis(200);
@@ -318,7 +323,7 @@ impl Agent {
                         .await
                 }
                 Err(not_ready) => {
-                    self.roll_back(prepared, since, not_ready, &waiting, &mut outcome)
+                    self.roll_back(prepared, since, not_ready, &waiting, &mut outcome, None)
                         .await?
                 }
             }
@@ -378,10 +383,47 @@ impl Agent {
             }
         }
 
-        // 4. Drain.
+        // 4. A cluster's workers first, one at a time; each drains itself (the engine's shutdown
+        // waits for its tasks) and is back serving before the next goes.
+        if running.is_some() {
+            match self.roll_workers().await {
+                Ok(_) => {}
+                Err(RollStop::Waiting(why)) => {
+                    tracing::warn!(reason = %why, "the workers' restart cannot go on now; trying again later");
+                    for name in &waiting {
+                        outcome.pending.insert(
+                            name.clone(),
+                            format!("waiting for the workers' restart: {why}"),
+                        );
+                    }
+                    outcome.retry_in = Some(WORKERS_RETRY);
+                    return Ok(outcome);
+                }
+                Err(RollStop::Failed { node, error }) => {
+                    self.last_restart = Some(Instant::now());
+                    let not_ready = NotReady {
+                        reason: error.to_string(),
+                        exit_code: None,
+                    };
+                    let since = (super::now_millis() / 1000) as i64;
+                    self.roll_back(
+                        prepared,
+                        since,
+                        not_ready,
+                        &waiting,
+                        &mut outcome,
+                        Some(&node),
+                    )
+                    .await?;
+                    return Ok(outcome);
+                }
+            }
+        }
+
+        // 5. Drain — unless the engine's own shutdown does (it waits for its running queries).
         let restarter = self.restarter.as_ref().expect("checked above");
         let heartbeats = self.heartbeats.clone();
-        if running.is_some() {
+        if running.is_some() && restarter.settings.method == RestartMethod::Docker {
             match restarter
                 .drain(&self.client, || heartbeats.beat_reconcile())
                 .await
@@ -419,9 +461,9 @@ impl Agent {
             }
         }
 
-        // 5. Restart, wait, verify.
+        // 6. Restart, wait, verify.
         let started = Instant::now();
-        tracing::info!(container = %restarter.settings.container, changed = ?waiting, "restarting the coordinator");
+        tracing::info!(container = restarter.settings.container.as_deref().unwrap_or("(none)"), method = ?restarter.settings.method, changed = ?waiting, "restarting the coordinator");
         let since = match restarter
             .restart(
                 &self.client,
@@ -463,7 +505,7 @@ impl Agent {
                 tracing::info!(action = "restart", outcome = "ok", duration_ms = (seconds * 1000.0) as u64, changed = ?waiting, "the coordinator restarted with the new catalogs");
             }
             Err(not_ready) => {
-                self.roll_back(prepared, since, not_ready, &waiting, &mut outcome)
+                self.roll_back(prepared, since, not_ready, &waiting, &mut outcome, None)
                     .await?;
                 self.metrics
                     .observe_apply("restart", false, started.elapsed().as_secs_f64());
@@ -641,8 +683,10 @@ impl Agent {
         Ok(())
     }
 
-    /// The coordinator did not come up: put the last known-good files back, restart again, and
-    /// blame the catalogs the coordinator's log names (all changed ones if it names none).
+    /// The coordinator — or `worker`, in a cluster — did not come up: put the last known-good
+    /// files back, restart again (a worker: wait for its restart policy to start it with them),
+    /// and blame the catalogs the coordinator's log names (all changed ones if it names none).
+    /// The nodes not restarted yet never see the change.
     async fn roll_back(
         &mut self,
         prepared: &Prepared,
@@ -650,7 +694,12 @@ impl Agent {
         not_ready: NotReady,
         changed: &BTreeSet<String>,
         outcome: &mut ApplyOutcome,
+        worker: Option<&Node>,
     ) -> Result<(), PassError> {
+        let who = worker.map_or_else(
+            || "the coordinator".to_string(),
+            |n| format!("worker {}", n.id),
+        );
         let restarter = self
             .restarter
             .as_ref()
@@ -662,7 +711,11 @@ impl Agent {
             .map(|c| &c.spec)
             .collect();
         specs.extend(self.ledger.catalogs.values().map(|e| &e.spec));
-        let log = restarter.log_since(since, LOG_LINES_READ).await;
+        // A worker's log is not within the agent's reach (its container is not named to it).
+        let log = match worker {
+            None => restarter.log_since(since, LOG_LINES_READ).await,
+            Some(_) => String::new(),
+        };
         let diagnosis = startlog::diagnose(&log);
         let engine_error = diagnosis.error.as_deref().map(|e| scrub(e, &specs));
         let new_specs = self.owned_specs();
@@ -671,7 +724,8 @@ impl Agent {
             reason = %not_ready.reason,
             engine_error = engine_error.as_deref().unwrap_or("(none found in its log)"),
             culprits = ?culprits,
-            "the coordinator did not come up with the new catalogs; rolling back to the last known-good set"
+            node = %who,
+            "a node did not come up with the new catalogs; rolling back to the last known-good set"
         );
 
         let good = self.ledger.restart.known_good.clone().unwrap_or_default();
@@ -719,32 +773,51 @@ impl Agent {
                 not_ready.reason
             ))));
         }
-        let again = match restarter
-            // A coordinator that did not come up has nothing to drain: killed at once.
-            .restart(&self.client, self.flavour == Flavour::Presto, false, || {
-                heartbeats.beat_reconcile()
-            })
+        let again = if let Some(worker) = worker {
+            // Its restart policy starts it again (or already did, crash-looping): with the files
+            // restored, that start is a good one.
+            let expected = self.expected_announcement().await;
+            cluster::wait_back(
+                &self.client,
+                worker,
+                expected.as_ref(),
+                self.node_limits(),
+                false,
+                || heartbeats.beat_reconcile(),
+            )
             .await
-        {
-            Ok(_) => {
-                restarter
-                    .wait_ready(&self.client, || heartbeats.beat_reconcile())
-                    .await
-            }
-            Err(e) => Err(NotReady {
+            .map(drop)
+            .map_err(|e| NotReady {
                 reason: e.to_string(),
                 exit_code: None,
-            }),
+            })
+        } else {
+            match restarter
+                // A coordinator that did not come up has nothing to drain: killed at once.
+                .restart(&self.client, self.flavour == Flavour::Presto, false, || {
+                    heartbeats.beat_reconcile()
+                })
+                .await
+            {
+                Ok(_) => restarter
+                    .wait_ready(&self.client, || heartbeats.beat_reconcile())
+                    .await
+                    .map(drop),
+                Err(e) => Err(NotReady {
+                    reason: e.to_string(),
+                    exit_code: None,
+                }),
+            }
         };
         self.last_restart = Some(Instant::now());
         let recovered = again.is_ok();
         let why = match &engine_error {
             Some(error) => format!(
-                "the coordinator did not start with this catalog ({}): {error}",
+                "{who} did not start with this catalog ({}): {error}",
                 not_ready.reason
             ),
             None => format!(
-                "the coordinator did not start with this catalog: {} (its log names no error)",
+                "{who} did not start with this catalog: {} (its log names no error)",
                 not_ready.reason
             ),
         };
@@ -774,7 +847,7 @@ impl Agent {
                     Some(if recovered {
                         "rolled back; not tried again until its file changes".into()
                     } else {
-                        "rolled back, but the coordinator does not start with the last known-good catalogs either".into()
+                        format!("rolled back, but {who} does not start with the last known-good catalogs either")
                     }),
                 ),
             );
@@ -800,15 +873,15 @@ impl Agent {
             self.metrics.count_restart("rolled_back");
             self.ledger.restart.pending = false;
             self.save_ledger();
-            tracing::warn!(action = "rollback", outcome = "ok", culprits = ?culprits, "the coordinator is back with the last known-good catalogs");
+            tracing::warn!(action = "rollback", outcome = "ok", culprits = ?culprits, node = %who, "the node is back with the last known-good catalogs");
             Ok(())
         } else {
             self.failed_rollbacks = self.failed_rollbacks.saturating_add(1);
             self.metrics.count_restart("failed");
             let reason = again.err().map(|e| e.reason).unwrap_or_default();
-            tracing::error!(action = "rollback", outcome = "failed", reason = %reason, "the coordinator does not start with the last known-good catalogs either");
+            tracing::error!(action = "rollback", outcome = "failed", reason = %reason, node = %who, "the node does not start with the last known-good catalogs either");
             Err(PassError::Engine(EngineError::Protocol(format!(
-                "the coordinator does not start, even with the last known-good catalogs: {reason}"
+                "{who} does not start, even with the last known-good catalogs: {reason}"
             ))))
         }
     }

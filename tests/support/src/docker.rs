@@ -172,6 +172,34 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A user network (DNS by container name), removed when dropped — after its containers: declare
+/// it after them in a struct.
+pub struct Network {
+    name: String,
+}
+
+impl Network {
+    pub fn create() -> Network {
+        let name = unique_name("catalog-reloader-net");
+        docker_ok(&["network", "create", &name]);
+        Network { name }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = docker()
+            .args(["network", "rm", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// A container that is removed (`docker rm -f`) when dropped.
 pub struct Container {
     name: String,
@@ -214,6 +242,16 @@ impl Container {
         ])
         .lines()
         .count()
+    }
+
+    /// How often the container's restart policy started it again (`RestartCount`): a process
+    /// that exited by itself, not a `docker restart`. Unlike Docker's event log, which keeps only
+    /// the last 256 events (a few minutes of health checks), it is never forgotten.
+    pub fn restart_count(&self) -> usize {
+        docker_ok(&["inspect", "-f", "{{.RestartCount}}", &self.name])
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("RestartCount of {}: {e}", self.name))
     }
 
     /// The host port published for `container_port` (`-p 127.0.0.1::8080`).

@@ -1,0 +1,300 @@
+//! Restart mode on a real PrestoDB 0.296 cluster — a coordinator and two workers in containers
+//! under `--restart unless-stopped`, all reading one catalog folder (the agent's target folder),
+//! with the configuration of `compose/presto-cluster/etc/` — and the agent as a host process with
+//! no Docker access at all (`DOCKER_HOST` points nowhere): every node is restarted by the engine's
+//! own shutdown and its restart policy, as kubelet does with `restartPolicy: Always`.
+//!
+//! What is asserted is what a user sees: the catalog answers a query that runs on the workers
+//! (`node-scheduler.include-coordinator=false`), every node announces it, Docker's event log shows
+//! one restart per node; a definition a worker cannot start with is rolled back on that worker,
+//! and the other worker and the coordinator are never restarted.
+
+mod common;
+
+use common::{Folder, agent, wait_for};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
+use test_support::docker::{Container, Flavour, Network, require_docker};
+use test_support::emulator::{QueryError, QueryOutput, run_query};
+use test_support::free_port;
+use test_support::real::Engines;
+
+/// Three JVMs share two cores: a start takes 30–60 s here, a roll of three nodes minutes.
+const SLOW: Duration = Duration::from_secs(600);
+
+fn etc(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("compose/presto-cluster/etc")
+        .join(file)
+}
+
+struct Cluster {
+    source: Folder,
+    target: tempfile::TempDir,
+    coordinator: Container,
+    workers: Vec<Container>,
+    port: u16,
+    // Dropped after the containers.
+    _network: Network,
+}
+
+impl Cluster {
+    fn new(initial: &[(&str, &str)]) -> Option<Cluster> {
+        if !require_docker() {
+            return None;
+        }
+        let engines = Engines::required()?;
+        let network = Network::create();
+        let target = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (name, text) in initial {
+            std::fs::write(target.path().join(format!("{name}.properties")), text).unwrap();
+        }
+        let catalogs = format!(
+            "{}:/opt/presto-server/etc/catalog:ro",
+            target.path().display()
+        );
+        let jvm = format!(
+            "{}:/opt/presto-server/etc/jvm.config:ro",
+            etc("jvm.config").display()
+        );
+        let port = free_port();
+        let node = |role: &str, alias: &str, publish: Option<String>| {
+            let config = format!(
+                "{}:/opt/presto-server/etc/config.properties:ro",
+                etc(&format!("{role}.properties")).display()
+            );
+            let mut args = vec![
+                "--network".to_string(),
+                network.name().to_string(),
+                "--network-alias".to_string(),
+                alias.to_string(),
+                "--hostname".to_string(),
+                alias.to_string(),
+                "--restart".to_string(),
+                "unless-stopped".to_string(),
+                // The image's health check runs a query, which only a coordinator answers.
+                "--no-healthcheck".to_string(),
+                "-v".to_string(),
+                config,
+                "-v".to_string(),
+                jvm.clone(),
+                "-v".to_string(),
+                catalogs.clone(),
+            ];
+            if let Some(publish) = publish {
+                args.extend(["-p".to_string(), publish]);
+            }
+            args.push(engines.presto_image.clone());
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            Container::run(&refs)
+        };
+        let coordinator = node(
+            "coordinator",
+            "coordinator",
+            Some(format!("127.0.0.1:{port}:8080")),
+        );
+        let workers = vec![
+            node("worker", "worker-1", None),
+            node("worker", "worker-2", None),
+        ];
+        let cluster = Cluster {
+            source: Folder::new(),
+            target,
+            coordinator,
+            workers,
+            port,
+            _network: network,
+        };
+        // Up when both workers are active and a query through a catalog runs on them.
+        wait_for(SLOW, "the cluster to answer a query on its workers", || {
+            (cluster.active_workers() == 2).then_some(())?;
+            let first = initial.first().map_or("system", |(name, _)| name);
+            if first == "system" {
+                return Some(());
+            }
+            cluster.nations(first).ok().map(drop)
+        });
+        Some(cluster)
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn query(&self, sql: &str) -> Result<QueryOutput, QueryError> {
+        run_query(&self.url(), Flavour::Presto, "test", sql)
+    }
+
+    fn nations(&self, catalog: &str) -> Result<i64, String> {
+        self.query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
+            .map(|out| out.rows[0][0].as_i64().expect("a count"))
+            .map_err(|e| e.to_string())
+    }
+
+    fn active_workers(&self) -> usize {
+        self.query(
+            "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'",
+        )
+        .ok()
+        .and_then(|out| out.rows[0][0].as_u64())
+        .unwrap_or(0) as usize
+    }
+
+    /// The catalogs each node announced to the coordinator (`system` left out), by host name.
+    fn announced(&self) -> std::collections::BTreeMap<String, String> {
+        let body: serde_json::Value = common::http()
+            .get(format!("{}/v1/service/presto", self.url()))
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_default();
+        body["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                let mut ids: Vec<&str> = s["properties"]["connectorIds"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|id| !id.is_empty() && *id != "system")
+                    .collect();
+                ids.sort_unstable();
+                (
+                    s["nodeId"].as_str().unwrap_or_default().to_string(),
+                    ids.join(","),
+                )
+            })
+            .collect()
+    }
+
+    /// Restarts of each container by its restart policy: [coordinator, worker-1, worker-2].
+    fn restarts(&self) -> Vec<usize> {
+        std::iter::once(&self.coordinator)
+            .chain(&self.workers)
+            .map(Container::restart_count)
+            .collect()
+    }
+
+    fn agent(&self) -> common::AgentBuilder {
+        let target = self.target.path().display().to_string();
+        agent("run", self.source.path(), &self.url())
+            .args(["--target-dir", &target])
+            .args(["--restart-method", "engine-shutdown"])
+            .args(["--min-restart-interval", "1s", "--debounce", "200ms"])
+            .args(["--start-timeout", "240s", "--drain-timeout", "60s"])
+            // No Docker for the agent: the restarts must not need it.
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    }
+
+    fn logs(&self) -> String {
+        std::iter::once(&self.coordinator)
+            .chain(&self.workers)
+            .map(|c| {
+                let logs = c.logs();
+                let tail: Vec<&str> = logs.lines().rev().take(15).collect();
+                format!(
+                    "--- {}\n{}",
+                    c.name(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn wait_state(agent: &common::RunningAgent, name: &str, state: &str) -> serde_json::Value {
+    wait_for(SLOW, &format!("{name} to be {state}"), || {
+        agent.catalog(name).filter(|c| c["state"] == state)
+    })
+}
+
+const TPCH: &str = "connector.name=tpch\n";
+
+/// A new catalog reaches every node, workers first and one at a time, without the Docker socket:
+/// `applied` means a query on the workers answers through it.
+#[test]
+fn presto_cluster_every_node_restarts_once_and_the_catalog_answers_on_the_workers() {
+    let Some(cluster) = Cluster::new(&[("keep", TPCH)]) else {
+        return;
+    };
+    cluster.source.write("keep.properties", TPCH);
+    let agent = cluster.agent().args(["--adopt"]).start();
+    wait_state(&agent, "keep", "applied");
+    assert_eq!(cluster.restarts(), [0, 0, 0], "the folder is what runs");
+
+    cluster.source.write_atomically("sales.properties", TPCH);
+    wait_state(&agent, "sales", "applied");
+    assert_eq!(cluster.nations("sales"), Ok(25), "{}", cluster.logs());
+    let announced = cluster.announced();
+    for worker in ["worker-1", "worker-2"] {
+        assert_eq!(
+            announced.get(worker).map(String::as_str),
+            Some("keep,sales"),
+            "{announced:?}"
+        );
+    }
+    assert_eq!(cluster.restarts(), [1, 1, 1], "one restart per node");
+    // The workers went first, one at a time: the agent says so in this order.
+    let order: Vec<String> = agent
+        .log_json()
+        .into_iter()
+        .filter(|l| l["action"] == "restart" && l["outcome"] == "ok")
+        .map(|l| l["node"].as_str().unwrap_or("coordinator").to_string())
+        .collect();
+    assert_eq!(order, ["worker-1", "worker-2", "coordinator"], "{order:?}");
+    assert!(
+        !agent.log_text().contains("docker restart"),
+        "no Docker call: {}",
+        agent.log_text()
+    );
+}
+
+/// A definition a worker cannot start with stops the roll at that worker: the files are restored,
+/// the worker comes back on them, the catalog is reported failed, and neither the other worker nor
+/// the coordinator was restarted.
+#[test]
+fn presto_cluster_a_worker_that_cannot_start_is_rolled_back_and_the_rest_never_restart() {
+    let Some(cluster) = Cluster::new(&[("keep", TPCH)]) else {
+        return;
+    };
+    cluster.source.write("keep.properties", TPCH);
+    let agent = cluster.agent().args(["--adopt"]).start();
+    wait_state(&agent, "keep", "applied");
+
+    cluster.source.write_atomically(
+        "broken.properties",
+        "connector.name=tpch\ntpch.splits-per-node=abc\n",
+    );
+    let broken = wait_state(&agent, "broken", "failed");
+    let error = broken["error"].as_str().unwrap();
+    assert!(
+        error.contains("worker-1 did not start with this catalog"),
+        "{broken}"
+    );
+    assert!(
+        broken["note"]
+            .as_str()
+            .unwrap()
+            .contains("not tried again until its file changes"),
+        "{broken}"
+    );
+    assert!(!cluster.target.path().join("broken.properties").exists());
+    // worker-1 is back on the previous catalogs and takes work again.
+    wait_for(SLOW, "both workers active", || {
+        (cluster.active_workers() == 2).then_some(())
+    });
+    assert_eq!(cluster.nations("keep"), Ok(25));
+    let restarts = cluster.restarts();
+    assert_eq!(restarts[0], 0, "the coordinator was not restarted");
+    assert!(restarts[1] >= 1, "worker-1 was restarted: {restarts:?}");
+    assert_eq!(restarts[2], 0, "worker-2 never saw the change");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        cluster.restarts()[1..],
+        restarts[1..],
+        "no restart loop afterwards"
+    );
+}
