@@ -853,6 +853,9 @@ fn presto_cluster_sandbox_rolls_every_node_without_the_docker_socket() {
     wait_for(SLOW, "the sidecar to own the rendered catalog", || {
         (sandbox.agent_status()["catalogs"]["base"]["state"] == "applied").then_some(())
     });
+    // The nodes started with the rendered folder: nothing to restart (without Docker, the
+    // coordinator's uptime says when it started).
+    assert_eq!(sandbox.restarts(), 0.0, "logs:\n{}", sandbox.logs());
     let mounts = docker_ok(&[
         "ps",
         "-q",
@@ -877,7 +880,12 @@ fn presto_cluster_sandbox_rolls_every_node_without_the_docker_socket() {
         "logs:\n{}",
         sandbox.logs()
     );
-    assert_eq!(sandbox.restarts(), 3.0, "two workers and the coordinator");
+    assert_eq!(
+        sandbox.restarts(),
+        3.0,
+        "two workers and the coordinator; logs:\n{}",
+        sandbox.logs()
+    );
     sandbox.down();
     assert_eq!(sandbox.leftovers(), Vec::<String>::new());
 }

@@ -106,12 +106,17 @@ impl Agent {
             .await
             {
                 Ok(()) => {}
-                Err(e @ NodeError::Refused { .. }) => return Err(RollStop::Waiting(e.to_string())),
-                Err(error) => {
-                    return Err(RollStop::Failed {
-                        node: worker,
-                        error,
-                    });
+                // Nothing changed on the node yet: no rollback. A worker that accepted the
+                // shutdown but still runs waits for its tasks — PrestoDB 0.296 also for the task of
+                // a query its client abandoned, until the coordinator cleans it up (measured: 4
+                // minutes); it takes no new work meanwhile.
+                Err(e) => {
+                    return Err(RollStop::Waiting(match e {
+                        NodeError::DidNotStop { .. } => format!(
+                            "{e}: it waits for tasks it still runs (PrestoDB keeps the tasks of abandoned queries for minutes); it takes no new work — restart its container or pod by hand if it stays"
+                        ),
+                        _ => e.to_string(),
+                    }));
                 }
             }
             match cluster::wait_back(

@@ -100,12 +100,22 @@ impl Agent {
                 .started_at_ms
                 .is_some_and(|started| started > rendered);
         }
-        let Some(uptime) = self
-            .engine_info()
-            .await
-            .ok()
-            .and_then(|info| info.uptime_seconds())
-        else {
+        let mut info = self.engine_info().await.ok();
+        if info.is_none()
+            && let Some(restarter) = &self.restarter
+            && restarter.settings.container.is_none()
+        {
+            // Without Docker, a coordinator that does not answer yet is waited for: its uptime,
+            // once it answers, says whether this start read the folder as rendered (a start
+            // taken for a restart of the agent's would be counted, and the nodes rolled, for
+            // nothing: measured after the compose sandbox's init step).
+            let heartbeats = self.heartbeats.clone();
+            info = restarter
+                .wait_ready(&self.client, || heartbeats.beat_reconcile())
+                .await
+                .ok();
+        }
+        let Some(uptime) = info.and_then(|info| info.uptime_seconds()) else {
             return false;
         };
         // airlift prints uptime with two decimals of its unit: the start may be that much earlier.
