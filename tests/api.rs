@@ -270,6 +270,95 @@ fn the_api_is_refused_where_it_would_be_open_and_tells_a_read_only_folder() {
     assert!(doc["paths"]["/v1/catalogs/{name}"]["put"].is_object());
 }
 
+/// Without `--api` the agent's HTTP server has no catalog API at all: no route answers, with or
+/// without a token, and nothing is written.
+#[test]
+fn the_api_is_off_unless_asked() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let running = agent("run", folder.path(), &engine.url()).start();
+    running.wait_first_pass();
+    for (method, path) in [
+        ("GET", "/v1/catalogs"),
+        ("GET", "/v1/catalogs/off"),
+        ("PUT", "/v1/catalogs/off"),
+        ("DELETE", "/v1/catalogs/off"),
+        ("POST", "/v1/catalogs/off/check"),
+        ("GET", "/openapi.json"),
+    ] {
+        let (code, body) = call(
+            method,
+            &running.url(path),
+            Some(RW),
+            Some(("text/plain", TPCH.into())),
+        );
+        assert_eq!(code, 404, "{method} {path}: {body}");
+    }
+    assert_eq!(std::fs::read_dir(folder.path()).unwrap().count(), 0);
+    assert_eq!(running.status()["catalogs"], json!({}));
+}
+
+/// Writers of the same catalog at the same moment are served one after the other: exactly one
+/// of them created the file (201), every other replaced it (200), the file is one of their
+/// definitions whole, no temporary file is left, and each has its audit line.
+#[test]
+fn concurrent_writers_are_served_one_at_a_time() {
+    let engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let running = agent("run", folder.path(), &engine.url())
+        .args(["--api", "--listen", "127.0.0.1:0"])
+        .start();
+    running.wait_first_pass();
+    const WRITERS: usize = 16;
+    let bodies: Vec<String> = (0..WRITERS)
+        .map(|i| format!("connector.name=tpch\ntpch.splits-per-node={}\n", i + 1))
+        .collect();
+    let url = running.url("/v1/catalogs/together");
+    let start = std::sync::Arc::new(std::sync::Barrier::new(WRITERS));
+    let writers: Vec<_> = bodies
+        .iter()
+        .cloned()
+        .map(|body| {
+            let (url, start) = (url.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                call("PUT", &url, None, Some(("text/plain", body))).0
+            })
+        })
+        .collect();
+    let mut codes: Vec<u16> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    codes.sort();
+    let mut expected = vec![200; WRITERS - 1];
+    expected.push(201);
+    assert_eq!(codes, expected, "one created, the others replaced");
+    let files: Vec<String> = std::fs::read_dir(folder.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, ["together.properties"], "no temporary file left");
+    let text = std::fs::read_to_string(folder.file("together.properties")).unwrap();
+    assert!(bodies.contains(&text), "one definition whole: {text:?}");
+    let audit = wait_for(PATIENCE, "an audit line per write", || {
+        let lines: Vec<String> = running
+            .log_json()
+            .into_iter()
+            .filter(|l| l["message"] == "catalog API change")
+            .map(|l| l["outcome"].as_str().unwrap_or_default().to_string())
+            .collect();
+        (lines.len() >= WRITERS).then_some(lines)
+    });
+    assert_eq!(
+        audit.iter().filter(|o| *o == "created").count(),
+        1,
+        "{audit:?}"
+    );
+    assert_eq!(
+        audit.iter().filter(|o| *o == "replaced").count(),
+        WRITERS - 1
+    );
+    running.wait_state("together", "applied");
+}
+
 #[test]
 fn a_put_racing_an_edit_on_disk_ends_with_one_of_the_two_whole_on_trino() {
     let Some(engines) = Engines::required() else {
@@ -428,6 +517,24 @@ fn the_connection_check_reports_trinos_answer_and_leaves_nothing_behind() {
             r#""check" "chk_good" "ok""#,
         ]
     );
+    // Asked for (allow_leak=true), a leaky connector is checked like any other: here Trino has
+    // no hive plugin, and says so; nothing is left behind either.
+    let (code, body) = call(
+        "POST",
+        &running.url("/v1/catalogs/chk_hive/check?allow_leak=true"),
+        Some(RW),
+        Some(("text/plain", "connector.name=hive\n".to_string())),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["check"]["stage"], "create", "{body}");
+    assert!(
+        body["check"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("hive")),
+        "Trino's own answer about the hive connector: {body}"
+    );
+    assert!(check_catalogs(trino).is_empty());
+    assert!(!trino.has_catalog("chk_hive"));
 }
 
 #[test]

@@ -38,6 +38,19 @@ pub fn http() -> reqwest::blocking::Client {
         .unwrap()
 }
 
+/// Where the agents' logs go: appended to the file `BENCH_AGENT_LOG` names, else nowhere.
+fn agent_log() -> Stdio {
+    match std::env::var_os("BENCH_AGENT_LOG") {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null()),
+        None => Stdio::null(),
+    }
+}
+
 /// `catalog-reloader run` on a folder, listening on a free port; killed when dropped.
 pub struct Agent {
     pub child: Child,
@@ -63,7 +76,7 @@ impl Agent {
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(agent_log())
             .spawn()
             .expect("start the agent");
         Agent {
