@@ -94,7 +94,6 @@ fn main() {
         std::fs::create_dir(d).unwrap();
     }
     let port = free_port();
-    let created = now_secs();
     let coordinator = Container::run(&[
         "-p",
         &format!("127.0.0.1:{port}:8080"),
@@ -208,6 +207,5 @@ fn main() {
     std::thread::sleep(Duration::from_secs(3));
     let starts = coordinator.starts_since(since);
     println!("| restarts for a burst of 100 new files | {starts} |");
-    let _ = created;
     drop(agent);
 }

@@ -237,6 +237,34 @@ async fn serving(
 }
 
 /// Active workers other than `except`, as the coordinator lists them.
+/// The workers a roll restarts, in node-id order: active ones only, and never a node that shares
+/// its id or address with a coordinator. PrestoDB 0.296 flags a node `coordinator` only while it
+/// is an *active* coordinator: right after a coordinator restart, its previous entry stays listed
+/// for a while as `inactive` or `shutting_down` with `coordinator = false` — at the coordinator's
+/// own address. Taken for a worker, it would be the coordinator that gets shut down. A worker that
+/// is not active is not running its catalogs anyway: its next start reads the folder as rendered.
+pub fn workers_to_roll(listed: &[Node]) -> Vec<Node> {
+    let coordinators: Vec<&Node> = listed.iter().filter(|n| n.coordinator).collect();
+    let mut workers: Vec<Node> = listed
+        .iter()
+        .filter(|n| !n.coordinator && n.state == "active")
+        .filter(|n| {
+            !coordinators
+                .iter()
+                .any(|c| c.id == n.id || same_address(&c.uri, &n.uri))
+        })
+        .cloned()
+        .collect();
+    workers.sort_by(|a, b| a.id.cmp(&b.id));
+    workers.dedup_by(|a, b| a.id == b.id);
+    workers
+}
+
+fn same_address(a: &str, b: &str) -> bool {
+    let key = |u: &str| u.trim_end_matches('/').to_ascii_lowercase();
+    key(a) == key(b)
+}
+
 pub fn active_workers_besides(listed: &[Node], except: &str) -> usize {
     listed
         .iter()
@@ -268,6 +296,38 @@ mod tests {
         assert_eq!(active_workers_besides(&listed, "w1"), 1);
         assert_eq!(active_workers_besides(&listed, "w3"), 2);
         assert_eq!(active_workers_besides(&listed, "c"), 2);
+    }
+
+    #[test]
+    fn a_restarted_coordinators_old_entry_is_never_a_worker() {
+        // PrestoDB right after a single coordinator restarted: the new process active, its
+        // previous entry inactive — flagged coordinator = false, at the same address.
+        let mut old = node("c-old", false, "inactive");
+        old.uri = "http://c:8080".into();
+        let mut new = node("c-new", true, "active");
+        new.uri = "http://c:8080/".into();
+        assert!(workers_to_roll(&[new.clone(), old.clone()]).is_empty());
+        // Same id, shutting down (a stable node.id): not a worker either.
+        let mut leaving = node("c", false, "shutting_down");
+        leaving.uri = "http://10.0.0.9:8080".into();
+        assert!(workers_to_roll(&[node("c", true, "active"), leaving]).is_empty());
+        // Even were it listed active: an entry at a coordinator's address is the coordinator.
+        old.state = "active".into();
+        assert!(workers_to_roll(&[new, old]).is_empty());
+    }
+
+    #[test]
+    fn workers_are_rolled_active_and_in_id_order() {
+        let listed = [
+            node("w2", false, "active"),
+            node("c", true, "active"),
+            node("w3", false, "inactive"),
+            node("w1", false, "active"),
+            node("w4", false, "shutting_down"),
+            node("w1", false, "active"),
+        ];
+        let ids: Vec<String> = workers_to_roll(&listed).into_iter().map(|n| n.id).collect();
+        assert_eq!(ids, ["w1", "w2"]);
     }
 
     #[test]

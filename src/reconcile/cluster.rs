@@ -59,8 +59,7 @@ impl Agent {
                 return Ok(0);
             }
         };
-        let mut workers: Vec<Node> = listed.iter().filter(|n| !n.coordinator).cloned().collect();
-        workers.sort_by(|a, b| a.id.cmp(&b.id));
+        let workers = cluster::workers_to_roll(&listed);
         if workers.is_empty() {
             return Ok(0);
         }
@@ -76,6 +75,28 @@ impl Agent {
             {
                 tracing::debug!(node = %worker.id, "the worker already runs the folder's catalogs");
                 continue;
+            }
+            // The node's own word before it is asked to shut down: a coordinator never is here
+            // (its restart is the last step). One the coordinator lists active but the agent
+            // cannot reach (its address is internal to a network the agent is not on) stops the
+            // roll with the reason, before anything restarts.
+            match self
+                .client
+                .for_node(&worker.uri)
+                .info_within(Duration::from_secs(5))
+                .await
+            {
+                Ok(info) if info.coordinator == Some(true) => {
+                    tracing::warn!(node = %worker.id, uri = %worker.uri, "listed as a worker but says it is a coordinator; not restarted as a worker");
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(RollStop::Waiting(format!(
+                        "worker {} does not answer the agent at {}: {e}",
+                        worker.id, worker.uri
+                    )));
+                }
             }
             // Never below --min-active-workers: wait a while for the others to be active.
             let deadline = tokio::time::Instant::now() + ENOUGH_WORKERS_WAIT;

@@ -5,10 +5,11 @@
 //! (tests/emulator/docker/Dockerfile), laid out like trinodb/trino and prestodb/presto (facts §6),
 //! so no registry is needed.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use crate::emulator::Flavour;
@@ -203,25 +204,47 @@ impl Drop for Network {
 /// A container that is removed (`docker rm -f`) when dropped.
 pub struct Container {
     name: String,
+    /// The Unix seconds of each start, from a `docker events` follower that runs from before
+    /// the container's creation (Docker's own event log keeps only the last 256 events: a few
+    /// minutes of exec health checks push a container's first start out of it).
+    starts: Arc<Mutex<Vec<u64>>>,
+    follower: Option<Child>,
 }
 
 impl Container {
     /// `docker run -d --name <unique> ARGS…` (ARGS end with the image and its arguments).
     pub fn run(args: &[&str]) -> Container {
         let name = unique_name("catalog-reloader-test");
+        let (starts, follower) = follow_starts(&name);
         let mut all = vec!["run", "-d", "--name", name.as_str()];
         all.extend_from_slice(args);
         docker_ok(&all);
-        Container { name }
+        Container {
+            name,
+            starts,
+            follower,
+        }
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// How often Docker started this container from `since` (Unix seconds) until now, by its
-    /// event log (the first start included, when it falls in the window).
+    /// How often Docker started this container from `since` (Unix seconds) until now (the first
+    /// start included, when it falls in the window): what the follower saw since the creation,
+    /// or Docker's event log when that says more (a start the follower has not read yet).
     pub fn starts_since(&self, since: u64) -> usize {
+        let followed = self
+            .starts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|&&at| at >= since)
+            .count();
+        followed.max(self.logged_starts_since(since))
+    }
+
+    fn logged_starts_since(&self, since: u64) -> usize {
         let until = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("the clock is after 1970")
@@ -331,5 +354,41 @@ impl Drop for Container {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        if let Some(mut follower) = self.follower.take() {
+            let _ = follower.kill();
+            let _ = follower.wait();
+        }
     }
+}
+
+/// Follows the start events of the container that will be called `name`, from a second before
+/// now (so the first start cannot be missed while the follower connects).
+fn follow_starts(name: &str) -> (Arc<Mutex<Vec<u64>>>, Option<Child>) {
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs()
+        .saturating_sub(1);
+    let child = docker()
+        .args(["events", "--since", &since.to_string()])
+        .args(["--filter", &format!("container={name}")])
+        .args(["--filter", "event=start", "--format", "{{.Time}}"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return (starts, None);
+    };
+    let stdout = child.stdout.take().expect("piped stdout");
+    let sink = Arc::clone(&starts);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(at) = line.trim().parse::<u64>() {
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(at);
+            }
+        }
+    });
+    (starts, Some(child))
 }
