@@ -37,6 +37,8 @@ struct Shared {
     fired: AtomicUsize,
     stop: AtomicBool,
     unreachable: AtomicBool,
+    unavailable: AtomicUsize,
+    answered_unavailable: AtomicUsize,
 }
 
 impl Shared {
@@ -103,6 +105,17 @@ impl FaultyProxy {
     /// engine is unreachable from the client's side; connections already open are untouched).
     pub fn set_unreachable(&self, unreachable: bool) {
         self.shared.unreachable.store(unreachable, Ordering::SeqCst);
+    }
+
+    /// The next `requests` requests, whatever they are, are answered `503 Service Unavailable` by
+    /// the proxy and never reach the engine (a gateway in front of a busy coordinator).
+    pub fn answer_unavailable(&self, requests: usize) {
+        self.shared.unavailable.store(requests, Ordering::SeqCst);
+    }
+
+    /// How many requests were answered 503 so far.
+    pub fn answered_unavailable(&self) -> usize {
+        self.shared.answered_unavailable.load(Ordering::SeqCst)
     }
 
     /// How many faults were dealt so far.
@@ -180,6 +193,17 @@ fn serve(client: TcpStream, upstream: SocketAddr, shared: &Arc<Shared>) {
         request.extend_from_slice(&buf[..n]);
         while let Some(len) = whole_request(&request) {
             let this: Vec<u8> = request.drain(..len).collect();
+            let unavailable = shared
+                .unavailable
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if unavailable {
+                shared.answered_unavailable.fetch_add(1, Ordering::SeqCst);
+                let _ = from_client.write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+                break 'read;
+            }
             match shared.check(&this) {
                 Some(Fault::SwallowRequest) => {
                     // Never forwarded: wait for the client to give up, then close.
