@@ -236,7 +236,6 @@ async fn serving(
     }
 }
 
-/// Active workers other than `except`, as the coordinator lists them.
 /// The workers a roll restarts, in node-id order: active ones only, and never a node that shares
 /// its id or address with a coordinator. PrestoDB 0.296 flags a node `coordinator` only while it
 /// is an *active* coordinator: right after a coordinator restart, its previous entry stays listed
@@ -265,6 +264,7 @@ fn same_address(a: &str, b: &str) -> bool {
     key(a) == key(b)
 }
 
+/// Active workers other than `except`, as the coordinator lists them.
 pub fn active_workers_besides(listed: &[Node], except: &str) -> usize {
     listed
         .iter()
