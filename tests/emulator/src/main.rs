@@ -24,6 +24,9 @@ use std::sync::Arc;
 
 use clap::Parser;
 
+/// How long a failed PrestoDB start answers 500 before the process ends.
+const DYING_WINDOW: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Which coordinator the emulator is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -95,10 +98,17 @@ fn main() -> ExitCode {
     if let Some((logger, error, code)) = failed_start {
         emulator.doom();
         let delay = emulator.settings.startup_delay;
+        let dying = Arc::clone(&emulator);
         std::thread::spawn(move || {
             std::thread::sleep(delay);
             let time = clock::rfc3339(std::time::SystemTime::now());
             eprintln!("{time}\tERROR\tmain\t{logger}\t{error}");
+            if dying.settings.engine == Engine::Presto {
+                // PrestoDB tears its failed start down with HTTP still up: a statement's POST
+                // answers 500 for a moment (long enough here for a 100 ms probe to meet it).
+                dying.die();
+                std::thread::sleep(DYING_WINDOW);
+            }
             std::process::exit(code);
         });
     }
