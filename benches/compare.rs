@@ -866,8 +866,12 @@ fn footprint(s: &Settings, agent: &Agent, trino: &RunningTrino) {
     let row = |who: &str, before: &ProcSample, after: &ProcSample, rss: String, rest: String| {
         println!(
             "| {who} | {rss} | {:.2} s | {:.0} | {} | {rest} |",
-            ticks_to_seconds(after.cpu_ticks - before.cpu_ticks),
-            (after.context_switches - before.context_switches) as f64 * 60.0 / idle as f64,
+            ticks_to_seconds(after.cpu_ticks.saturating_sub(before.cpu_ticks)),
+            after
+                .context_switches
+                .saturating_sub(before.context_switches) as f64
+                * 60.0
+                / idle as f64,
             after.threads,
         );
     };

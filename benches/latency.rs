@@ -205,8 +205,10 @@ fn idle(emulator_bin: &Path, seconds: u64, resync: &str) {
         "| 100 catalogs, {seconds} s idle, `--resync-interval {resync}` | {:.1} MiB | {:.1} MiB | {:.2} s | {} | {} | {} |",
         after.rss_kib as f64 / 1024.0,
         after.peak_rss_kib as f64 / 1024.0,
-        ticks_to_seconds(after.cpu_ticks - before.cpu_ticks),
-        after.context_switches - before.context_switches,
+        ticks_to_seconds(after.cpu_ticks.saturating_sub(before.cpu_ticks)),
+        after
+            .context_switches
+            .saturating_sub(before.context_switches),
         after.threads,
         statements,
     );

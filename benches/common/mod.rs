@@ -218,6 +218,9 @@ pub struct ProcSample {
 
 pub fn proc_sample(pid: u32) -> ProcSample {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    // Summed over the threads alive now: a thread that ended since an earlier sample takes its
+    // switches with it (a JVM's come and go), so a difference of two samples is at least 0, not
+    // exact — callers subtract with saturation.
     let mut context_switches = 0;
     let mut threads = 0;
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
