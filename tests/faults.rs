@@ -137,10 +137,6 @@ fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
             .collect()
     };
     let update = |n: u32, files: Vec<(String, String)>| {
-        let files: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(f, t)| (f.as_str(), t.as_str()))
-            .collect();
         kubelet_update(folder.path(), n, &files);
     };
     update(1, generation(1, 60, 1));

@@ -51,6 +51,16 @@ fn is_ddl_for(q: &HistoryEntry, names: &[&str]) -> bool {
             .any(|n| q.query.contains(&format!("CATALOG \"{n}\"")))
 }
 
+/// Among `statements` (from [`ddl`]), exactly one finished `CREATE CATALOG` of `name`.
+fn assert_created_once(statements: &[String], name: &str) {
+    let create = format!(r#"FINISHED CREATE CATALOG "{name}" USING tpch"#);
+    assert_eq!(
+        statements.iter().filter(|s| s.starts_with(&create)).count(),
+        1,
+        "{name}: {statements:#?}"
+    );
+}
+
 /// Failed queries in the coordinator's history that mention any of these names.
 fn failed_queries(trino: &RunningTrino, names: &[&str]) -> Vec<String> {
     trino
@@ -767,12 +777,7 @@ fn a_coordinator_killed_in_the_middle_of_a_pass_ends_with_every_catalog_created_
     let missing: Vec<&String> = names.iter().filter(|n| !persisted.contains(*n)).collect();
     assert_eq!(statements.len(), missing.len(), "{statements:#?}");
     for name in missing {
-        let create = format!(r#"FINISHED CREATE CATALOG "{name}" USING tpch"#);
-        assert_eq!(
-            statements.iter().filter(|s| s.starts_with(&create)).count(),
-            1,
-            "{name}: {statements:#?}"
-        );
+        assert_created_once(&statements, name);
     }
     assert_eq!(nations(&trino, "crash_000"), Ok(25));
     assert_eq!(nations(&trino, "crash_149"), Ok(25));
@@ -950,12 +955,7 @@ fn a_burst_of_503_answers_loses_nothing_and_repeats_nothing() {
     assert_eq!(proxy.answered_unavailable(), 15, "the whole burst was met");
     let statements = ddl(trino, &refs);
     for name in &names {
-        let create = format!(r#"FINISHED CREATE CATALOG "{name}" USING tpch"#);
-        assert_eq!(
-            statements.iter().filter(|s| s.starts_with(&create)).count(),
-            1,
-            "{name}: {statements:#?}"
-        );
+        assert_created_once(&statements, name);
     }
     assert_eq!(
         statements.len(),
@@ -994,10 +994,6 @@ fn a_configmap_swapped_while_a_pass_runs_ends_on_trino_as_the_last_generation_sa
             .collect()
     };
     let update = |n: u32, files: Vec<(String, String)>| {
-        let files: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(f, t)| (f.as_str(), t.as_str()))
-            .collect();
         common::kubelet_update(folder.path(), n, &files);
     };
     let listed = || -> Vec<String> {

@@ -350,17 +350,25 @@ pub fn changes(engine: &test_support::emulator::RunningEmulator) -> Vec<String> 
 /// One ConfigMap generation, written the way the kubelet's AtomicWriter does: payload into a new
 /// timestamped directory, `..data_tmp` link to it, rename over `..data`, visible links for new keys,
 /// stale visible links removed, old directory removed.
-pub fn kubelet_update(root: &Path, generation: u32, files: &[(&str, &str)]) {
+pub fn kubelet_update<N: AsRef<str>, T: AsRef<str>>(
+    root: &Path,
+    generation: u32,
+    files: &[(N, T)],
+) {
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_ref(), t.as_ref()))
+        .collect();
     let ts = format!("..2026_11_24_10_00_{generation:02}.{generation:09}");
     let new_dir = root.join(&ts);
     std::fs::create_dir(&new_dir).unwrap();
-    for (name, text) in files {
+    for (name, text) in &files {
         std::fs::write(new_dir.join(name), text).unwrap();
     }
     let old_target = std::fs::read_link(root.join("..data")).ok();
     std::os::unix::fs::symlink(&ts, root.join("..data_tmp")).unwrap();
     std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
-    for (name, _) in files {
+    for (name, _) in &files {
         let link = root.join(name);
         if std::fs::symlink_metadata(&link).is_err() {
             std::os::unix::fs::symlink(format!("..data/{name}"), &link).unwrap();
