@@ -215,6 +215,132 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, SyntaxError> {
         .collect()
 }
 
+/// How [`read`] turned a file's bytes into text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Valid UTF-8 (bytes that are not, in comments only, are skipped with the comments).
+    Utf8,
+    /// ISO-8859-1, one character per byte: how Trino and PrestoDB read every catalog file.
+    Latin1,
+}
+
+/// A file's entries, how its bytes were read, and what a user should hear about that (`line N: …`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub entries: Vec<Entry>,
+    pub encoding: Encoding,
+    pub notes: Vec<String>,
+}
+
+/// Reads a properties file's bytes. Trino and PrestoDB read catalog files with airlift's
+/// `loadPropertiesFrom`, which is `Properties.load(InputStream)`: ISO-8859-1, so a UTF-8 `é` reaches
+/// them as `Ã©`. The agent never hands the engine a user's bytes (it sends the text in SQL, or
+/// renders pure-ASCII files), so it can read files as they are written today:
+/// * valid UTF-8 is read as UTF-8;
+/// * bytes that are not UTF-8 in comments only are skipped with the comments (noted);
+/// * bytes that are not UTF-8 in a key or value make the file ISO-8859-1 as a whole — what the
+///   engine itself would read, and what an `etc/catalog` file written for it means (noted);
+/// * such bytes next to UTF-8 text are refused: the file mixes encodings, and either reading would
+///   change some value behind its writer's back.
+pub fn read(bytes: &[u8]) -> Result<Read, SyntaxError> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(Read {
+            entries: parse(text)?,
+            encoding: Encoding::Utf8,
+            notes: Vec::new(),
+        });
+    }
+    let bad_line = line_of_first_invalid_byte(bytes);
+    // Read twice with two different stand-ins for the bytes that are not UTF-8: both are ordinary
+    // characters to the reader, so the two readings differ exactly in the keys and values that hold
+    // such bytes.
+    let first = parse(&lossy(bytes, '\u{fffd}'))?;
+    let second = parse(&lossy(bytes, '\u{fffc}'))?;
+    let Some((holder, other)) = first.iter().zip(&second).find(|(a, b)| a != b) else {
+        return Ok(Read {
+            entries: first,
+            encoding: Encoding::Utf8,
+            notes: vec![format!(
+                "line {bad_line}: a comment holds bytes that are not UTF-8 (skipped with the comment)"
+            )],
+        });
+    };
+    let part = |entry: &Entry, other: &Entry| {
+        if entry.key != other.key {
+            "a property name".to_string()
+        } else {
+            format!("the value of {}", entry.key)
+        }
+    };
+    if let Some(utf8_line) = line_of_first_utf8_multibyte(bytes) {
+        return Err(SyntaxError {
+            line: holder.line,
+            reason: format!(
+                "{} holds bytes that are not UTF-8 (line {bad_line}), while line {utf8_line} holds \
+                 UTF-8 text: the file mixes encodings; save it as UTF-8",
+                part(holder, other)
+            ),
+        });
+    }
+    let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+    Ok(Read {
+        entries: parse(&text)?,
+        encoding: Encoding::Latin1,
+        notes: vec![format!(
+            "line {}: {} is not UTF-8: the file is read as ISO-8859-1, as Trino and PrestoDB read \
+             catalog files",
+            holder.line,
+            part(holder, other)
+        )],
+    })
+}
+
+/// The text with each run of bytes that are not UTF-8 replaced by `stand_in`.
+fn lossy(bytes: &[u8], stand_in: char) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            text.push(stand_in);
+        }
+    }
+    text
+}
+
+/// The physical line (1-based; `\n`, `\r\n` and `\r` end lines) that byte `at` is on.
+fn line_at(bytes: &[u8], at: usize) -> usize {
+    let before = &bytes[..at];
+    let ends = before
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count();
+    ends + 1
+}
+
+fn line_of_first_invalid_byte(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    for chunk in bytes.utf8_chunks() {
+        at += chunk.valid().len();
+        if !chunk.invalid().is_empty() {
+            break;
+        }
+    }
+    line_at(bytes, at)
+}
+
+/// The line of the first character that UTF-8 encodes in more than one byte, if any.
+fn line_of_first_utf8_multibyte(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for chunk in bytes.utf8_chunks() {
+        if let Some(i) = chunk.valid().find(|c: char| !c.is_ascii()) {
+            return Some(line_at(bytes, at + i));
+        }
+        at += chunk.valid().len() + chunk.invalid().len();
+    }
+    None
+}
+
 /// Escapes a key or value for a properties file in pure ASCII, so a reader using either ISO-8859-1
 /// (older Trino, PrestoDB) or UTF-8 gets the same string. Mirrors `Properties.saveConvert`.
 pub fn escape(text: &str, is_key: bool) -> String {
@@ -261,6 +387,53 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn utf8_is_read_as_utf8_and_bytes_that_are_not_in_a_comment_are_skipped_with_it() {
+        let read = read("k=Z\u{fc}rich\n".as_bytes()).unwrap();
+        assert_eq!(read.encoding, Encoding::Utf8);
+        assert_eq!(read.entries[0].value, "Z\u{fc}rich");
+        assert!(read.notes.is_empty());
+
+        let read = super::read(b"# Caf\xe9 du commerce\r\nk=Z\xc3\xbcrich\r\n").unwrap();
+        assert_eq!(read.encoding, Encoding::Utf8);
+        assert_eq!(read.entries[0].value, "Z\u{fc}rich");
+        assert_eq!(read.entries[0].line, 2);
+        assert_eq!(
+            read.notes,
+            ["line 1: a comment holds bytes that are not UTF-8 (skipped with the comment)"]
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_in_a_value_make_the_file_latin1() {
+        let read = read(b"a=1\rb=caf\xe9 \\\n  cr\xe8me\n").unwrap();
+        assert_eq!(read.encoding, Encoding::Latin1);
+        assert_eq!(read.entries[1].value, "caf\u{e9} cr\u{e8}me");
+        assert_eq!(
+            read.notes,
+            [
+                "line 2: the value of b is not UTF-8: the file is read as ISO-8859-1, as Trino and \
+                 PrestoDB read catalog files"
+            ]
+        );
+        // In a key too; escapes are still escapes.
+        let read = super::read(b"\xb5s=\\u00e9\n").unwrap();
+        assert_eq!(read.entries[0].key, "\u{b5}s");
+        assert_eq!(read.entries[0].value, "\u{e9}");
+        assert!(read.notes[0].starts_with("line 1: a property name is not UTF-8"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_next_to_utf8_text_are_refused() {
+        let err = read(b"# \xc3\xa9t\xc3\xa9\n\n\nk=caf\xe9\n").unwrap_err();
+        assert_eq!(err.line, 4);
+        assert_eq!(
+            err.reason,
+            "the value of k holds bytes that are not UTF-8 (line 4), while line 1 holds UTF-8 \
+             text: the file mixes encodings; save it as UTF-8"
+        );
     }
 
     #[test]

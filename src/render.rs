@@ -125,8 +125,11 @@ mod tests {
         };
         let text = render(&spec, "pg.properties", 1);
         assert!(text.is_ascii(), "{text}");
+        // PrestoDB keeps every character of a value.
         let back = parse_file("pg.properties", "pg", text.as_bytes(), Flavour::Presto).unwrap();
-        // Leading/trailing whitespace is trimmed on load, as airlift does.
+        assert_eq!(back, spec);
+        // Trino trims leading and trailing whitespace on load, as its airlift does.
+        let back = parse_file("pg.properties", "pg", text.as_bytes(), Flavour::Trino).unwrap();
         let mut expected = spec.clone();
         expected
             .properties

@@ -1,6 +1,7 @@
 //! Faults the agent must ride out, each made for real against the coordinator emulator: the engine
 //! down when the agent starts, statements slower than the timeout, the coordinator restarting in
-//! the middle of a long pass, a ConfigMap swapped while a pass runs. (Elsewhere: 503 bursts in
+//! the middle of a long pass, a ConfigMap swapped while a pass runs, a pass longer than `/healthz`'s
+//! threshold. (Elsewhere: 503 bursts in
 //! engine_client.rs, an answer lost mid-statement in dynamic.rs, the agent killed mid-pass and a
 //! state dir that cannot be written in hostile.rs, the folder deleted and re-created in folder.rs,
 //! the inotify limit in inotify_limit.rs.)
@@ -166,4 +167,53 @@ fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
             .unwrap();
         assert!(last.contains("'2'"), "{last}");
     }
+}
+
+#[test]
+fn healthz_stays_green_through_a_pass_longer_than_the_liveness_threshold() {
+    // /healthz calls a loop stuck when it has not stamped for max(3 resyncs, statement timeout +
+    // 60 s): 62 s here. A pass of 85 CREATEs at 0.8 s each outlasts that; it is alive all along,
+    // and a liveness probe must never see it otherwise (or the kubelet kills it, in a loop).
+    let engine = Emulator::trino()
+        .dynamic()
+        .memory_store()
+        .args(["--statement-latency", "800ms"])
+        .start();
+    let folder = Folder::new();
+    let count = 85;
+    for i in 0..count {
+        folder.write(&format!("c{i:03}.properties"), TPCH);
+    }
+    let agent = agent("run", folder.path(), &engine.url())
+        .args(["--statement-timeout", "2s", "--resync-interval", "5s"])
+        .start();
+    let started = Instant::now();
+    let mut samples = 0;
+    loop {
+        let (code, body) = agent.get("/healthz");
+        assert_eq!(
+            code,
+            200,
+            "/healthz after {:?} of a live pass ({} catalogs live): {body}",
+            started.elapsed(),
+            live(&engine).len()
+        );
+        samples += 1;
+        if agent.status()["last_pass"]["result"] == "converged" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the pass never ended"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let took = started.elapsed();
+    assert_eq!(live(&engine).len(), count);
+    // Without this the test proves nothing: the pass must have outlasted the threshold.
+    assert!(
+        took > Duration::from_secs(65),
+        "the pass took only {took:?}: make it longer"
+    );
+    eprintln!("{samples} answers of /healthz, all 200, through a pass of {took:?}");
 }

@@ -1,16 +1,25 @@
-//! The agent's properties reader against Java's own `Properties.load`, which is how Trino and
-//! PrestoDB read catalog files: thousands of generated and hostile inputs — escapes, continuations,
-//! odd whitespace and line ends, comments, separators, non-ASCII text, a BOM — read by both, and
-//! compared key by key. Where the agent refuses what Java accepts, the refusal must be one of its
-//! deliberate ones (a lone surrogate, which Java keeps and Trino would then carry around).
+//! The agent's properties reader against Java's `Properties.load` and against the engines' own
+//! catalog-file reader: thousands of generated and hostile files — escapes, continuations, odd
+//! whitespace and line ends, comments, separators, non-ASCII text, a BOM, bytes that are not UTF-8,
+//! ISO-8859-1 text, UTF-8 text broken off — read by all, and compared key by key.
 //!
-//! One JVM reads all the cases (`tests/java/PropsDump.java`, run as a source file). `PROPS_CASES`
-//! changes the number of cases, `PROPS_SEED` the seed.
+//! Trino 476 and PrestoDB 0.296 read catalog files with airlift's `loadPropertiesFrom`:
+//! `Properties.load(InputStream)`, ISO-8859-1. The test calls that very method from each engine's
+//! own jars (under the engine's Java) and requires it to read every case as `Properties.load` over
+//! ISO-8859-1 does. The agent reads a file that is valid UTF-8 as UTF-8 (it sends the engine the
+//! text, never the bytes) and must then equal `Properties.load` over a UTF-8 reader; a file with bytes
+//! that are not UTF-8 in a key or value it reads as the engines do, and must equal them. Where the
+//! agent refuses what Java accepts, the refusal must be one of its deliberate ones: a lone surrogate
+//! (which Java keeps and Trino would then carry around), or a file that mixes encodings.
+//!
+//! One JVM per reading reads all the cases (`tests/java/PropsDump.java`, run as a source file).
+//! `PROPS_CASES` changes the number of cases, `PROPS_SEED` the seed.
 
-use catalog_reloader::properties;
+use catalog_reloader::properties::{self, Encoding};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use test_support::real::Engines;
 
 /// Pieces that exercise every rule of `Properties.load`.
 const PIECES: &[&str] = &[
@@ -80,6 +89,27 @@ const PIECES: &[&str] = &[
     "= =",
 ];
 
+/// Bytes a file written in another encoding, or broken off, holds: ISO-8859-1 letters, UTF-8
+/// sequences cut short, stray continuation bytes, encoded surrogates, overlong and out-of-range forms.
+const BYTE_PIECES: &[&[u8]] = &[
+    b"\xe9",
+    b"caf\xe9",
+    b"\xfc",
+    b"\xa0",
+    b"\x85",
+    b"\xff",
+    b"\x80",
+    b"\xc3",
+    b"\xe2\x82",
+    b"\xf0\x9f\x98",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xc0\xaf",
+    b"\xc3\xa9",
+    b"\n# caf\xe9\n",
+    b"\n! \xff\xfe\r\n",
+];
+
 struct Rng(u64);
 
 impl Rng {
@@ -95,26 +125,40 @@ impl Rng {
     }
 }
 
-fn case(rng: &mut Rng) -> String {
-    let mut text = String::new();
+/// One file: a third valid UTF-8 text, a third ASCII with bytes of another encoding, a third
+/// anything.
+fn case(rng: &mut Rng) -> Vec<u8> {
+    let kind = rng.below(3);
+    let mut bytes = Vec::new();
     if rng.below(20) == 0 {
-        text.push('\u{feff}');
+        bytes.extend_from_slice("\u{feff}".as_bytes());
     }
     for _ in 0..1 + rng.below(30) {
-        if rng.below(10) == 0 {
-            // Any character at all, now and then.
-            let c = char::from_u32(rng.below(0x3_0000) as u32).unwrap_or('?');
-            text.push(c);
-        } else {
-            text.push_str(PIECES[rng.below(PIECES.len())]);
+        match (kind, rng.below(10)) {
+            (0, 0) => {
+                // Any character at all, now and then.
+                let c = char::from_u32(rng.below(0x3_0000) as u32).unwrap_or('?');
+                bytes.extend_from_slice(c.to_string().as_bytes());
+            }
+            (1, 0..=1) => bytes.push(0x80 + rng.below(0x80) as u8),
+            (2, 0..=2) => bytes.extend_from_slice(BYTE_PIECES[rng.below(BYTE_PIECES.len())]),
+            (1, _) => {
+                let piece = PIECES[rng.below(PIECES.len())];
+                if piece.is_ascii() {
+                    bytes.extend_from_slice(piece.as_bytes());
+                }
+            }
+            _ => bytes.extend_from_slice(PIECES[rng.below(PIECES.len())].as_bytes()),
         }
     }
-    text
+    bytes
 }
 
-fn java() -> Option<PathBuf> {
-    let candidate = std::env::var_os("JAVA_HOME")
-        .map(|home| Path::new(&home).join("bin/java"))
+fn java_in(home: Option<&Path>) -> Option<PathBuf> {
+    let candidate = home
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("JAVA_HOME").map(PathBuf::from))
+        .map(|home| home.join("bin/java"))
         .unwrap_or_else(|| PathBuf::from("java"));
     Command::new(&candidate)
         .arg("-version")
@@ -124,13 +168,105 @@ fn java() -> Option<PathBuf> {
         .map(|_| candidate)
 }
 
+/// Keys and values as hex UTF-16 code units, as PropsDump prints them; `None` when reading threw.
+type Answer = Option<BTreeMap<String, String>>;
+
+/// Runs PropsDump in `mode` over the cases in `dir`.
+fn java_answers(
+    java: &Path,
+    classpath: Option<&str>,
+    mode: &str,
+    dir: &Path,
+    count: usize,
+) -> Vec<Answer> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/PropsDump.java");
+    let mut command = Command::new(java);
+    if let Some(classpath) = classpath {
+        command.args(["-cp", classpath]);
+    }
+    let out = command
+        .arg(&source)
+        .arg(mode)
+        .arg(dir)
+        .arg(count.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{mode}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<Answer> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut words = line.split(' ');
+            let _index = words.next();
+            (words.next() == Some("ok")).then(|| {
+                words
+                    .map(|kv| {
+                        let (k, v) = kv.split_once('=').unwrap();
+                        (k.to_string(), v.to_string())
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    assert_eq!(answers.len(), count, "{mode}: one answer per case");
+    answers
+}
+
 fn hex(text: &str) -> String {
     text.encode_utf16().map(|u| format!("{u:04x}")).collect()
 }
 
+/// The classpath holding airlift's configuration jar (and the Guava it needs) in an engine's lib.
+fn engine_classpath(home: &Path) -> String {
+    let lib = home.join("lib");
+    let jars: Vec<String> = std::fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            let plain = name.rsplit('_').next().unwrap_or(name);
+            (plain.starts_with("configuration-") || plain.starts_with("guava-"))
+                && name.ends_with(".jar")
+        })
+        .map(|name| lib.join(name).display().to_string())
+        .collect();
+    assert_eq!(
+        jars.len(),
+        2,
+        "airlift configuration and Guava in {}: {jars:?}",
+        lib.display()
+    );
+    jars.join(":")
+}
+
+/// Java's `String.trim()` (code units up to U+0020 off both ends) on hex UTF-16 code units.
+fn java_trim_hex(hex: &str) -> String {
+    let units: Vec<&str> = hex
+        .as_bytes()
+        .chunks(4)
+        .map(|unit| std::str::from_utf8(unit).unwrap())
+        .collect();
+    let blank = |unit: &&str| u16::from_str_radix(unit, 16).unwrap() <= 0x20;
+    let start = units.iter().position(|u| !blank(u)).unwrap_or(units.len());
+    let end = units
+        .iter()
+        .rposition(|u| !blank(u))
+        .map_or(start, |e| e + 1);
+    units[start..end].concat()
+}
+
+/// Whether a UTF-8 reading put U+FFFD (a byte that was not UTF-8) in a key or a value.
+fn holds_replacement(answer: &BTreeMap<String, String>) -> bool {
+    let fffd = |text: &String| text.as_bytes().chunks(4).any(|unit| unit == b"fffd");
+    answer.iter().any(|(k, v)| fffd(k) || fffd(v))
+}
+
 #[test]
-fn the_agents_reader_reads_what_javas_properties_load_reads() {
-    let Some(java) = java() else {
+fn the_agents_reader_reads_what_java_and_the_engines_read() {
+    let Some(java) = java_in(None) else {
         assert!(
             std::env::var_os("REQUIRE_ENGINES").is_none(),
             "no Java on this machine, and REQUIRE_ENGINES=1"
@@ -148,64 +284,158 @@ fn the_agents_reader_reads_what_javas_properties_load_reads() {
         .unwrap_or(0x00c0_ffee);
     let mut rng = Rng(seed | 1);
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<String> = (0..count).map(|_| case(&mut rng)).collect();
-    for (i, text) in cases.iter().enumerate() {
-        std::fs::write(dir.path().join(format!("{i}.properties")), text).unwrap();
+    let cases: Vec<Vec<u8>> = (0..count).map(|_| case(&mut rng)).collect();
+    for (i, bytes) in cases.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i}.properties")), bytes).unwrap();
     }
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/PropsDump.java");
-    let out = Command::new(&java)
-        .arg(&source)
-        .arg(dir.path())
-        .arg(count.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answers = String::from_utf8(out.stdout).unwrap();
-    let mut compared = 0;
+    let utf8 = java_answers(&java, None, "utf8", dir.path(), count);
+    let latin1 = java_answers(&java, None, "latin1", dir.path(), count);
+
+    // The engines' own reader, from their own jars: ISO-8859-1, every case.
+    if let Some(engines) = Engines::required() {
+        for (engine, home, java_home, class) in [
+            (
+                "Trino",
+                &engines.trino_home,
+                &engines.trino_java_home,
+                "io.airlift.configuration.ConfigurationLoader",
+            ),
+            (
+                "PrestoDB",
+                &engines.presto_home,
+                &engines.presto_java_home,
+                "com.facebook.airlift.configuration.ConfigurationLoader",
+            ),
+        ] {
+            let java = java_in(Some(java_home)).expect("the engine's Java");
+            let classpath = engine_classpath(home);
+            let theirs = java_answers(
+                &java,
+                Some(&classpath),
+                &format!("loader:{class}"),
+                dir.path(),
+                count,
+            );
+            for (i, (engine_answer, latin1_answer)) in theirs.iter().zip(&latin1).enumerate() {
+                // Trino's airlift trims values with String.trim(); PrestoDB's keeps them.
+                let expected = latin1_answer.as_ref().map(|answer| {
+                    answer
+                        .iter()
+                        .map(|(k, v)| {
+                            let v = if engine == "Trino" {
+                                java_trim_hex(v)
+                            } else {
+                                v.clone()
+                            };
+                            (k.clone(), v)
+                        })
+                        .collect::<BTreeMap<_, _>>()
+                });
+                assert_eq!(
+                    engine_answer,
+                    &expected,
+                    "{engine} reads {:?} otherwise than Properties.load over ISO-8859-1",
+                    String::from_utf8_lossy(&cases[i])
+                );
+            }
+            eprintln!("{engine}'s loadPropertiesFrom read all {count} cases as ISO-8859-1");
+        }
+    }
+
+    let mut as_utf8 = 0;
+    let mut as_latin1 = 0;
+    let mut comments_skipped = 0;
+    let mut mixed = 0;
     let mut refused_alike = 0;
-    for (line, text) in answers.lines().zip(&cases) {
-        let mut words = line.split(' ');
-        let _index = words.next();
-        let verdict = words.next().unwrap();
-        let theirs: Option<BTreeMap<String, String>> = (verdict == "ok").then(|| {
-            words
-                .map(|kv| {
-                    let (k, v) = kv.split_once('=').unwrap();
-                    (k.to_string(), v.to_string())
-                })
-                .collect()
+    for (i, bytes) in cases.iter().enumerate() {
+        let shown = String::from_utf8_lossy(bytes);
+        let valid_utf8 = std::str::from_utf8(bytes).is_ok();
+        // Java keeps the last of duplicate keys, so what it read can hide an earlier value.
+        let duplicates = properties::parse(&shown).is_ok_and(|entries| {
+            let keys: std::collections::BTreeSet<&String> =
+                entries.iter().map(|e| &e.key).collect();
+            keys.len() < entries.len()
         });
-        match (properties::parse(text), theirs) {
-            (Ok(entries), Some(theirs)) => {
+        match properties::read(bytes) {
+            Ok(read) => {
                 // Java keeps the last of duplicate keys; the agent keeps them all (and refuses
                 // duplicates later, with both lines).
-                let ours: BTreeMap<String, String> = entries
+                let ours: BTreeMap<String, String> = read
+                    .entries
                     .into_iter()
                     .map(|e| (hex(&e.key), hex(&e.value)))
                     .collect();
-                assert_eq!(ours, theirs, "the two readers disagree on {text:?}");
-                compared += 1;
+                let theirs = match read.encoding {
+                    Encoding::Utf8 => {
+                        as_utf8 += 1;
+                        comments_skipped += usize::from(!valid_utf8);
+                        &utf8[i]
+                    }
+                    Encoding::Latin1 => {
+                        as_latin1 += 1;
+                        assert!(!valid_utf8, "valid UTF-8 read as ISO-8859-1: {shown:?}");
+                        assert!(
+                            duplicates || utf8[i].as_ref().is_some_and(holds_replacement),
+                            "read as ISO-8859-1, but no key or value holds a byte that is not UTF-8: {shown:?}"
+                        );
+                        &latin1[i]
+                    }
+                };
+                let theirs = theirs
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("the agent reads what Java refuses: {shown:?}"));
+                assert_eq!(
+                    &ours, theirs,
+                    "the readers disagree ({:?}) on {shown:?}",
+                    read.encoding
+                );
+                if bytes.is_ascii() {
+                    assert_eq!(
+                        Some(&ours),
+                        latin1[i].as_ref(),
+                        "ASCII read otherwise: {shown:?}"
+                    );
+                }
             }
-            (Err(_), None) => refused_alike += 1,
-            (Err(e), Some(_)) => assert!(
-                e.reason.contains("unpaired UTF-16 surrogate"),
-                "the agent refuses what Java reads, for no deliberate reason: {text:?}: {e:?}"
-            ),
-            (Ok(entries), None) => {
-                panic!("the agent reads what Java refuses: {text:?}: {entries:?}")
+            Err(e) if e.reason.contains("mixes encodings") => {
+                mixed += 1;
+                assert!(
+                    duplicates || utf8[i].as_ref().is_some_and(holds_replacement),
+                    "refused as mixed, but no key or value holds a byte that is not UTF-8: {shown:?}"
+                );
+                assert!(
+                    String::from_utf8_lossy(bytes)
+                        .chars()
+                        .any(|c| !c.is_ascii() && c != '\u{fffd}'),
+                    "refused as mixed without UTF-8 text: {shown:?}"
+                );
+            }
+            Err(e) if e.reason.contains("unpaired UTF-16 surrogate") => {}
+            Err(e) => {
+                assert!(
+                    utf8[i].is_none(),
+                    "the agent refuses what Java reads, for no deliberate reason: {shown:?}: {e:?}"
+                );
+                refused_alike += 1;
             }
         }
     }
-    eprintln!("{count} cases: {compared} read alike, {refused_alike} refused by both");
-    // The generator must keep reaching both sides.
-    assert!(
-        compared > count / 3,
-        "too few cases read by both: {compared}"
+    eprintln!(
+        "{count} cases: {as_utf8} read alike as UTF-8 ({comments_skipped} with bytes that are not \
+         UTF-8 in comments), {as_latin1} as ISO-8859-1, {mixed} refused as mixed, {refused_alike} \
+         refused by both"
     );
+    // The generator must keep reaching every side.
+    assert!(as_utf8 > count / 6, "too few read as UTF-8: {as_utf8}");
+    assert!(
+        as_latin1 > count / 10,
+        "too few read as ISO-8859-1: {as_latin1}"
+    );
+    assert!(
+        comments_skipped > count / 200,
+        "too few with comments skipped: {comments_skipped}"
+    );
+    assert!(mixed > count / 100, "too few mixed: {mixed}");
     assert!(
         refused_alike > count / 10,
         "too few refused by both: {refused_alike}"

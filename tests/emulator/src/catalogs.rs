@@ -139,7 +139,7 @@ impl CatalogManager {
         for (name, path) in files {
             let bytes = std::fs::read(&path)
                 .map_err(|e| StartupError(format!("{}: {e}", path.display())))?;
-            let entries = props::load(&bytes)
+            let entries = props::load(&bytes, self.engine == Engine::Trino)
                 .map_err(|e| StartupError(format!("{}: {e}", path.display())))?;
             let catalog = self.catalog_from_file(&name, &path, entries, &mut warnings)?;
             let validated = self.validate(&catalog.connector, &catalog.properties);

@@ -14,7 +14,7 @@ use crate::props;
 pub fn run(config: &Path) -> ExitCode {
     let port = std::fs::read(config)
         .ok()
-        .and_then(|bytes| props::load(&bytes).ok())
+        .and_then(|bytes| props::load(&bytes, true).ok())
         .and_then(|entries| {
             entries
                 .into_iter()

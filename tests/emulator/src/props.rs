@@ -2,7 +2,7 @@
 //!
 //! Reading follows `Properties.load(InputStream)` — bytes are ISO-8859-1, `\uXXXX` escapes,
 //! `=`/`:`/whitespace separators, `\` continuations, `#`/`!` comments — and then airlift's
-//! `ConfigurationLoader.loadPropertiesFrom`, which trims every value (rust-crates.md §1.3.4).
+//! `ConfigurationLoader.loadPropertiesFrom`, which trims every value in Trino (not in PrestoDB).
 //! Writing follows `Properties.store(OutputStream, null)`: a `#<Date.toString()>` line, then one
 //! `key=value` line per entry with `saveConvert` escaping (facts §1.5).
 
@@ -23,15 +23,20 @@ impl fmt::Display for PropsError {
     }
 }
 
-/// Parses a properties file as Trino does: Latin-1 bytes, Java escapes, trimmed values.
-/// Duplicate keys: the last one wins, as with `Hashtable.put`.
-pub fn load(bytes: &[u8]) -> Result<Vec<(String, String)>, PropsError> {
+/// Parses a properties file as the engines do: Latin-1 bytes, Java escapes, and values trimmed when
+/// `trim` (Trino 476's airlift trims them; PrestoDB 0.296's keeps them — measured with the engines'
+/// own `loadPropertiesFrom`). Duplicate keys: the last one wins, as with `Hashtable.put`.
+pub fn load(bytes: &[u8], trim: bool) -> Result<Vec<(String, String)>, PropsError> {
     // ISO-8859-1: every byte is the code point of the same value.
     let text: Vec<char> = bytes.iter().map(|&b| b as char).collect();
     let mut entries: Vec<(String, String)> = Vec::new();
     for line in logical_lines(&text) {
         let (key, value) = split_key_value(&line)?;
-        let value = value.trim_matches(is_java_trim).to_string();
+        let value = if trim {
+            value.trim_matches(is_java_trim).to_string()
+        } else {
+            value
+        };
         if let Some(existing) = entries.iter_mut().find(|(k, _)| *k == key) {
             existing.1 = value;
         } else {
@@ -242,7 +247,7 @@ mod tests {
     use super::*;
 
     fn loaded(text: &str) -> Vec<(String, String)> {
-        load(text.as_bytes()).unwrap()
+        load(text.as_bytes(), true).unwrap()
     }
 
     fn pair(k: &str, v: &str) -> (String, String) {
@@ -263,8 +268,12 @@ mod tests {
     }
 
     #[test]
-    fn values_are_trimmed_like_airlift() {
+    fn values_are_trimmed_like_trinos_airlift_and_kept_like_prestodbs() {
         assert_eq!(loaded("k = v   \n"), vec![pair("k", "v")]);
+        assert_eq!(
+            load(b"k = v \\t \n", false).unwrap(),
+            vec![pair("k", "v \t ")]
+        );
     }
 
     #[test]
@@ -282,12 +291,18 @@ mod tests {
 
     #[test]
     fn bytes_are_latin1_not_utf8() {
-        assert_eq!(load("k=café".as_bytes()).unwrap(), vec![pair("k", "cafÃ©")]);
+        assert_eq!(
+            load("k=café".as_bytes(), true).unwrap(),
+            vec![pair("k", "cafÃ©")]
+        );
     }
 
     #[test]
     fn malformed_unicode_escape_is_an_error() {
-        assert_eq!(load(b"k=\\uZZZZ"), Err(PropsError::MalformedUnicodeEscape));
+        assert_eq!(
+            load(b"k=\\uZZZZ", true),
+            Err(PropsError::MalformedUnicodeEscape)
+        );
     }
 
     #[test]
@@ -316,6 +331,6 @@ mod tests {
     fn store_then_load_round_trips() {
         let entries = vec![pair("k", "v:w=x#y!z\\ \u{1}é😀"), pair("e", "")];
         let text = store(&entries, "date");
-        assert_eq!(load(text.as_bytes()).unwrap(), entries);
+        assert_eq!(load(text.as_bytes(), true).unwrap(), entries);
     }
 }

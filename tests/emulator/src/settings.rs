@@ -206,7 +206,8 @@ struct EtcConfig {
 fn read_properties(path: &Path) -> Result<Option<HashMap<String, String>>, String> {
     match std::fs::read(path) {
         Ok(bytes) => {
-            let entries = props::load(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            let entries =
+                props::load(&bytes, true).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(Some(entries.into_iter().collect()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

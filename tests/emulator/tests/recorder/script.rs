@@ -479,6 +479,23 @@ pub fn presto_bad_catalog() -> Session {
     }
 }
 
+/// PrestoDB 0.296 with a value that ends in a space: its airlift (0.221) does not trim values as
+/// Trino's does, so the tpch connector is handed `4 ` and the start fails.
+pub fn presto_untrimmed_value() -> Session {
+    Session {
+        name: "untrimmed-value",
+        catalogs: vec![
+            ("tpch", TPCH),
+            ("spaced", "connector.name=tpch\ntpch.splits-per-node=4 \n"),
+        ],
+        ..presto_bad_catalog()
+    }
+}
+
 pub fn presto() -> Vec<Session> {
-    vec![presto_main(), presto_bad_catalog()]
+    vec![
+        presto_main(),
+        presto_bad_catalog(),
+        presto_untrimmed_value(),
+    ]
 }
