@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 
+/// How long a request may be retried (502/503/504, a page GET that failed) before a warning says so.
+const SLOW_RETRY_WARNING: Duration = Duration::from_secs(5);
+
 /// How to reach and authenticate to the coordinator.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -521,6 +524,8 @@ impl Client {
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<QueryResults, EngineError> {
         let mut attempt: u32 = 0;
+        let since = Instant::now();
+        let mut warned = false;
         loop {
             attempt += 1;
             let left = deadline.saturating_duration_since(Instant::now());
@@ -532,8 +537,12 @@ impl Client {
             let is_get = req.method() == reqwest::Method::GET;
             let retry_after = Duration::from_millis(u64::from(attempt.min(10)) * 100);
             let can_retry = Instant::now() + retry_after < deadline;
+            let mut why = String::new();
             let failed = match self.http.execute(req).await {
-                Ok(resp) if matches!(resp.status().as_u16(), 502..=504) && can_retry => None,
+                Ok(resp) if matches!(resp.status().as_u16(), 502..=504) && can_retry => {
+                    why = format!("HTTP {}", resp.status());
+                    None
+                }
                 Ok(resp) => {
                     let resp = self.check_status(resp).await?;
                     match resp.text().await {
@@ -558,7 +567,22 @@ impl Client {
                         self.unreachable(&e)
                     });
                 }
-                tracing::debug!(error = %self.unreachable(&e), attempt, "a result page failed; asking for it again");
+                let error = self.unreachable(&e);
+                tracing::debug!(%error, attempt, "a result page failed; asking for it again");
+                why = error.to_string();
+            }
+            // A few retries are routine (a gateway's hiccup); a long run of them is worth a word,
+            // once per request: the pass is not stuck, the engine (or what is before it) is.
+            if !warned && since.elapsed() >= SLOW_RETRY_WARNING {
+                warned = true;
+                tracing::warn!(
+                    tries = attempt,
+                    last = %why,
+                    "the engine has not answered properly for {}s ({attempt} tries, the last: \
+                     {why}); still trying until the statement timeout ({}s)",
+                    since.elapsed().as_secs(),
+                    self.config.statement_timeout.as_secs()
+                );
             }
             sleep(retry_after).await;
         }
