@@ -941,8 +941,10 @@ fn a_burst_of_503_answers_loses_nothing_and_repeats_nothing() {
     agent.wait_first_pass();
     let names: Vec<String> = (0..10).map(|i| format!("busy_{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    // 15 answers: the client asks again after 0.1, 0.2 … 1 s, ~10 s in all.
-    proxy.answer_unavailable(15);
+    // 20 answers: the client asks again after 0.1, 0.2 … 1 s, ~15 s in all. (A resync pass's
+    // `/v1/info` may take one or two and end that pass; the next request then meets the rest,
+    // well over the 5 s that earn a warning.)
+    proxy.answer_unavailable(20);
     for name in &names {
         folder.write(&format!("{name}.properties"), TPCH);
     }
@@ -953,8 +955,8 @@ fn a_burst_of_503_answers_loses_nothing_and_repeats_nothing() {
             .all(|n| status["catalogs"][n]["state"] == "applied")
             .then_some(())
     });
-    assert_eq!(proxy.answered_unavailable(), 15, "the whole burst was met");
-    // ~10 s of 503s is more than a hiccup: said once, with what the engine answered.
+    assert_eq!(proxy.answered_unavailable(), 20, "the whole burst was met");
+    // ~15 s of 503s is more than a hiccup: said once, with what the engine answered.
     let log = agent.log_text();
     let warnings: Vec<&str> = log
         .lines()
