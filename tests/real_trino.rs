@@ -1257,6 +1257,67 @@ fn the_agent_killed_in_the_middle_of_a_pass_loses_nothing_and_sends_nothing_twic
     }
 }
 
+/// The random source of the model tests below (xorshift).
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// A model test's catalog file.
+fn model_text(splits: usize) -> String {
+    format!("connector.name=tpch\ntpch.splits-per-node={splits}\n")
+}
+
+/// The finished `CREATE CATALOG` Trino's history shows for a model file, as [`ddl`] gives it.
+fn model_create(name: &str, text: &str) -> String {
+    let splits = text.lines().nth(1).unwrap().rsplit('=').next().unwrap();
+    format!(
+        "FINISHED CREATE CATALOG \"{name}\" USING tpch WITH (\"tpch.splits-per-node\" = '{splits}')"
+    )
+}
+
+/// The finished `DROP CATALOG` of a model catalog, as [`ddl`] gives it.
+fn model_drop(name: &str) -> String {
+    format!("FINISHED DROP CATALOG \"{name}\"")
+}
+
+/// The end of a model step: waits until Trino lists exactly the model's catalogs among `names`, has
+/// received at least the `needed` statements since the first `before` of its history, and the agent
+/// has converged; then, after a quiet moment, requires those statements to be exactly `needed`.
+fn assert_model_step(
+    trino: &RunningTrino,
+    agent: &common::RunningAgent,
+    names: &[&str],
+    model: &std::collections::BTreeMap<&str, String>,
+    before: usize,
+    mut needed: Vec<String>,
+    context: &str,
+) {
+    let want: Vec<&str> = model.keys().copied().collect();
+    wait_for(REAL_PATIENCE, context, || {
+        let live: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| trino.has_catalog(n))
+            .collect();
+        (live == want
+            && ddl(trino, names).len() - before >= needed.len()
+            && agent.status()["last_pass"]["result"] == "converged")
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut sent = ddl(trino, names)[before..].to_vec();
+    sent.sort();
+    needed.sort();
+    assert_eq!(sent, needed, "{context}");
+}
+
 /// The model-based test of tests/model.rs, shorter, on the real engine: random writes, atomic
 /// saves, renames and deletes; after each, Trino's catalogs are the model's and the statements it
 /// received exactly the ones the model needs.
@@ -1273,25 +1334,11 @@ fn a_random_folder_history_ends_on_trino_as_the_model_says() {
         .start();
     agent.wait_first_pass();
     const NAMES: [&str; 4] = ["model_a", "model_b", "model_c", "model_d"];
-    let mut seed: u64 = 0x0ddba11;
-    let mut below = |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
-    let text = |splits: usize| format!("connector.name=tpch\ntpch.splits-per-node={splits}\n");
-    let create = |name: &str, text: &str| {
-        let splits = text.lines().nth(1).unwrap().rsplit('=').next().unwrap();
-        format!(
-            "FINISHED CREATE CATALOG \"{name}\" USING tpch WITH (\"tpch.splits-per-node\" = '{splits}')"
-        )
-    };
-    let drop_ = |name: &str| format!("FINISHED DROP CATALOG \"{name}\"");
+    let mut rng = Xorshift(0x0ddba11);
     let mut model: std::collections::BTreeMap<&str, String> = Default::default();
     for step in 0..20 {
         let before = ddl(trino, &NAMES).len();
-        let name = NAMES[below(NAMES.len())];
+        let name = NAMES[rng.below(NAMES.len())];
         let file = format!("{name}.properties");
         let mut needed = Vec::new();
         let replace = |model: &mut std::collections::BTreeMap<&str, String>,
@@ -1299,62 +1346,46 @@ fn a_random_folder_history_ends_on_trino_as_the_model_says() {
                        new: String,
                        needed: &mut Vec<String>| {
             match model.get(name) {
-                None => needed.push(create(name, &new)),
+                None => needed.push(model_create(name, &new)),
                 Some(old) if *old != new => {
-                    needed.push(drop_(name));
-                    needed.push(create(name, &new));
+                    needed.push(model_drop(name));
+                    needed.push(model_create(name, &new));
                 }
                 Some(_) => {}
             }
             model.insert(name, new);
         };
-        match below(5) {
+        match rng.below(5) {
             0 | 1 => {
-                let new = text(1 + below(3));
+                let new = model_text(1 + rng.below(3));
                 folder.write(&file, &new);
                 replace(&mut model, name, new, &mut needed);
             }
             2 => {
-                let new = text(1 + below(3));
+                let new = model_text(1 + rng.below(3));
                 staging.write(&file, &new);
                 std::fs::rename(staging.file(&file), folder.file(&file)).unwrap();
                 replace(&mut model, name, new, &mut needed);
             }
             3 => {
-                let to = NAMES[below(NAMES.len())];
+                let to = NAMES[rng.below(NAMES.len())];
                 if to != name
                     && let Some(moved) = model.remove(name)
                 {
                     folder.rename(&file, &format!("{to}.properties"));
-                    needed.push(drop_(name));
+                    needed.push(model_drop(name));
                     replace(&mut model, to, moved, &mut needed);
                 }
             }
             _ => {
                 if model.remove(name).is_some() {
                     folder.remove(&file);
-                    needed.push(drop_(name));
+                    needed.push(model_drop(name));
                 }
             }
         }
-        let want: Vec<&str> = model.keys().copied().collect();
         let context = format!("step {step}, model {model:?}");
-        wait_for(REAL_PATIENCE, &context, || {
-            let live: Vec<&str> = NAMES
-                .iter()
-                .copied()
-                .filter(|n| trino.has_catalog(n))
-                .collect();
-            (live == want
-                && ddl(trino, &NAMES).len() - before >= needed.len()
-                && agent.status()["last_pass"]["result"] == "converged")
-                .then_some(())
-        });
-        std::thread::sleep(Duration::from_millis(300));
-        let mut sent = ddl(trino, &NAMES)[before..].to_vec();
-        sent.sort();
-        needed.sort();
-        assert_eq!(sent, needed, "{context}");
+        assert_model_step(trino, &agent, &NAMES, &model, before, needed, &context);
     }
     for name in model.keys() {
         assert_eq!(nations(trino, name), Ok(25), "{name}");
@@ -1374,21 +1405,7 @@ fn random_configmap_generations_and_restarts_end_on_trino_as_the_model_says() {
     };
     let mut trino = Trino::dynamic().memory_store().start(&engines);
     const NAMES: [&str; 4] = ["cm_a", "cm_b", "cm_c", "cm_d"];
-    let mut seed: u64 = 0x005e_edc0_ffee;
-    let mut below = |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
-    let text = |splits: usize| format!("connector.name=tpch\ntpch.splits-per-node={splits}\n");
-    let create = |name: &str, text: &str| {
-        let splits = text.lines().nth(1).unwrap().rsplit('=').next().unwrap();
-        format!(
-            "FINISHED CREATE CATALOG \"{name}\" USING tpch WITH (\"tpch.splits-per-node\" = '{splits}')"
-        )
-    };
-    let drop_ = |name: &str| format!("FINISHED DROP CATALOG \"{name}\"");
+    let mut rng = Xorshift(0x005e_edc0_ffee);
     let folder = Folder::new();
     let swap = |generation: u32, model: &std::collections::BTreeMap<&str, String>| {
         let files: Vec<(String, &String)> = model
@@ -1408,7 +1425,7 @@ fn random_configmap_generations_and_restarts_end_on_trino_as_the_model_says() {
     for step in 1..=14u32 {
         let mut before = ddl(&trino, &NAMES).len();
         let mut needed = Vec::new();
-        let kind = if step % 5 == 0 { below(2) + 1 } else { 0 };
+        let kind = if step % 5 == 0 { rng.below(2) + 1 } else { 0 };
         let what = match kind {
             1 => "restart",
             2 => "restart with a swap while down",
@@ -1417,18 +1434,18 @@ fn random_configmap_generations_and_restarts_end_on_trino_as_the_model_says() {
         if kind != 1 {
             let mut next: std::collections::BTreeMap<&str, String> = Default::default();
             for name in NAMES {
-                if below(3) > 0 {
-                    next.insert(name, text(1 + below(2)));
+                if rng.below(3) > 0 {
+                    next.insert(name, model_text(1 + rng.below(2)));
                 }
             }
             if kind == 0 {
                 for name in NAMES {
                     match (model.get(name), next.get(name)) {
-                        (None, Some(new)) => needed.push(create(name, new)),
-                        (Some(_), None) => needed.push(drop_(name)),
+                        (None, Some(new)) => needed.push(model_create(name, new)),
+                        (Some(_), None) => needed.push(model_drop(name)),
                         (Some(old), Some(new)) if old != new => {
-                            needed.push(drop_(name));
-                            needed.push(create(name, new));
+                            needed.push(model_drop(name));
+                            needed.push(model_create(name, new));
                         }
                         _ => {}
                     }
@@ -1440,11 +1457,7 @@ fn random_configmap_generations_and_restarts_end_on_trino_as_the_model_says() {
         if kind != 0 {
             // The new process has forgotten every catalog (and its history starts empty).
             restarts += 1;
-            needed = model
-                .values()
-                .zip(model.keys())
-                .map(|(t, n)| create(n, t))
-                .collect();
+            needed = model.iter().map(|(n, t)| model_create(n, t)).collect();
             trino.stop();
             if kind == 2 {
                 swap(step, &model);
@@ -1452,24 +1465,8 @@ fn random_configmap_generations_and_restarts_end_on_trino_as_the_model_says() {
             trino.start_again();
             before = 0;
         }
-        let want: Vec<&str> = model.keys().copied().collect();
         let context = format!("step {step} ({what}), model {model:?}");
-        wait_for(REAL_PATIENCE, &context, || {
-            let live: Vec<&str> = NAMES
-                .iter()
-                .copied()
-                .filter(|n| trino.has_catalog(n))
-                .collect();
-            (live == want
-                && ddl(&trino, &NAMES).len() - before >= needed.len()
-                && agent.status()["last_pass"]["result"] == "converged")
-                .then_some(())
-        });
-        std::thread::sleep(Duration::from_millis(300));
-        let mut sent = ddl(&trino, &NAMES)[before..].to_vec();
-        sent.sort();
-        needed.sort();
-        assert_eq!(sent, needed, "{context}");
+        assert_model_step(&trino, &agent, &NAMES, &model, before, needed, &context);
     }
     assert!(restarts >= 2, "the sequence must restart Trino: {restarts}");
     for name in model.keys() {
