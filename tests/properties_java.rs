@@ -15,7 +15,10 @@
 //! One JVM per reading reads all the cases (`tests/java/PropsDump.java`, run as a source file).
 //! `PROPS_CASES` changes the number of cases, `PROPS_SEED` the seed.
 
-use catalog_reloader::properties::{self, Encoding};
+#[path = "java/props_oracle.rs"]
+mod props_oracle;
+
+use props_oracle::{Answer, Verdict, judge, parse_answer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -168,9 +171,6 @@ fn java_in(home: Option<&Path>) -> Option<PathBuf> {
         .map(|_| candidate)
 }
 
-/// Keys and values as hex UTF-16 code units, as PropsDump prints them; `None` when reading threw.
-type Answer = Option<BTreeMap<String, String>>;
-
 /// Runs PropsDump in `mode` over the cases in `dir`.
 fn java_answers(
     java: &Path,
@@ -199,25 +199,10 @@ fn java_answers(
     let answers: Vec<Answer> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|line| {
-            let mut words = line.split(' ');
-            let _index = words.next();
-            (words.next() == Some("ok")).then(|| {
-                words
-                    .map(|kv| {
-                        let (k, v) = kv.split_once('=').unwrap();
-                        (k.to_string(), v.to_string())
-                    })
-                    .collect()
-            })
-        })
+        .map(parse_answer)
         .collect();
     assert_eq!(answers.len(), count, "{mode}: one answer per case");
     answers
-}
-
-fn hex(text: &str) -> String {
-    text.encode_utf16().map(|u| format!("{u:04x}")).collect()
 }
 
 /// The classpath holding airlift's configuration jar (and the Guava it needs) in an engine's lib.
@@ -256,12 +241,6 @@ fn java_trim_hex(hex: &str) -> String {
         .rposition(|u| !blank(u))
         .map_or(start, |e| e + 1);
     units[start..end].concat()
-}
-
-/// Whether a UTF-8 reading put U+FFFD (a byte that was not UTF-8) in a key or a value.
-fn holds_replacement(answer: &BTreeMap<String, String>) -> bool {
-    let fffd = |text: &String| text.as_bytes().chunks(4).any(|unit| unit == b"fffd");
-    answer.iter().any(|(k, v)| fffd(k) || fffd(v))
 }
 
 #[test]
@@ -348,76 +327,17 @@ fn the_agents_reader_reads_what_java_and_the_engines_read() {
     let mut mixed = 0;
     let mut refused_alike = 0;
     for (i, bytes) in cases.iter().enumerate() {
-        let shown = String::from_utf8_lossy(bytes);
-        let valid_utf8 = std::str::from_utf8(bytes).is_ok();
-        // Java keeps the last of duplicate keys, so what it read can hide an earlier value.
-        let duplicates = properties::parse(&shown).is_ok_and(|entries| {
-            let keys: std::collections::BTreeSet<&String> =
-                entries.iter().map(|e| &e.key).collect();
-            keys.len() < entries.len()
-        });
-        match properties::read(bytes) {
-            Ok(read) => {
-                // Java keeps the last of duplicate keys; the agent keeps them all (and refuses
-                // duplicates later, with both lines).
-                let ours: BTreeMap<String, String> = read
-                    .entries
-                    .into_iter()
-                    .map(|e| (hex(&e.key), hex(&e.value)))
-                    .collect();
-                let theirs = match read.encoding {
-                    Encoding::Utf8 => {
-                        as_utf8 += 1;
-                        comments_skipped += usize::from(!valid_utf8);
-                        &utf8[i]
-                    }
-                    Encoding::Latin1 => {
-                        as_latin1 += 1;
-                        assert!(!valid_utf8, "valid UTF-8 read as ISO-8859-1: {shown:?}");
-                        assert!(
-                            duplicates || utf8[i].as_ref().is_some_and(holds_replacement),
-                            "read as ISO-8859-1, but no key or value holds a byte that is not UTF-8: {shown:?}"
-                        );
-                        &latin1[i]
-                    }
-                };
-                let theirs = theirs
-                    .as_ref()
-                    .unwrap_or_else(|| panic!("the agent reads what Java refuses: {shown:?}"));
-                assert_eq!(
-                    &ours, theirs,
-                    "the readers disagree ({:?}) on {shown:?}",
-                    read.encoding
-                );
-                if bytes.is_ascii() {
-                    assert_eq!(
-                        Some(&ours),
-                        latin1[i].as_ref(),
-                        "ASCII read otherwise: {shown:?}"
-                    );
-                }
+        match judge(bytes, &utf8[i], &latin1[i]) {
+            Verdict::Utf8 {
+                comments_skipped: skipped,
+            } => {
+                as_utf8 += 1;
+                comments_skipped += usize::from(skipped);
             }
-            Err(e) if e.reason.contains("mixes encodings") => {
-                mixed += 1;
-                assert!(
-                    duplicates || utf8[i].as_ref().is_some_and(holds_replacement),
-                    "refused as mixed, but no key or value holds a byte that is not UTF-8: {shown:?}"
-                );
-                assert!(
-                    String::from_utf8_lossy(bytes)
-                        .chars()
-                        .any(|c| !c.is_ascii() && c != '\u{fffd}'),
-                    "refused as mixed without UTF-8 text: {shown:?}"
-                );
-            }
-            Err(e) if e.reason.contains("unpaired UTF-16 surrogate") => {}
-            Err(e) => {
-                assert!(
-                    utf8[i].is_none(),
-                    "the agent refuses what Java reads, for no deliberate reason: {shown:?}: {e:?}"
-                );
-                refused_alike += 1;
-            }
+            Verdict::Latin1 => as_latin1 += 1,
+            Verdict::Mixed => mixed += 1,
+            Verdict::LoneSurrogate => {}
+            Verdict::RefusedAlike => refused_alike += 1,
         }
     }
     eprintln!(
