@@ -111,8 +111,12 @@ pub fn judge(bytes: &[u8], utf8: &Answer, latin1: &Answer) -> Verdict {
                 lossy_in_a_value,
                 "refused as mixed, but no key or value holds a byte that is not UTF-8: {shown:?}"
             );
+            // UTF-8 text: a character of more than one byte among the valid UTF-8 (a U+FFFD
+            // written as such counts; one that stands in for bad bytes in `shown` does not).
             assert!(
-                shown.chars().any(|c| !c.is_ascii() && c != '\u{fffd}'),
+                bytes
+                    .utf8_chunks()
+                    .any(|chunk| chunk.valid().chars().any(|c| !c.is_ascii())),
                 "refused as mixed without UTF-8 text: {shown:?}"
             );
             Verdict::Mixed
