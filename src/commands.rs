@@ -24,8 +24,8 @@ macro_rules! say_err {
 
 use crate::catalog::{self, Flavour, redact_value};
 use crate::config::{
-    CheckArgs, EngineArgs, EngineChoice, FolderArgs, HealthArgs, OutputFormat, PlanArgs,
-    RestartArgs, RunArgs, SyncArgs, ValidateArgs,
+    CheckArgs, EngineArgs, EngineChoice, FolderArgs, FollowArgs, HealthArgs, OutputFormat,
+    PlanArgs, RestartArgs, RunArgs, SyncArgs, ValidateArgs,
 };
 use crate::engine::Client;
 use crate::files;
@@ -87,13 +87,26 @@ fn build_agent(
         }
         None => ledger::Store::in_memory(),
     };
+    let mut restart_options = restart.options();
+    if let Some(file) = &restart.cluster_key_file {
+        if restart.target_dir.is_none() {
+            return Err(
+                "--cluster-key-file leads followers in restart mode: it needs --target-dir".into(),
+            );
+        }
+        restart_options.cluster_key = Some(crate::follow::ClusterKey::load(file)?);
+    } else if restart.follower_port.is_some() {
+        return Err(
+            "--follower-port needs --cluster-key-file (the secret the followers share)".into(),
+        );
+    }
     let settings = Settings {
         catalog_dir: folder.catalog_dir.clone(),
         forced_flavour: folder.forced_flavour(),
         mode: engine.mode,
         adopt: engine.adopt,
         max_changes_per_minute: wiring.max_changes_per_minute,
-        restart: restart.options(),
+        restart: restart_options,
         render_only: wiring.render_only,
     };
     Agent::new(
@@ -356,6 +369,12 @@ pub async fn run(args: &RunArgs) -> ExitCode {
     if let Some(api) = api {
         router = router.merge(crate::api::router(api));
     }
+    // Checked by build_agent: a key file goes with a target folder.
+    if let (Some(file), Some(target)) = (&args.restart.cluster_key_file, &args.restart.target_dir)
+        && let Ok(key) = crate::follow::ClusterKey::load(file)
+    {
+        router = router.merge(crate::follow::leader_router(target.clone(), key));
+    }
     let server = tokio::spawn(server::serve(listener, router, shutdown_rx.clone()));
 
     let source = match args.watch.poll.and_then(|p| p.0) {
@@ -402,6 +421,105 @@ pub async fn run(args: &RunArgs) -> ExitCode {
 }
 
 /// `health`: one GET of the agent's own probe, on the loopback address when it listens on all.
+/// `follow`: a worker's catalog folder kept at the leader's released definitions.
+pub async fn follow(args: &FollowArgs) -> ExitCode {
+    use crate::follow::{ClusterKey, Follower, FollowerStatus};
+    let key = match ClusterKey::load(&args.cluster_key_file) {
+        Ok(key) => key,
+        Err(e) => {
+            say_err!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let store = args.state_dir.clone().map_or_else(
+        || {
+            let mut name = args
+                .target_dir
+                .file_name()
+                .unwrap_or_default()
+                .to_os_string();
+            name.push(".catalog-reloader-released");
+            args.target_dir.with_file_name(name)
+        },
+        |dir| dir.join("released"),
+    );
+    if let Err(e) = std::fs::create_dir_all(&args.target_dir) {
+        say_err!(
+            "error: cannot create --target-dir {}: {e}",
+            args.target_dir.display()
+        );
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let follower = Follower {
+        source: args.catalog_dir.clone(),
+        target: args.target_dir.clone(),
+        store,
+        flavour: match args.engine {
+            crate::config::FollowEngine::Trino => Flavour::Trino,
+            crate::config::FollowEngine::Presto => Flavour::Presto,
+        },
+        key,
+    };
+    let status = Arc::new(std::sync::Mutex::new(FollowerStatus::default()));
+    let (shutdown_tx, shutdown_rx) = watch_channel::channel(false);
+    let server = if args.once {
+        None
+    } else {
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                say_err!("error: cannot listen on {}: {e}", args.listen);
+                return ExitCode::from(EXIT_ERROR);
+            }
+        };
+        Some(tokio::spawn(server::serve(
+            listener,
+            crate::follow::follower_router(status.clone()),
+            shutdown_rx.clone(),
+        )))
+    };
+    tracing::info!(
+        catalog_dir = %args.catalog_dir.display(),
+        target_dir = %args.target_dir.display(),
+        leader = %args.leader,
+        once = args.once,
+        "catalog-reloader follows the leader"
+    );
+    let deadline = args
+        .once
+        .then(|| tokio::time::Instant::now() + args.timeout);
+    let run = crate::follow::run(
+        follower,
+        args.leader.clone(),
+        args.interval,
+        status.clone(),
+        deadline,
+        shutdown_rx,
+    );
+    let complete = tokio::select! {
+        complete = run => complete,
+        () = wait_for_signal() => false,
+    };
+    let _ = shutdown_tx.send(true);
+    if let Some(server) = server {
+        let _ = server.await;
+    }
+    if args.once {
+        if complete {
+            tracing::info!("the folder holds every released catalog");
+            return ExitCode::SUCCESS;
+        }
+        let s = status.lock().expect("status lock");
+        tracing::error!(
+            waiting = ?s.announcement.waiting.keys().collect::<Vec<_>>(),
+            leader_error = s.leader_error.as_deref().unwrap_or("(none)"),
+            "the folder does not hold every released catalog at the timeout"
+        );
+        return ExitCode::from(EXIT_DEGRADED);
+    }
+    ExitCode::SUCCESS
+}
+
 pub async fn health(args: &HealthArgs) -> ExitCode {
     let mut addr = args.listen;
     if addr.ip().is_unspecified() {

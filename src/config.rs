@@ -51,6 +51,10 @@ pub enum Command {
     /// Ask a running agent's /healthz (or /readyz): exit 0 when it answers 200, 1 otherwise. For
     /// container health checks in images without a shell
     Health(HealthArgs),
+    /// A worker's catalog folder on a cluster without a shared volume (a worker pod): render the
+    /// local copy of the catalog files, but only at the definitions the leader (`run` with
+    /// --cluster-key-file) has released
+    Follow(FollowArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -194,6 +198,17 @@ pub struct RestartArgs {
     /// Restart mode: how long Docker waits for the coordinator to stop before killing it
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "CATALOG_RELOADER_STOP_TIMEOUT")]
     pub stop_timeout: Duration,
+
+    /// Restart mode, clusters without a shared volume: lead `follow` agents. GET /v1/released
+    /// publishes the target folder's catalogs keyed with this secret (a file), and a worker is
+    /// restarted only once its follower holds them
+    #[arg(long, value_name = "FILE", env = "CATALOG_RELOADER_CLUSTER_KEY_FILE")]
+    pub cluster_key_file: Option<PathBuf>,
+
+    /// Restart mode, clusters without a shared volume: the port of each worker's `follow` agent,
+    /// asked at the worker's own address (needs --cluster-key-file)
+    #[arg(long, value_name = "PORT", env = "CATALOG_RELOADER_FOLLOWER_PORT")]
+    pub follower_port: Option<u16>,
 }
 
 impl RestartArgs {
@@ -211,6 +226,8 @@ impl RestartArgs {
             }),
             min_restart_interval: self.min_restart_interval,
             min_active_workers: self.min_active_workers,
+            follower_port: self.follower_port,
+            cluster_key: None,
         }
     }
 
@@ -341,6 +358,62 @@ pub struct CheckArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, env = "CATALOG_RELOADER_OUTPUT")]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FollowArgs {
+    /// This node's copy of the catalog files (the ConfigMap volume)
+    #[arg(long, value_name = "DIR", env = "CATALOG_RELOADER_CATALOG_DIR")]
+    pub catalog_dir: PathBuf,
+
+    /// This node's catalog folder, where released catalogs are written
+    #[arg(long, value_name = "DIR", env = "CATALOG_RELOADER_TARGET_DIR")]
+    pub target_dir: PathBuf,
+
+    /// Where copies of the released definitions are kept, to put one back when the leader
+    /// withdraws its successor (default: DIR/.catalog-reloader-released beside --target-dir)
+    #[arg(long, value_name = "DIR", env = "CATALOG_RELOADER_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Engine flavour, as the leader's (it decides how values are read)
+    #[arg(long, value_enum, env = "CATALOG_RELOADER_ENGINE")]
+    pub engine: FollowEngine,
+
+    /// The leader's address (its --listen), e.g. http://presto-catalog-reloader:9480
+    #[arg(long, value_name = "URL", env = "CATALOG_RELOADER_LEADER")]
+    pub leader: String,
+
+    /// The secret shared with the leader (a file)
+    #[arg(long, value_name = "FILE", env = "CATALOG_RELOADER_CLUSTER_KEY_FILE")]
+    pub cluster_key_file: PathBuf,
+
+    /// Address of /v1/rendered, /healthz and /readyz (the leader asks the port at this node's address)
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:9480",
+        env = "CATALOG_RELOADER_LISTEN"
+    )]
+    pub listen: SocketAddr,
+
+    /// How often the leader is asked
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_nonzero_duration, env = "CATALOG_RELOADER_INTERVAL")]
+    pub interval: Duration,
+
+    /// An init step: exit 0 once the folder holds every released catalog, or at --timeout with
+    /// what it holds (exit 1)
+    #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_ONCE")]
+    pub once: bool,
+
+    /// With --once: how long to wait for the leader and for this node's copy of the files
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_nonzero_duration, env = "CATALOG_RELOADER_TIMEOUT")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FollowEngine {
+    Trino,
+    Presto,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod files;
+pub mod follow;
 pub mod ledger;
 pub mod metrics;
 pub mod plan;

@@ -69,6 +69,7 @@ fn main() -> ExitCode {
             Command::Plan(args) => commands::plan(args).await,
             Command::Check(args) => commands::check(args).await,
             Command::Health(args) => commands::health(args).await,
+            Command::Follow(args) => commands::follow(args).await,
             Command::Validate(_) => unreachable!("handled above"),
         }
     })

@@ -6,13 +6,20 @@
 
 use super::{Agent, catalog_names};
 use crate::catalog::Flavour;
+use crate::engine::client::ServerInfo;
 use crate::engine::cluster::{self, Node, NodeError, NodeLimits};
+use crate::follow;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// How long the roll waits for enough other workers to be active before it gives up for this
 /// pass (a worker restarted by someone else, or still joining).
 const ENOUGH_WORKERS_WAIT: Duration = Duration::from_secs(60);
+
+/// How long the roll waits for a worker's follower to hold the released catalogs: kubelet
+/// updates a pod's ConfigMap volume within its sync period plus its cache's time to live (a
+/// minute each by default), so one pod may see a change two minutes after another.
+const FOLLOWER_WAIT: Duration = Duration::from_secs(180);
 
 /// How a roll of the workers ended, when it did not end with every worker serving the folder.
 pub(super) enum RollStop {
@@ -67,20 +74,14 @@ impl Agent {
         let limits = self.node_limits();
         let min = self.settings.restart.min_active_workers;
         let heartbeats = self.heartbeats.clone();
+        let rendered_at_ms = self.ledger.restart.rendered_at_ms;
         let mut restarted = 0;
         for worker in workers {
-            if let Some(expected) = &expected
-                && let Ok(announced) = self.client.announced_catalogs().await
-                && announced.get(&worker.id) == Some(expected)
-            {
-                tracing::debug!(node = %worker.id, "the worker already runs the folder's catalogs");
-                continue;
-            }
             // The node's own word before it is asked to shut down: a coordinator never is here
             // (its restart is the last step). One the coordinator lists active but the agent
             // cannot reach (its address is internal to a network the agent is not on) stops the
             // roll with the reason, before anything restarts.
-            match self
+            let info = match self
                 .client
                 .for_node(&worker.uri)
                 .info_within(Duration::from_secs(5))
@@ -90,13 +91,34 @@ impl Agent {
                     tracing::warn!(node = %worker.id, uri = %worker.uri, "listed as a worker but says it is a coordinator; not restarted as a worker");
                     continue;
                 }
-                Ok(_) => {}
+                Ok(info) => info,
                 Err(e) => {
                     return Err(RollStop::Waiting(format!(
                         "worker {} does not answer the agent at {}: {e}",
                         worker.id, worker.uri
                     )));
                 }
+            };
+            // Done already when it started after the files were written (an earlier pass that
+            // stopped half-way, or a start by someone else) and — where the engine says —
+            // announces exactly the folder's catalogs. The names alone are not enough: after an
+            // edit they stay the same while the definition changed.
+            let started_after_render = rendered_at_ms
+                .is_some_and(|rendered| started_after(&info, rendered, super::now_millis()));
+            let announces = match &expected {
+                Some(expected) => self
+                    .client
+                    .announced_catalogs()
+                    .await
+                    .is_ok_and(|announced| announced.get(&worker.id) == Some(expected)),
+                None => true,
+            };
+            if started_after_render && announces {
+                tracing::debug!(node = %worker.id, "the worker started after the render and runs the folder's catalogs");
+                continue;
+            }
+            if let Some(follower) = &self.settings.restart.follower_port {
+                self.wait_for_follower(&worker, *follower).await?;
             }
             // Never below --min-active-workers: wait a while for the others to be active.
             let deadline = tokio::time::Instant::now() + ENOUGH_WORKERS_WAIT;
@@ -164,5 +186,101 @@ impl Agent {
             }
         }
         Ok(restarted)
+    }
+}
+
+impl Agent {
+    /// Clusters without a shared volume: waits until the worker's follower (at the worker's own
+    /// address) holds exactly what the target folder holds, so the worker's restart reads it.
+    async fn wait_for_follower(&self, worker: &Node, port: u16) -> Result<(), RollStop> {
+        let key = self
+            .settings
+            .restart
+            .cluster_key
+            .clone()
+            .expect("--follower-port comes with a cluster key");
+        let target = self.target_dir();
+        let Some(url) = follow::follower_url(&worker.uri, port) else {
+            return Err(RollStop::Waiting(format!(
+                "cannot make the follower's address from worker {}'s address {}",
+                worker.id, worker.uri
+            )));
+        };
+        let client = follow::http_client(Duration::from_secs(5));
+        let deadline = tokio::time::Instant::now() + FOLLOWER_WAIT;
+        let mut logged = false;
+        loop {
+            self.heartbeats.beat_reconcile();
+            let released = {
+                let (target, key) = (target.clone(), key.clone());
+                tokio::task::spawn_blocking(move || follow::rendered_set(&target, &key))
+                    .await
+                    .unwrap_or_default()
+            };
+            let why = match follow::fetch(&client, &url).await {
+                Ok(held) if held.catalogs == released => return Ok(()),
+                Ok(held) => {
+                    let mut behind: Vec<String> = held
+                        .waiting
+                        .iter()
+                        .map(|(name, why)| format!("{name}: {why}"))
+                        .collect();
+                    if behind.is_empty() {
+                        behind.push("it does not hold the released catalogs yet".into());
+                    }
+                    behind.join("; ")
+                }
+                Err(e) => format!("its follower does not answer at {url}: {e}"),
+            };
+            if !logged {
+                tracing::info!(node = %worker.id, reason = %why, "waiting for the worker's follower to hold the released catalogs before restarting the worker");
+                logged = true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(RollStop::Waiting(format!(
+                    "worker {} is not restarted: after {}, {why}",
+                    worker.id,
+                    humantime::format_duration(FOLLOWER_WAIT)
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// Whether the node that answered `info` at `now_ms` started after `rendered_ms`, counted so that
+/// a doubt means "no": airlift prints uptime with two decimals of its unit, so the start may be
+/// up to a hundredth of it earlier than it says.
+pub(super) fn started_after(info: &ServerInfo, rendered_ms: u64, now_ms: u64) -> bool {
+    let Some(uptime) = info.uptime_seconds() else {
+        return false;
+    };
+    let margin = uptime / 100.0 + 0.05;
+    now_ms as f64 - (uptime + margin) * 1000.0 > rendered_ms as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(uptime: &str) -> ServerInfo {
+        serde_json::from_value(serde_json::json!({
+            "nodeVersion": {"version": "0.296"},
+            "coordinator": false,
+            "uptime": uptime,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_node_started_after_the_render_only_when_its_uptime_leaves_no_doubt() {
+        let now = 1_000_000_000;
+        // Up 10 s, rendered 5 s ago: started before (an edit keeps the names: it must restart).
+        assert!(!started_after(&info("10.00s"), now - 5_000, now));
+        // Up 10 s, rendered 12 s ago: after.
+        assert!(started_after(&info("10.00s"), now - 12_000, now));
+        // 1.00m may be up to 0.6 s longer: a render 60.3 s ago is in doubt, hence "no".
+        assert!(!started_after(&info("1.00m"), now - 60_300, now));
+        assert!(!started_after(&info("junk"), 0, now));
     }
 }

@@ -49,7 +49,7 @@ enum Answer {
 const LOG_LINES_READ: usize = 20_000;
 
 impl Agent {
-    fn target_dir(&self) -> std::path::PathBuf {
+    pub(super) fn target_dir(&self) -> std::path::PathBuf {
         self.settings
             .restart
             .target_dir
@@ -115,13 +115,7 @@ impl Agent {
                 .await
                 .ok();
         }
-        let Some(uptime) = info.and_then(|info| info.uptime_seconds()) else {
-            return false;
-        };
-        // airlift prints uptime with two decimals of its unit: the start may be that much earlier.
-        let margin = uptime / 100.0 + 0.05;
-        let earliest_start_ms = super::now_millis() as f64 - (uptime + margin) * 1000.0;
-        earliest_start_ms > rendered as f64
+        info.is_some_and(|info| super::cluster::started_after(&info, rendered, super::now_millis()))
     }
 
     /// A fresh agent (no ledger, or one from before this was rendered) learns from the files'
