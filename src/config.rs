@@ -401,7 +401,7 @@ pub struct FollowArgs {
     pub interval: Duration,
 
     /// An init step: exit 0 once the folder holds every released catalog, or at --timeout with
-    /// what it holds (exit 1)
+    /// what it holds when the leader answered (exit 1 when it never did)
     #[arg(long, action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), env = "CATALOG_RELOADER_ONCE")]
     pub once: bool,
 

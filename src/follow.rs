@@ -139,6 +139,10 @@ pub struct Announcement {
     /// Follower only: released catalogs it cannot write yet, with the reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub waiting: BTreeMap<String, String>,
+    /// Follower only: when it last wrote, put back or removed a file (Unix milliseconds). A node
+    /// that started before this has not read the folder as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at_ms: Option<u64>,
 }
 
 struct LeaderState {
@@ -162,7 +166,7 @@ async fn released(State(s): State<Arc<LeaderState>>) -> Response {
         StatusCode::OK,
         &Announcement {
             catalogs,
-            waiting: BTreeMap::new(),
+            ..Announcement::default()
         },
     )
 }
@@ -366,6 +370,19 @@ impl Follower {
     }
 }
 
+/// The newest modification time of the agent's files in `dir` (Unix milliseconds).
+fn newest_change_ms(dir: &Path) -> Option<u64> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".properties"))
+        .filter(|e| render::is_ours(&e.path()))
+        .filter_map(|e| e.metadata().ok()?.modified().ok())
+        .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as u64)
+        .max()
+}
+
 /// What a follower shows on `/v1/rendered` and `/readyz`.
 #[derive(Default)]
 pub struct FollowerStatus {
@@ -434,6 +451,8 @@ pub async fn run(
     let follower = Arc::new(follower);
     let mut last_error: Option<String> = None;
     let mut last_waiting: BTreeSet<String> = BTreeSet::new();
+    // Until this follower changes something: the newest of the agent's files already there.
+    let mut changed_at_ms = newest_change_ms(&follower.target);
     loop {
         match fetch(&client, &url).await {
             Ok(released) => {
@@ -467,12 +486,19 @@ pub async fn run(
                     tracing::info!("the folder holds every released catalog");
                 }
                 last_waiting = waiting;
+                if !(report.written.is_empty()
+                    && report.restored.is_empty()
+                    && report.removed.is_empty())
+                {
+                    changed_at_ms = Some(crate::reconcile::now_millis());
+                }
                 let complete = report.waiting.is_empty() && now == released.catalogs;
                 {
                     let mut s = status.lock().expect("status lock");
                     s.announcement = Announcement {
                         catalogs: now,
                         waiting: report.waiting,
+                        changed_at_ms,
                     };
                     s.in_step = complete;
                     s.leader_error = None;

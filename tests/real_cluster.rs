@@ -258,6 +258,29 @@ fn presto_cluster_every_node_restarts_once_and_the_catalog_answers_on_the_worker
         .map(|l| l["node"].as_str().unwrap_or("coordinator").to_string())
         .collect();
     assert_eq!(order, ["worker-1", "worker-2", "coordinator"], "{order:?}");
+
+    // An edit keeps the catalog's name, so the workers announce the same names before and after:
+    // they must still restart, or they keep running the old definition. With STANDARD column
+    // naming the coordinator plans `n_name`, which the workers' connector must know too.
+    cluster.source.write_atomically(
+        "sales.properties",
+        "connector.name=tpch\ntpch.column-naming=STANDARD\n",
+    );
+    wait_for(SLOW, "every node restarted for the edit", || {
+        (cluster.restarts() == [2, 2, 2]).then_some(())
+    });
+    wait_for(SLOW, "the edited catalog to answer on the workers", || {
+        let out = cluster
+            .query("SELECT count(n_name) FROM sales.tiny.nation")
+            .ok()?;
+        (out.rows[0][0].as_i64() == Some(25)).then_some(())
+    });
+    wait_state(&agent, "sales", "applied");
+    assert_eq!(
+        cluster.restarts(),
+        [2, 2, 2],
+        "one restart per node for the edit"
+    );
     assert!(
         !agent.log_text().contains("docker restart"),
         "no Docker call: {}",
@@ -337,4 +360,145 @@ fn presto_cluster_a_worker_that_cannot_start_is_rolled_back_and_the_rest_never_r
         "{reason}"
     );
     assert_eq!(cluster.restarts(), restarts, "no node was restarted");
+}
+
+/// Trino 476 with static catalogs, a coordinator and a worker in containers reading one catalog
+/// folder: the worker is restarted by Trino's own shutdown — which Trino allows a user only with
+/// system-information write access, given here by file-based access control on the worker — and
+/// its restart policy; the coordinator, which Trino never shuts down on request, through its
+/// container (the Docker method). The new catalog answers a query that runs on the worker only.
+#[test]
+fn trino_static_cluster_worker_by_engine_shutdown_coordinator_by_its_container() {
+    let _one = one_cluster();
+    if !require_docker() {
+        return;
+    }
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let network = Network::create();
+    let etc = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(etc.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = etc.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        path.display().to_string()
+    };
+    let coordinator_config = write(
+        "coordinator.properties",
+        "coordinator=true\nnode-scheduler.include-coordinator=false\nhttp-server.http.port=8080\n\
+         discovery.uri=http://coordinator:8080\ncatalog.management=static\n",
+    );
+    let worker_config = write(
+        "worker.properties",
+        "coordinator=false\nhttp-server.http.port=8080\ndiscovery.uri=http://coordinator:8080\n\
+         catalog.management=static\nshutdown.grace-period=5s\n",
+    );
+    // Only the worker lets the agent shut it down; everything else stays allowed.
+    let access_control = write(
+        "access-control.properties",
+        "access-control.name=file\nsecurity.config-file=/etc/trino/rules.json\n",
+    );
+    let rules = write(
+        "rules.json",
+        r#"{"catalogs": [{"allow": "all"}], "system_information": [{"allow": ["read", "write"]}]}"#,
+    );
+    let target = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(target.path().join("keep.properties"), TPCH).unwrap();
+    let catalogs = format!("{}:/etc/trino/catalog:ro", target.path().display());
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    let mount = |from: &str, to: &str| format!("{from}:{to}:ro");
+    let coordinator = Container::run(&[
+        "--network",
+        network.name(),
+        "--network-alias",
+        "coordinator",
+        "--hostname",
+        "coordinator",
+        "--restart",
+        "unless-stopped",
+        "-p",
+        &publish,
+        "-v",
+        &mount(&coordinator_config, "/etc/trino/config.properties"),
+        "-v",
+        &catalogs,
+        &engines.trino_image,
+    ]);
+    let worker = Container::run(&[
+        "--network",
+        network.name(),
+        "--hostname",
+        "worker-1",
+        "--restart",
+        "unless-stopped",
+        "-v",
+        &mount(&worker_config, "/etc/trino/config.properties"),
+        "-v",
+        &mount(&access_control, "/etc/trino/access-control.properties"),
+        "-v",
+        &mount(&rules, "/etc/trino/rules.json"),
+        "-v",
+        &catalogs,
+        &engines.trino_image,
+    ]);
+    let url = format!("http://127.0.0.1:{port}");
+    let query = |sql: &str| run_query(&url, Flavour::Trino, "test", sql);
+    let nations = |catalog: &str| {
+        query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
+            .map(|out| out.rows[0][0].as_i64().expect("a count"))
+            .map_err(|e| e.to_string())
+    };
+    wait_for(SLOW, "the worker to answer a query", || {
+        nations("keep").ok()
+    });
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+
+    let source = Folder::new();
+    source.write("keep.properties", TPCH);
+    let agent = agent("run", source.path(), &url)
+        .args(["--engine", "trino", "--mode", "restart", "--adopt"])
+        .args(["--target-dir", &target.path().display().to_string()])
+        .args(["--container", coordinator.name()])
+        .args(["--min-restart-interval", "1s", "--debounce", "200ms"])
+        .args(["--start-timeout", "240s", "--drain-timeout", "60s"])
+        .start();
+    wait_state(&agent, "keep", "applied");
+
+    source.write_atomically("sales.properties", TPCH);
+    wait_state(&agent, "sales", "applied");
+    assert_eq!(nations("sales"), Ok(25), "runs on the worker");
+    assert_eq!(
+        worker.restart_count(),
+        1,
+        "the worker restarted by its own shutdown"
+    );
+    assert_eq!(
+        coordinator.restart_count(),
+        0,
+        "the coordinator was not shut down by the engine"
+    );
+    assert_eq!(
+        coordinator.starts_since(since),
+        1,
+        "the coordinator restarted once, by Docker"
+    );
+    let order: Vec<String> = agent
+        .log_json()
+        .into_iter()
+        .filter(|l| l["action"] == "restart" && l["outcome"] == "ok")
+        .map(|l| l["node"].as_str().unwrap_or("coordinator").to_string())
+        .collect();
+    assert_eq!(order, ["worker-1", "coordinator"], "{order:?}");
+    assert!(
+        agent.log_text().contains("SHUTTING_DOWN"),
+        "{}",
+        agent.log_text()
+    );
 }

@@ -12,14 +12,14 @@ use common::{Folder, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use test_support::docker::{
     Container, Flavour, docker_ok, docker_output, emulator_image, require_docker, unique_name,
 };
 use test_support::emulator::{Emulator, run_query, user_catalogs};
 use test_support::real::Engines;
+use test_support::static_agent_binary;
 
-const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 /// Issue 6: the image stays under 15 MB.
 const MAX_IMAGE_BYTES: u64 = 15_000_000;
 /// Starting containers: a JVM engine takes 10–30 s here, much more while others run.
@@ -49,59 +49,6 @@ fn example(name: &str) -> String {
             .join(format!("{name}.properties")),
     )
     .unwrap_or_else(|e| panic!("examples/catalogs/{name}.properties: {e}"))
-}
-
-fn newest_change(path: &Path) -> SystemTime {
-    let own = path
-        .metadata()
-        .and_then(|m| m.modified())
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    match std::fs::read_dir(path) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| newest_change(&e.path()))
-            .fold(own, SystemTime::max),
-        Err(_) => own,
-    }
-}
-
-/// The static agent binary the image carries (scripts/test.sh builds it before the tests);
-/// rebuilt when missing or older than the agent's sources, so the image never tests yesterday's
-/// agent.
-fn static_agent_binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            let target = test_support::target_dir();
-            let binary = target.join(MUSL_TARGET).join("image/catalog-reloader");
-            let built = binary
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            let sources = [
-                repo().join("src"),
-                repo().join("Cargo.toml"),
-                repo().join("Cargo.lock"),
-            ];
-            if sources.iter().any(|s| newest_change(s) > built) {
-                let status = Command::new(env!("CARGO"))
-                    .args(["build", "--profile", "image", "--target", MUSL_TARGET])
-                    // Both packages, as scripts/test.sh builds them, so the dependencies'
-                    // features stay the same and nothing is rebuilt twice.
-                    .args(["-p", "catalog-reloader", "-p", "coordinator-emulator"])
-                    .arg("--target-dir")
-                    .arg(&target)
-                    .current_dir(repo())
-                    .status()
-                    .expect("run cargo build for the static agent");
-                assert!(
-                    status.success(),
-                    "building the static agent failed (needs `rustup target add {MUSL_TARGET}` and musl-tools; scripts/test.sh installs both)"
-                );
-            }
-            binary
-        })
-        .clone()
 }
 
 fn run(command: &mut Command) -> Output {
@@ -833,11 +780,21 @@ fn presto_sandbox_starts_with_the_folder_and_restarts_for_each_change() {
     assert_eq!(named, "");
 }
 
+/// One PrestoDB cluster at a time: two are six JVMs on two cores.
+static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
+    ONE_CLUSTER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// compose/presto-cluster as it is: the agent has no Docker socket, and a new catalog reaches the
 /// coordinator and both workers (three restarts by PrestoDB's own shutdown and `restart:
 /// unless-stopped`), then answers a query — which runs on the workers only.
 #[test]
 fn presto_cluster_sandbox_rolls_every_node_without_the_docker_socket() {
+    let _one = one_cluster();
     if !require_docker() {
         return;
     }
@@ -1080,7 +1037,7 @@ fn kubernetes_manifests_and_helm_values_pass_the_schemas_of_current_kubernetes()
     let checked = kubernetes_check(&python, &[]);
     let said = text(&checked);
     assert!(checked.status.success(), "{said}");
-    assert!(said.contains("6 checked"), "{said}");
+    assert!(said.contains("13 checked"), "{said}");
     assert!(said.contains(": 0 problem(s)"), "{said}");
 
     // The check is strict: a misspelt field, a mount of a missing volume and a startupProbe on
@@ -1123,7 +1080,7 @@ fn kubernetes_manifests_and_helm_values_pass_the_schemas_of_current_kubernetes()
 #[test]
 fn deployment_files_only_set_variables_the_agent_reads() {
     let mut known = std::collections::BTreeSet::new();
-    for subcommand in ["run", "sync"] {
+    for subcommand in ["run", "sync", "follow"] {
         let help = text(&run(Command::new(common::BIN).args([subcommand, "--help"])));
         known.extend(
             help.split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
@@ -1139,6 +1096,7 @@ fn deployment_files_only_set_variables_the_agent_reads() {
         "compose/presto/compose.yaml",
         "compose/presto-cluster/compose.yaml",
         "kubernetes/trino-coordinator.yaml",
+        "kubernetes/presto-cluster.yaml",
         "kubernetes/helm-values.yaml",
         "scripts/sandbox.sh",
     ];
@@ -1177,11 +1135,32 @@ fn yaml_documents(python: &Path, file: &Path) -> Vec<serde_json::Value> {
 /// variables, the container securityContext becomes --user/--read-only/--cap-drop/
 /// no-new-privileges and the pod's fsGroup a supplementary group. Images are swapped for the
 /// locally built ones; nothing else in the spec changes. (Plain init containers get no network:
-/// the pod's namespace has no owner yet. These manifests' need none.)
+/// the pod's namespace has no owner yet. The Trino manifest's need none.)
+///
+/// With a [`PodSandbox`] it is closer still to the kubelet, for pods that talk to other pods: a
+/// sandbox container (kubelet's pause container) owns the network namespace on a user network,
+/// under the pod's host name and the names of the Services that select it, and publishes the
+/// ports; every container joins it, init containers too; sidecars and containers run under
+/// `restartPolicy: Always` (`--restart unless-stopped`), so a container that exits is started
+/// again in the same namespace with the same volumes; ConfigMap volumes are laid out as the
+/// kubelet writes them (`..data` links), to be updated per pod with [`Pod::update_config_map`];
+/// images' own HEALTHCHECKs are off (the kubelet runs only the spec's probes).
 struct Pod {
     root: tempfile::TempDir,
     /// Running containers by their name in the spec.
     running: Vec<(String, Container)>,
+    /// Removed after the containers (fields drop after `Drop::drop`).
+    sandbox: Option<Container>,
+}
+
+/// Where a pod with a network of its own runs.
+struct PodSandbox<'a> {
+    network: &'a str,
+    hostname: &'a str,
+    /// The Services that select the pod.
+    aliases: Vec<String>,
+    /// An image with `sleep` (the pause container's).
+    image: &'a str,
 }
 
 impl Pod {
@@ -1190,6 +1169,16 @@ impl Pod {
         config_maps: &serde_json::Map<String, serde_json::Value>,
         secrets: &serde_json::Map<String, serde_json::Value>,
         image_for: impl Fn(&str) -> String,
+    ) -> Pod {
+        Pod::start_in(spec, config_maps, secrets, image_for, None)
+    }
+
+    fn start_in(
+        spec: &serde_json::Value,
+        config_maps: &serde_json::Map<String, serde_json::Value>,
+        secrets: &serde_json::Map<String, serde_json::Value>,
+        image_for: impl Fn(&str) -> String,
+        sandbox: Option<PodSandbox>,
     ) -> Pod {
         let root = tempfile::tempdir().unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -1200,8 +1189,26 @@ impl Pod {
                 let data = config_maps[name]["data"]
                     .as_object()
                     .expect("ConfigMap data");
+                if sandbox.is_some() {
+                    let files: Vec<(&str, &str)> = data
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+                        .collect();
+                    common::kubelet_update(&dir, 1, &files);
+                } else {
+                    for (key, value) in data {
+                        std::fs::write(dir.join(key), value.as_str().unwrap()).unwrap();
+                    }
+                }
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            } else if let Some(name) = volume["secret"]["secretName"].as_str() {
+                let data = secrets[name]["stringData"]
+                    .as_object()
+                    .expect("Secret stringData");
                 for (key, value) in data {
                     std::fs::write(dir.join(key), value.as_str().unwrap()).unwrap();
+                    std::fs::set_permissions(dir.join(key), std::fs::Permissions::from_mode(0o644))
+                        .unwrap();
                 }
                 std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
             } else {
@@ -1212,10 +1219,6 @@ impl Pod {
                 std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
             }
         }
-        let mut pod = Pod {
-            root,
-            running: Vec::new(),
-        };
         let no_containers = Vec::new();
         let init = spec["initContainers"].as_array().unwrap_or(&no_containers);
         let main = spec["containers"].as_array().expect("containers");
@@ -1225,13 +1228,56 @@ impl Pod {
             .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
             .map(|p| format!("127.0.0.1::{}", p["containerPort"]))
             .collect();
-        let mut owner: Option<String> = None;
+        let sandbox = sandbox.map(|sandbox| {
+            let mut args = vec![
+                "--network".to_string(),
+                sandbox.network.to_string(),
+                "--hostname".to_string(),
+                sandbox.hostname.to_string(),
+                "--network-alias".to_string(),
+                sandbox.hostname.to_string(),
+            ];
+            for alias in &sandbox.aliases {
+                args.extend(["--network-alias".to_string(), alias.clone()]);
+            }
+            for port in &ports {
+                args.extend(["-p".into(), port.clone()]);
+            }
+            args.extend(
+                [
+                    "--no-healthcheck",
+                    "--entrypoint",
+                    "sleep",
+                    sandbox.image,
+                    "infinity",
+                ]
+                .map(String::from),
+            );
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            Container::run(&refs)
+        });
+        let mut pod = Pod {
+            root,
+            running: Vec::new(),
+            sandbox,
+        };
+        let mut owner: Option<String> = pod.sandbox.as_ref().map(|s| s.name().to_string());
+        let in_sandbox = owner.is_some();
         for container in init.iter().chain(main) {
             let name = container["name"].as_str().unwrap().to_string();
             let sidecar_or_main =
                 container["restartPolicy"] == "Always" || main.contains(container);
             let mut args: Vec<String> = Vec::new();
+            if in_sandbox {
+                args.push("--no-healthcheck".into());
+                if sidecar_or_main {
+                    args.extend(["--restart".into(), "unless-stopped".into()]);
+                }
+            }
             match (&owner, sidecar_or_main) {
+                (Some(owner), false) if in_sandbox => {
+                    args.extend(["--network".into(), format!("container:{owner}")])
+                }
                 (_, false) => args.extend(["--network".into(), "none".into()]),
                 (None, true) => {
                     for port in &ports {
@@ -1354,7 +1400,13 @@ impl Pod {
 
     /// The loopback URL of a container port, published by the namespace's owner.
     fn url(&self, port: u16) -> String {
-        format!("http://127.0.0.1:{}", self.running[0].1.host_port(port))
+        let owner = self.sandbox.as_ref().unwrap_or(&self.running[0].1);
+        format!("http://127.0.0.1:{}", owner.host_port(port))
+    }
+
+    /// A new generation of a ConfigMap volume, swapped in as the kubelet does (sandbox pods).
+    fn update_config_map(&self, volume: &str, generation: u32, files: &[(&str, &str)]) {
+        common::kubelet_update(&self.volume(volume), generation, files);
     }
 
     fn logs(&self) -> String {
@@ -1481,4 +1533,268 @@ fn the_kubernetes_pod_seeds_trino_then_its_sidecar_applies_configmap_changes() {
         user_catalogs(&engine_url, Flavour::Trino)
     });
     assert_eq!(back, ["memory", "postgresql"], "{}", pod.logs());
+}
+
+/// kubernetes/presto-cluster.yaml as it is, its pods run the way the kubelet runs them
+/// ([`Pod`] with a sandbox), on a real PrestoDB 0.296: the coordinator pod (its init step renders
+/// the ConfigMap, its sidecar leads) and two worker pods of the worker Deployment (each an init
+/// step and a follower sidecar rendering its own copy of the ConfigMap), the Services' names
+/// resolving to the coordinator pod. Only the images (built here) and the cluster key (the
+/// file's placeholder, which the agent refuses) are swapped.
+///
+/// * A new catalog reaches worker 2's ConfigMap copy 30 s after the others' (the kubelet updates
+///   each pod on its own schedule): worker 2 is restarted only once its follower holds the file,
+///   so no node ever starts without it; then it answers a query, which runs on the workers.
+/// * A definition the first worker cannot start with: the leader withdraws it, that pod's
+///   follower puts the released file back although its ConfigMap copy still shows the new one,
+///   the worker comes back, and neither the other worker nor the coordinator restarts.
+#[test]
+fn the_kubernetes_presto_cluster_rolls_pod_by_pod_and_rolls_back_per_pod() {
+    let _one = one_cluster();
+    if !require_docker() {
+        return;
+    }
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let python = python_with_kubernetes_validate();
+    let docs = yaml_documents(&python, &repo().join("kubernetes/presto-cluster.yaml"));
+    let by_kind = |kind: &str| -> serde_json::Map<String, serde_json::Value> {
+        docs.iter()
+            .filter(|d| d["kind"] == kind)
+            .map(|d| {
+                (
+                    d["metadata"]["name"].as_str().unwrap().to_string(),
+                    d.clone(),
+                )
+            })
+            .collect()
+    };
+    let config_maps = by_kind("ConfigMap");
+    let mut secrets = by_kind("Secret");
+
+    // The file's key is a placeholder the agent refuses, so no cluster runs on a published key.
+    let placeholder = secrets["presto-catalog-reloader-key"]["stringData"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(scratch.path().join("key"), &placeholder).unwrap();
+    let refused = run(Command::new(common::BIN)
+        .args([
+            "follow",
+            "--engine",
+            "presto",
+            "--leader",
+            "http://127.0.0.1:9",
+        ])
+        .arg("--catalog-dir")
+        .arg(scratch.path())
+        .arg("--target-dir")
+        .arg(scratch.path().join("out"))
+        .arg("--cluster-key-file")
+        .arg(scratch.path().join("key")));
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("shorter than 16 bytes"),
+        "{}",
+        text(&refused)
+    );
+    secrets["presto-catalog-reloader-key"]["stringData"]["key"] =
+        serde_json::json!("8d0f3b6c1e2a4f5b9c7d6e5f4a3b2c1d");
+
+    let deployments = by_kind("Deployment");
+    let labels = |name: &str| deployments[name]["spec"]["template"]["metadata"]["labels"].clone();
+    // The Services whose selector matches a Deployment's pods: names the pod answers to.
+    let services_of = |name: &str| -> Vec<String> {
+        let labels = labels(name);
+        by_kind("Service")
+            .into_iter()
+            .filter(|(_, svc)| {
+                svc["spec"]["selector"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .all(|(k, v)| labels[k] == *v)
+            })
+            .map(|(name, _)| name)
+            .collect()
+    };
+    assert_eq!(
+        services_of("presto-coordinator"),
+        ["presto", "presto-discovery"]
+    );
+    assert_eq!(
+        deployments["presto-worker"]["spec"]["replicas"],
+        serde_json::json!(2)
+    );
+    let agent = agent_image().to_string();
+    let presto = engines.presto_image.clone();
+    let image_for = |image: &str| {
+        if image.starts_with("catalog-reloader:") {
+            agent.clone()
+        } else if image.starts_with("prestodb/presto:") {
+            presto.clone()
+        } else {
+            panic!("no local image for {image}")
+        }
+    };
+    let network = Resource::create("network");
+    let start = |deployment: &str, hostname: &str| {
+        Pod::start_in(
+            &deployments[deployment]["spec"]["template"]["spec"],
+            &config_maps,
+            &secrets,
+            image_for,
+            Some(PodSandbox {
+                network: &network.name,
+                hostname,
+                aliases: services_of(deployment),
+                image: &presto,
+            }),
+        )
+    };
+    let coordinator = start("presto-coordinator", "presto-coordinator");
+    let workers = [
+        start("presto-worker", "presto-worker-1"),
+        start("presto-worker", "presto-worker-2"),
+    ];
+    let pods = || std::iter::once(&coordinator).chain(&workers);
+    let url = coordinator.url(8080);
+    let leader = coordinator.url(9480);
+    let query = |sql: &str| run_query(&url, Flavour::Presto, "test", sql);
+    let nations = |catalog: &str| {
+        query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
+            .map(|out| out.rows[0][0].as_i64().expect("a count"))
+            .map_err(|e| e.to_string())
+    };
+    let active_workers = || {
+        query(
+            "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'",
+        )
+        .ok()
+        .and_then(|out| out.rows[0][0].as_u64())
+        .unwrap_or(0)
+    };
+    let restarts = || -> Vec<usize> {
+        pods()
+            .map(|p| p.container("presto").restart_count())
+            .collect()
+    };
+    let logs = || {
+        pods()
+            .flat_map(|p| p.running.iter())
+            .map(|(name, c)| {
+                let logs = c.logs();
+                let tail: Vec<&str> = logs.lines().rev().take(12).collect();
+                format!(
+                    "--- {name} {}:\n{}",
+                    c.name(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let catalog_state = |name: &str| -> Option<serde_json::Value> {
+        let status: serde_json::Value = common::http()
+            .get(format!("{leader}/status"))
+            .send()
+            .and_then(|r| r.json())
+            .ok()?;
+        status["catalogs"].get(name).cloned()
+    };
+    let wait_state = |name: &str, state: &str| {
+        wait_for(RESTARTS * 2, &format!("{name} to be {state}"), || {
+            catalog_state(name).filter(|c| c["state"] == state)
+        })
+    };
+    let file_in = |pod: &Pod, name: &str| {
+        std::fs::read_to_string(pod.volume("catalog").join(format!("{name}.properties"))).ok()
+    };
+
+    // Every pod starts on the released folder: the ConfigMap's tpch, no restart.
+    wait_for(
+        RESTARTS,
+        "the cluster to answer a query on its workers",
+        || {
+            (active_workers() == 2).then_some(())?;
+            nations("tpch").ok()
+        },
+    );
+    wait_state("tpch", "applied");
+    assert_eq!(restarts(), [0, 0, 0], "{}", logs());
+
+    // A new catalog; the kubelet updates worker 2's copy 30 s after the others'.
+    let tpch = config_maps["presto-catalogs"]["data"]["tpch.properties"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let generation = |pods: &[&Pod], n: u32, sales: &str| {
+        for pod in pods {
+            pod.update_config_map(
+                "catalogs",
+                n,
+                &[
+                    ("tpch.properties", tpch.as_str()),
+                    ("sales.properties", sales),
+                ],
+            );
+        }
+    };
+    generation(&[&coordinator, &workers[0]], 2, "connector.name=tpch\n");
+    // Worker 1 rolls; then the leader waits for worker 2's follower, and keeps waiting.
+    wait_for(
+        RESTARTS,
+        "the leader to wait for worker 2's follower",
+        || {
+            let log = coordinator.container("catalog-reloader").logs();
+            log.lines()
+                .any(|l| l.contains("presto-worker-2") && l.contains("follower"))
+                .then_some(())
+        },
+    );
+    assert_eq!(restarts()[1], 1, "worker 1 went first: {}", logs());
+    std::thread::sleep(Duration::from_secs(20));
+    assert_eq!(restarts()[2], 0, "worker 2 waits for its copy: {}", logs());
+    assert!(file_in(&workers[1], "sales").is_none());
+    generation(&[&workers[1]], 2, "connector.name=tpch\n");
+    wait_state("sales", "applied");
+    assert_eq!(restarts(), [1, 1, 1], "one restart per node: {}", logs());
+    assert_eq!(nations("sales"), Ok(25));
+    assert!(workers.iter().all(|w| file_in(w, "sales").is_some()));
+
+    // A definition worker 1 cannot start with, in every copy at once.
+    generation(
+        &[&coordinator, &workers[0], &workers[1]],
+        3,
+        "connector.name=tpch\ntpch.splits-per-node=abc\n",
+    );
+    let failed = wait_state("sales", "failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("presto-worker-1 did not start with this catalog"),
+        "{failed}"
+    );
+    wait_for(RESTARTS, "both workers active again", || {
+        (active_workers() == 2).then_some(())
+    });
+    assert_eq!(nations("sales"), Ok(25), "{}", logs());
+    wait_for(
+        RESTARTS,
+        "every folder back on the released definition",
+        || {
+            pods()
+                .all(|pod| file_in(pod, "sales").is_some_and(|t| !t.contains("abc")))
+                .then_some(())
+        },
+    );
+    let after = restarts();
+    assert_eq!(after[0], 1, "the coordinator never restarted for it");
+    assert!(after[1] >= 2, "worker 1 tried it: {after:?}");
+    assert_eq!(after[2], 1, "worker 2 never restarted for it");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(restarts(), after, "no restart loop afterwards");
 }

@@ -99,12 +99,19 @@ impl Agent {
                     )));
                 }
             };
+            // Without a shared volume, the worker's own folder must hold the released catalogs
+            // first; when it last changed counts like the render.
+            let mut written_at_ms = rendered_at_ms;
+            if let Some(follower) = self.settings.restart.follower_port {
+                let changed = self.wait_for_follower(&worker, follower).await?;
+                written_at_ms = written_at_ms.max(changed);
+            }
             // Done already when it started after the files were written (an earlier pass that
             // stopped half-way, or a start by someone else) and — where the engine says —
             // announces exactly the folder's catalogs. The names alone are not enough: after an
             // edit they stay the same while the definition changed.
-            let started_after_render = rendered_at_ms
-                .is_some_and(|rendered| started_after(&info, rendered, super::now_millis()));
+            let started_after_render = written_at_ms
+                .is_some_and(|written| started_after(&info, written, super::now_millis()));
             let announces = match &expected {
                 Some(expected) => self
                     .client
@@ -116,9 +123,6 @@ impl Agent {
             if started_after_render && announces {
                 tracing::debug!(node = %worker.id, "the worker started after the render and runs the folder's catalogs");
                 continue;
-            }
-            if let Some(follower) = &self.settings.restart.follower_port {
-                self.wait_for_follower(&worker, *follower).await?;
             }
             // Never below --min-active-workers: wait a while for the others to be active.
             let deadline = tokio::time::Instant::now() + ENOUGH_WORKERS_WAIT;
@@ -192,7 +196,8 @@ impl Agent {
 impl Agent {
     /// Clusters without a shared volume: waits until the worker's follower (at the worker's own
     /// address) holds exactly what the target folder holds, so the worker's restart reads it.
-    async fn wait_for_follower(&self, worker: &Node, port: u16) -> Result<(), RollStop> {
+    /// Returns when the follower last changed the worker's folder.
+    async fn wait_for_follower(&self, worker: &Node, port: u16) -> Result<Option<u64>, RollStop> {
         let key = self
             .settings
             .restart
@@ -218,7 +223,7 @@ impl Agent {
                     .unwrap_or_default()
             };
             let why = match follow::fetch(&client, &url).await {
-                Ok(held) if held.catalogs == released => return Ok(()),
+                Ok(held) if held.catalogs == released => return Ok(held.changed_at_ms),
                 Ok(held) => {
                     let mut behind: Vec<String> = held
                         .waiting

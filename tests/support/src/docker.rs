@@ -189,6 +189,19 @@ impl Network {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The host's address on this network: what a container reaches a process of the host at.
+    pub fn gateway(&self) -> String {
+        docker_ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+            &self.name,
+        ])
+        .trim()
+        .to_string()
+    }
 }
 
 impl Drop for Network {

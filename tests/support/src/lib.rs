@@ -67,3 +67,59 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port on 127.0.0.1")
 }
+
+/// The musl target of the static agent the images and containers carry.
+pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
+
+fn newest_change(path: &std::path::Path) -> std::time::SystemTime {
+    let own = path
+        .metadata()
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    match std::fs::read_dir(path) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| newest_change(&e.path()))
+            .fold(own, std::time::SystemTime::max),
+        Err(_) => own,
+    }
+}
+
+/// The static agent binary the image carries (scripts/test.sh builds it before the tests);
+/// rebuilt when missing or older than the agent's sources, so the image never tests yesterday's
+/// agent.
+pub fn static_agent_binary() -> PathBuf {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let target = target_dir();
+            let binary = target.join(MUSL_TARGET).join("image/catalog-reloader");
+            let built = binary
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+            let sources = [
+                workspace_root().join("src"),
+                workspace_root().join("Cargo.toml"),
+                workspace_root().join("Cargo.lock"),
+            ];
+            if sources.iter().any(|s| newest_change(s) > built) {
+                let status = cargo()
+                    .args(["build", "--profile", "image", "--target", MUSL_TARGET])
+                    // Both packages, as scripts/test.sh builds them, so the dependencies'
+                    // features stay the same and nothing is rebuilt twice.
+                    .args(["-p", "catalog-reloader", "-p", "coordinator-emulator"])
+                    .arg("--target-dir")
+                    .arg(&target)
+                    .current_dir(workspace_root())
+                    .status()
+                    .expect("run cargo build for the static agent");
+                assert!(
+                    status.success(),
+                    "building the static agent failed (needs `rustup target add {MUSL_TARGET}` and musl-tools; scripts/test.sh installs both)"
+                );
+            }
+            binary
+        })
+        .clone()
+}
