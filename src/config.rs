@@ -239,6 +239,7 @@ impl RestartArgs {
             (RestartMethod::Docker, None) => None,
             (RestartMethod::Auto | RestartMethod::EngineShutdown, None)
             | (RestartMethod::EngineShutdown, Some(_)) => Some(RestartMethod::EngineShutdown),
+            (RestartMethod::Signal, _) => Some(RestartMethod::Signal),
         }
     }
 }

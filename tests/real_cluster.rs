@@ -502,3 +502,170 @@ fn trino_static_cluster_worker_by_engine_shutdown_coordinator_by_its_container()
         agent.log_text()
     );
 }
+
+/// A static Trino 476 coordinator refuses the engine's shutdown; without a Docker socket it is
+/// restarted by a signal through a PID namespace it shares with the agent — a pod with
+/// `shareProcessNamespace: true`, reproduced as the kubelet builds it: a sandbox container owns
+/// the network and PID namespaces, the coordinator (restart policy) and the agent join both. The
+/// agent runs as Trino's own user with every capability dropped. A new catalog: SIGTERM, the
+/// policy starts Trino again, the catalog answers. A definition Trino cannot start with: the
+/// start fails, the file is put back, the coordinator comes back on it.
+#[test]
+fn static_trino_coordinator_restarted_by_a_signal_through_a_shared_pid_namespace() {
+    let _one = one_cluster();
+    if !require_docker() {
+        return;
+    }
+    let Some(engines) = Engines::required() else {
+        return;
+    };
+    let open = |mode: u32| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        dir
+    };
+    let source = open(0o755);
+    let target = open(0o777);
+    std::fs::write(target.path().join("keep.properties"), TPCH).unwrap();
+    let write_source = |name: &str, text: &str| {
+        let tmp = source.path().join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::rename(&tmp, source.path().join(name)).unwrap();
+    };
+    write_source("keep.properties", TPCH);
+    let port = free_port();
+    let agent_port = free_port();
+    let image = engines.trino_image.as_str();
+    let sandbox = Container::run(&[
+        "--no-healthcheck",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        "-p",
+        &format!("127.0.0.1:{agent_port}:9480"),
+        "--entrypoint",
+        "sleep",
+        image,
+        "infinity",
+    ]);
+    let in_pod = format!("container:{}", sandbox.name());
+    let coordinator = Container::run(&[
+        "--network",
+        &in_pod,
+        "--pid",
+        &in_pod,
+        "--restart",
+        "unless-stopped",
+        "-v",
+        &format!("{}:/etc/trino/catalog:ro", target.path().display()),
+        image,
+    ]);
+    let url = format!("http://127.0.0.1:{port}");
+    let query = |sql: &str| run_query(&url, Flavour::Trino, "test", sql);
+    let nations = |catalog: &str| {
+        query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
+            .map(|out| out.rows[0][0].as_i64().expect("a count"))
+            .map_err(|e| e.to_string())
+    };
+    wait_for(SLOW, "Trino to answer", || nations("keep").ok());
+    let agent = Container::run(&[
+        "--network",
+        &in_pod,
+        "--pid",
+        &in_pod,
+        "--user",
+        "1000:1000",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "-v",
+        &format!(
+            "{}:/catalog-reloader:ro",
+            test_support::static_agent_binary().display()
+        ),
+        "-v",
+        &format!("{}:/catalogs:ro", source.path().display()),
+        "-v",
+        &format!("{}:/catalog", target.path().display()),
+        "--entrypoint",
+        "/catalog-reloader",
+        image,
+        "--log-format",
+        "json",
+        "run",
+        "--catalog-dir",
+        "/catalogs",
+        "--server",
+        "http://localhost:8080",
+        "--engine",
+        "trino",
+        "--mode",
+        "restart",
+        "--adopt",
+        "--target-dir",
+        "/catalog",
+        "--restart-method",
+        "signal",
+        "--min-restart-interval",
+        "1s",
+        "--debounce",
+        "200ms",
+        "--start-timeout",
+        "240s",
+    ]);
+    let catalog = |name: &str| -> Option<serde_json::Value> {
+        let status: serde_json::Value = common::http()
+            .get(format!("http://127.0.0.1:{agent_port}/status"))
+            .send()
+            .and_then(|r| r.json())
+            .ok()?;
+        status["catalogs"].get(name).cloned()
+    };
+    let wait_state = |name: &str, state: &str| {
+        wait_for(SLOW, &format!("{name} to be {state}"), || {
+            catalog(name).filter(|c| c["state"] == state)
+        })
+    };
+    wait_state("keep", "applied");
+    assert_eq!(coordinator.restart_count(), 0);
+
+    write_source("sales.properties", TPCH);
+    wait_state("sales", "applied");
+    assert_eq!(nations("sales"), Ok(25), "{}", agent.logs());
+    assert_eq!(
+        coordinator.restart_count(),
+        1,
+        "one restart by the policy: {}",
+        agent.logs()
+    );
+    assert!(agent.logs().contains("SIGTERM"), "{}", agent.logs());
+
+    write_source(
+        "broken.properties",
+        "connector.name=tpch\ntpch.splits-per-node=abc\n",
+    );
+    let failed = wait_state("broken", "failed");
+    assert!(
+        failed["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("not tried again until its file changes")),
+        "{failed}"
+    );
+    assert!(!target.path().join("broken.properties").exists());
+    wait_for(SLOW, "Trino back on the restored folder", || {
+        nations("sales").ok()
+    });
+    assert_eq!(nations("keep"), Ok(25));
+    let settled = coordinator.restart_count();
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(
+        coordinator.restart_count(),
+        settled,
+        "no restart loop: {}",
+        agent.logs()
+    );
+    drop(agent);
+    drop(coordinator);
+    drop(sandbox);
+}

@@ -123,7 +123,7 @@ fn refusal(e: &EngineError) -> String {
             "{e} — Trino lets a user shut a worker down only with system-information write access (access control), and never its coordinator"
         ),
         EngineError::Http { status: 500, body } if body.contains("coordinator") => format!(
-            "{e} — Trino does not shut its coordinator down on request; restart it with --restart-method docker"
+            "{e} — Trino does not shut its coordinator down on request; restart it with --restart-method docker (its container) or signal (a shared PID namespace)"
         ),
         _ => e.to_string(),
     }

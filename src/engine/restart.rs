@@ -12,6 +12,7 @@ use bollard::Docker;
 use bollard::models::ContainerStateStatusEnum;
 use bollard::query_parameters::{LogsOptionsBuilder, RestartContainerOptionsBuilder};
 use futures_util::StreamExt;
+use std::path::Path;
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 
@@ -42,6 +43,10 @@ pub enum RestartMethod {
     /// PUT /v1/info/state SHUTTING_DOWN; the restart policy of the container or pod starts it
     /// again (PrestoDB; no socket, no API of the platform)
     EngineShutdown,
+    /// SIGTERM to the coordinator's server process, seen through a PID namespace shared with it
+    /// (Kubernetes shareProcessNamespace, compose `pid: service:…`); its restart policy starts it
+    /// again (a static Trino coordinator, which refuses the engine's shutdown; no socket)
+    Signal,
 }
 
 /// How long a restart policy is given to start a coordinator that stopped, before the agent
@@ -94,6 +99,38 @@ pub struct NotReady {
 pub struct Restarter {
     host: String,
     pub settings: RestartSettings,
+}
+
+/// The main classes of the engines' server processes.
+const SERVER_MAIN_CLASSES: [&str; 2] = [
+    "io.trino.server.TrinoServer",
+    "com.facebook.presto.server.PrestoServer",
+];
+
+/// The processes under `proc` (a /proc) whose command line runs a Trino or PrestoDB server, the
+/// agent's own left out, in pid order.
+pub fn server_processes(proc: &Path) -> Vec<libc::pid_t> {
+    let own = std::process::id() as libc::pid_t;
+    let Ok(entries) = std::fs::read_dir(proc) else {
+        return Vec::new();
+    };
+    let mut found: Vec<libc::pid_t> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|&pid| pid != own)
+        .filter(|pid| {
+            // A command line is short; a process may be gone between the listing and the read.
+            std::fs::read(proc.join(pid.to_string()).join("cmdline")).is_ok_and(|cmdline| {
+                cmdline.split(|&b| b == 0).any(|arg| {
+                    SERVER_MAIN_CLASSES
+                        .iter()
+                        .any(|class| arg == class.as_bytes())
+                })
+            })
+        })
+        .collect();
+    found.sort_unstable();
+    found
 }
 
 /// The Docker host as the Docker CLI would pick it.
@@ -244,6 +281,10 @@ impl Restarter {
             self.shut_down(client, serving, beat).await?;
             return Ok(since);
         }
+        if self.settings.method == RestartMethod::Signal {
+            self.signal(serving, beat).await?;
+            return Ok(since);
+        }
         let docker = self.connect().await?;
         if self.settings.graceful_shutdown && presto && serving {
             let before = self.container_state().await.and_then(|s| s.started_at_ms);
@@ -316,7 +357,7 @@ impl Restarter {
         client.request_shutdown().await.map_err(|e| {
             refused(match &e {
                 EngineError::Auth { .. } | EngineError::Http { .. } => format!(
-                    "{e} — a Trino coordinator does not shut down on request: restart it with --restart-method docker"
+                    "{e} — a Trino coordinator does not shut down on request: restart it with --restart-method docker (its container) or signal (a shared PID namespace)"
                 ),
                 _ => e.to_string(),
             })
@@ -355,6 +396,84 @@ impl Restarter {
                 )));
             }
             sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The signal method: SIGTERM to the coordinator's server process (SIGKILL when it does not
+    /// serve: it has nothing to finish, and a JVM still starting may not handle SIGTERM yet), then
+    /// wait until it is gone — SIGKILL after --stop-timeout —; its restart policy starts it again.
+    async fn signal(&self, serving: bool, mut beat: impl FnMut()) -> Result<(), RestartError> {
+        let refused = |detail: String| RestartError::Refused {
+            container: "coordinator".into(),
+            detail,
+        };
+        let pid = match server_processes(Path::new("/proc")).as_slice() {
+            [one] => *one,
+            // Between two starts of a crash loop: the next start reads the folder as it is.
+            [] if !serving => {
+                tracing::info!(
+                    "no coordinator process runs now; its restart policy starts it again with the folder as it is"
+                );
+                return Ok(());
+            }
+            [] => {
+                return Err(refused(
+                    "no Trino or PrestoDB server process is visible to the agent: share the coordinator's PID namespace with it (Kubernetes shareProcessNamespace: true; compose pid: \"service:…\" of a service that outlives the coordinator)".into(),
+                ));
+            }
+            several => {
+                return Err(refused(format!(
+                    "{} Trino or PrestoDB server processes are visible ({several:?}); the signal method needs the coordinator's alone",
+                    several.len()
+                )));
+            }
+        };
+        let send = |signal: libc::c_int| -> Result<(), RestartError> {
+            // SAFETY: kill(2) with a pid read from /proc and a constant signal number.
+            if unsafe { libc::kill(pid, signal) } == 0 {
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            Err(refused(match e.raw_os_error() {
+                Some(libc::EPERM) => format!(
+                    "the agent may not signal the coordinator's process {pid} ({e}): run the agent as the coordinator's user"
+                ),
+                _ => format!("cannot signal the coordinator's process {pid}: {e}"),
+            }))
+        };
+        let gone = || {
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || server_processes(Path::new("/proc")).first() != Some(&pid)
+        };
+        if serving {
+            tracing::info!(
+                pid,
+                "SIGTERM to the coordinator's process; its restart policy starts it again"
+            );
+            send(libc::SIGTERM)?;
+        } else {
+            tracing::info!(
+                pid,
+                "the coordinator does not serve: SIGKILL to its process; its restart policy starts it again"
+            );
+            send(libc::SIGKILL)?;
+        }
+        let deadline = Instant::now() + self.settings.stop_timeout;
+        let mut killed = !serving;
+        loop {
+            beat();
+            if gone() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline && !killed {
+                tracing::warn!(pid, stop_timeout = %humantime::format_duration(self.settings.stop_timeout), "the coordinator's process still runs; SIGKILL");
+                send(libc::SIGKILL)?;
+                killed = true;
+            }
+            if Instant::now() >= deadline + Duration::from_secs(30) {
+                return Err(refused(format!("process {pid} still runs after SIGKILL")));
+            }
+            sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -598,6 +717,45 @@ fn chrono_now_secs() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_server_process_is_found_by_its_main_class_among_others() {
+        let proc = tempfile::tempdir().unwrap();
+        let process = |pid: &str, args: &[&str]| {
+            let dir = proc.path().join(pid);
+            std::fs::create_dir(&dir).unwrap();
+            let mut cmdline = args.join("\0").into_bytes();
+            cmdline.push(0);
+            std::fs::write(dir.join("cmdline"), cmdline).unwrap();
+        };
+        process("1", &["/pause"]);
+        process(
+            "7",
+            &[
+                "java",
+                "-Xmx2G",
+                "-cp",
+                "/usr/lib/trino/lib/*",
+                "io.trino.server.TrinoServer",
+            ],
+        );
+        // The launcher's own command line names the class only inside an argument.
+        process(
+            "5",
+            &[
+                "python3",
+                "launcher.py",
+                "run",
+                "--main=io.trino.server.TrinoServer",
+            ],
+        );
+        process("9", &["/catalog-reloader", "run"]);
+        std::fs::create_dir(proc.path().join("self")).unwrap();
+        assert_eq!(super::server_processes(proc.path()), [7]);
+        process("12", &["java", "com.facebook.presto.server.PrestoServer"]);
+        assert_eq!(super::server_processes(proc.path()), [7, 12]);
+        assert!(super::server_processes(&proc.path().join("none")).is_empty());
+    }
+
     use super::started_at_ms;
 
     #[test]

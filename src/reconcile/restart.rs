@@ -427,7 +427,13 @@ impl Agent {
         // 5. Drain — unless the engine's own shutdown does (it waits for its running queries).
         let restarter = self.restarter.as_ref().expect("checked above");
         let heartbeats = self.heartbeats.clone();
-        if running.is_some() && restarter.settings.method == RestartMethod::Docker {
+        // (A SIGTERM does not wait for queries either.)
+        if running.is_some()
+            && matches!(
+                restarter.settings.method,
+                RestartMethod::Docker | RestartMethod::Signal
+            )
+        {
             match restarter
                 .drain(&self.client, || heartbeats.beat_reconcile())
                 .await
