@@ -24,9 +24,15 @@
 //!    mode (`COMPARE_PRESTO_BURST`, 1,000: the restarts Docker saw).
 //! 4. **Footprint** after the Trino burst: the agent's binary and image, RSS, CPU and wake-ups
 //!    (context switches) per minute idle, against the Trino JVM's.
+//! 5. **A PrestoDB 0.296 cluster** (`cluster`): a coordinator and two workers in containers under
+//!    `restart: unless-stopped`, configured as `compose/presto-cluster/` (the workers run every
+//!    task), the agent without Docker (`--restart-method engine-shutdown`), the workload's scans
+//!    running on the workers: `COMPARE_CLUSTER_ADDS` (2) catalogs added one after the other —
+//!    file → the catalog answers, → every node announces it; the workload's queries refused and
+//!    cut off; how long no coordinator accepted queries.
 //!
-//! Run: `cargo bench --bench compare` (about 45 minutes; figures go into BENCHMARKS.md by hand).
-//! `COMPARE_PARTS=dynamic,restart,scale,burst` picks parts. It writes
+//! Run: `cargo bench --bench compare` (about 60 minutes; figures go into BENCHMARKS.md by hand).
+//! `COMPARE_PARTS=dynamic,restart,scale,burst,cluster` picks parts (the smoke run leaves `cluster` out). It writes
 //! `target/compare/compare.csv` and, with matplotlib (installed into the test venv on first use),
 //! the plot `docs/compare.png`. `COMPARE_SMOKE=1` runs everything small and fast (tiny scans, 3
 //! adds, 1 restart, 50 files), as `scripts/test.sh` does so the harness cannot rot.
@@ -55,6 +61,7 @@ struct Settings {
     drain: String,
     scale: Vec<usize>,
     scale_changes: usize,
+    cluster_adds: usize,
     trino_scan: String,
     presto_scan: String,
 }
@@ -73,9 +80,11 @@ impl Settings {
         };
         Settings {
             smoke,
+            // The cluster part (three JVMs, minutes per roll) stays out of the smoke run, which
+            // CI runs; `COMPARE_PARTS=cluster COMPARE_SMOKE=1` runs it small.
             parts: text(
                 "COMPARE_PARTS",
-                "dynamic,restart,scale,burst",
+                "dynamic,restart,scale,burst,cluster",
                 "dynamic,restart,scale,burst",
             ),
             queries: number("COMPARE_QUERIES", 20, 4),
@@ -89,6 +98,7 @@ impl Settings {
                 .filter_map(|n| n.trim().parse().ok())
                 .collect(),
             scale_changes: number("COMPARE_SCALE_CHANGES", 20, 3),
+            cluster_adds: number("COMPARE_CLUSTER_ADDS", 2, 1),
             trino_scan: text(
                 "COMPARE_TRINO_SCAN",
                 "SELECT count(*) FROM tpch.sf1.orders",
@@ -661,6 +671,171 @@ fn restart_mode_adds(s: &Settings, engines: &Engines, flavour: Flavour) -> (Row,
     (row, coordinator)
 }
 
+/// A PrestoDB cluster: a coordinator and two workers (compose/presto-cluster's configuration),
+/// one catalog folder shared by every node, a catalog added while the workload runs on the
+/// workers. Prints one table row per add.
+fn cluster(s: &Settings, engines: &Engines) {
+    use std::os::unix::fs::PermissionsExt;
+    use test_support::docker::Network;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let etc = |file: &str| root.join("compose/presto-cluster/etc").join(file);
+    let network = Network::create();
+    let target = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        target.path().join("tpch.properties"),
+        "connector.name=tpch\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let node = |role: &str, name: &str, publish: Option<&str>| {
+        let config = format!(
+            "{}:/opt/presto-server/etc/config.properties:ro",
+            etc(&format!("{role}.properties")).display()
+        );
+        let jvm = format!(
+            "{}:/opt/presto-server/etc/jvm.config:ro",
+            etc("jvm.config").display()
+        );
+        let catalogs = format!(
+            "{}:/opt/presto-server/etc/catalog:ro",
+            target.path().display()
+        );
+        let mut args = vec![
+            "--network",
+            network.name(),
+            "--network-alias",
+            name,
+            "--hostname",
+            name,
+            "--restart",
+            "unless-stopped",
+            "--no-healthcheck",
+            "-v",
+            &config,
+            "-v",
+            &jvm,
+            "-v",
+            &catalogs,
+        ];
+        if let Some(publish) = publish {
+            args.extend(["-p", publish]);
+        }
+        args.push(&engines.presto_image);
+        Container::run(&args)
+    };
+    let publish = format!("127.0.0.1:{port}:8080");
+    let coordinator = node("coordinator", "coordinator", Some(&publish));
+    let workers = [
+        node("worker", "worker-1", None),
+        node("worker", "worker-2", None),
+    ];
+    let url = format!("http://127.0.0.1:{port}");
+    until_answers(&url, Flavour::Presto, "tpch", Duration::from_secs(600));
+    let restarts = || -> Vec<usize> {
+        std::iter::once(&coordinator)
+            .chain(&workers)
+            .map(Container::restart_count)
+            .collect()
+    };
+    // Every node announced `catalog` to the coordinator's discovery service.
+    let announced_everywhere = |catalog: &str| -> bool {
+        let body: serde_json::Value = http()
+            .get(format!("{url}/v1/service/presto"))
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_default();
+        let services = body["services"].as_array().cloned().unwrap_or_default();
+        services.len() == 3
+            && services.iter().all(|s| {
+                s["properties"]["connectorIds"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(',')
+                    .any(|id| id == catalog)
+            })
+    };
+
+    let (_root, folder, staging) = staged_folder();
+    std::fs::write(folder.join("tpch.properties"), "connector.name=tpch\n").unwrap();
+    let target_arg = target.path().display().to_string();
+    let agent = Agent::start(
+        &folder,
+        &url,
+        &[
+            "--mode",
+            "restart",
+            "--engine",
+            "presto",
+            "--target-dir",
+            &target_arg,
+            "--restart-method",
+            "engine-shutdown",
+            "--min-restart-interval",
+            "1s",
+            "--drain-timeout",
+            &s.drain,
+            "--start-timeout",
+            "300s",
+            "--adopt",
+        ],
+    );
+    let workload = Workload::start(&url, Flavour::Presto, s.queries, &s.presto_scan);
+    let probe = Probe::start(&url, Flavour::Presto);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut answers = Vec::new();
+    let mut everywhere = Vec::new();
+    let mut spans = Vec::new();
+    for i in 0..s.cluster_adds {
+        let name = format!("cluster_{i:03}");
+        let t0 = Instant::now();
+        drop_file(&staging, &folder, &name, "connector.name=tpch\n");
+        until_answers(&url, Flavour::Presto, &name, Duration::from_secs(1200));
+        answers.push(ms(t0.elapsed()));
+        while !announced_everywhere(&name) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(1200),
+                "{name} never announced everywhere"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        everywhere.push(ms(t0.elapsed()));
+        spans.push((t0, Instant::now()));
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let seen = workload.finish();
+    let probes = probe.finish();
+    drop(agent);
+    let mut row = row(
+        "the agent on a PrestoDB 0.296 cluster (coordinator + 2 workers, engine shutdown, no socket)",
+        answers,
+        seen,
+    );
+    add_outages(&mut row, &probes, &spans);
+    println!(
+        "| cluster | adds | catalog answers p50 | every node announces it p50 | restarts [coordinator, worker-1, worker-2] | queries finished | refused | cut off | no query accepted p50 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {:.1} s | {:.1} s | {:?} | {} | {} | {} | {} |",
+        row.approach,
+        row.adds,
+        row.p50_ms / 1000.0,
+        p50(everywhere).unwrap_or_default() / 1000.0,
+        restarts(),
+        row.seen.finished,
+        row.seen.refused,
+        row.seen.cut_off,
+        row.unavailable_ms
+            .map_or_else(|| "-".to_string(), |v| format!("{:.1} s", v / 1000.0)),
+    );
+    for e in &row.seen.errors {
+        println!("  {e}");
+    }
+    drop(workers);
+    drop(coordinator);
+}
+
 fn print_rows(s: &Settings, rows: &[Row]) {
     println!(
         "| {} queries running | adds | new catalog answers, p50 | p99 | file → CREATE received, p50 | queries finished (p50 time) | refused (never ran) | cut off (were running) | until the restart began, p50 | no query accepted, p50 per add |",
@@ -921,6 +1096,11 @@ fn main() {
     }
     if !rows.is_empty() {
         print_rows(&s, &rows);
+        println!();
+    }
+    if s.part("cluster") {
+        drop(presto.take()); // not beside the cluster
+        cluster(&s, &engines);
         println!();
     }
     if s.part("scale") {

@@ -466,6 +466,8 @@ fn trino_static_cluster_worker_by_engine_shutdown_coordinator_by_its_container()
         .args(["--engine", "trino", "--mode", "restart", "--adopt"])
         .args(["--target-dir", &target.path().display().to_string()])
         .args(["--container", coordinator.name()])
+        // One worker: restarting it leaves none (the default keeps one active).
+        .args(["--min-active-workers", "0"])
         .args(["--min-restart-interval", "1s", "--debounce", "200ms"])
         .args(["--start-timeout", "240s", "--drain-timeout", "60s"])
         .start();
