@@ -148,18 +148,54 @@ pub struct Announcement {
 struct LeaderState {
     target: PathBuf,
     key: ClusterKey,
+    /// The last answer, with the target folder's modification time it was read at and when: every
+    /// follower asks every second, and the folder changes only with a change of the catalogs.
+    cache: Mutex<Option<CachedRelease>>,
+}
+
+/// The folder's modification time, when it was read, what it held.
+type CachedRelease = (
+    std::time::SystemTime,
+    std::time::Instant,
+    BTreeMap<String, String>,
+);
+
+/// A cached answer is read again after this long even when the folder's time says nothing changed
+/// (two writes within one tick of the file system's clock).
+const RELEASED_CACHE_FOR: Duration = Duration::from_secs(2);
+
+impl LeaderState {
+    fn released(&self) -> BTreeMap<String, String> {
+        let modified = std::fs::metadata(&self.target)
+            .and_then(|m| m.modified())
+            .ok();
+        let mut cache = self.cache.lock().expect("cache lock");
+        if let (Some(modified), Some((at, read, set))) = (modified, cache.as_ref())
+            && *at == modified
+            && read.elapsed() < RELEASED_CACHE_FOR
+        {
+            return set.clone();
+        }
+        let set = rendered_set(&self.target, &self.key);
+        *cache = modified.map(|m| (m, std::time::Instant::now(), set.clone()));
+        set
+    }
 }
 
 /// `GET /v1/released` on the leader's `--listen`: what its target folder holds.
 pub fn leader_router(target: PathBuf, key: ClusterKey) -> Router {
     Router::new()
         .route("/v1/released", get(released))
-        .with_state(Arc::new(LeaderState { target, key }))
+        .with_state(Arc::new(LeaderState {
+            target,
+            key,
+            cache: Mutex::new(None),
+        }))
 }
 
 async fn released(State(s): State<Arc<LeaderState>>) -> Response {
     let s = s.clone();
-    let catalogs = tokio::task::spawn_blocking(move || rendered_set(&s.target, &s.key))
+    let catalogs = tokio::task::spawn_blocking(move || s.released())
         .await
         .unwrap_or_default();
     json(
@@ -243,11 +279,21 @@ impl Follower {
         // The worker's own copy of the files, validated as the leader validates its folder. A
         // folder that cannot be read at all is the same as one that shows no released
         // definition: nothing is written, nothing is removed for it.
-        let local = match scan::scan(&self.source, self.flavour) {
-            Ok(desired) => desired.catalogs,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the catalog folder");
-                BTreeMap::new()
+        let behind = released.iter().any(|(name, keyed)| {
+            current
+                .get(name)
+                .is_none_or(|(spec, _)| &self.key.keyed(spec) != keyed)
+        });
+        let local = if !behind {
+            // Nothing to write: the copy of the files is not read.
+            BTreeMap::new()
+        } else {
+            match scan::scan(&self.source, self.flavour) {
+                Ok(desired) => desired.catalogs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the catalog folder");
+                    BTreeMap::new()
+                }
             }
         };
         if let Err(e) = std::fs::create_dir_all(&self.store) {
@@ -650,6 +696,25 @@ mod tests {
         let report = s.follower.step(&s.released());
         assert_eq!(report.removed, ["sales"]);
         assert!(s.follower.target.join("own.properties").exists());
+    }
+
+    #[test]
+    fn the_leaders_cached_answer_follows_every_change_of_its_folder() {
+        let s = setup();
+        let leader = LeaderState {
+            target: s.leader.clone(),
+            key: s.follower.key.clone(),
+            cache: Mutex::new(None),
+        };
+        assert!(leader.released().is_empty());
+        for n in 0..20 {
+            s.release(&spec(&format!("c{n}"), &[]));
+            assert_eq!(leader.released().len(), n + 1);
+        }
+        s.release(&spec("c0", &[("tpch.splits-per-node", "2")]));
+        assert_eq!(leader.released(), s.released());
+        std::fs::remove_file(s.leader.join("c0.properties")).unwrap();
+        assert!(!leader.released().contains_key("c0"));
     }
 
     #[test]
