@@ -238,7 +238,43 @@ fn presto_cluster_every_node_restarts_once_and_the_catalog_answers_on_the_worker
     wait_state(&agent, "keep", "applied");
     assert_eq!(cluster.restarts(), [0, 0, 0], "the folder is what runs");
 
+    // Queries run on the workers the whole time the workers roll: none may fail (a worker asked
+    // to shut down finishes its tasks and takes no new ones; the other worker takes them).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, url) = (stop.clone(), cluster.url());
+        std::thread::spawn(move || {
+            let mut outcomes = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                outcomes.push(
+                    run_query(
+                        &url,
+                        Flavour::Presto,
+                        "test",
+                        "SELECT count(*) FROM keep.tiny.lineitem",
+                    )
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                );
+            }
+            outcomes
+        })
+    };
     cluster.source.write_atomically("sales.properties", TPCH);
+    wait_for(SLOW, "the workers' roll to end", || {
+        agent
+            .log_text()
+            .contains("restarting the coordinator")
+            .then_some(())
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let outcomes = load.join().unwrap();
+    let failed: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(
+        outcomes.len() >= 10 && failed.is_empty(),
+        "{} queries during the workers' roll, failed: {failed:?}",
+        outcomes.len()
+    );
     wait_state(&agent, "sales", "applied");
     assert_eq!(cluster.nations("sales"), Ok(25), "{}", cluster.logs());
     let announced = cluster.announced();
@@ -281,6 +317,34 @@ fn presto_cluster_every_node_restarts_once_and_the_catalog_answers_on_the_worker
         [2, 2, 2],
         "one restart per node for the edit"
     );
+
+    // A delete reaches every node too: no node announces it any more, the coordinator lists it no
+    // more.
+    cluster.source.remove("sales.properties");
+    wait_for(SLOW, "every node restarted for the delete", || {
+        (cluster.restarts() == [3, 3, 3]).then_some(())
+    });
+    wait_for(SLOW, "no worker announces the deleted catalog", || {
+        let announced = cluster.announced();
+        ["worker-1", "worker-2"]
+            .iter()
+            .all(|w| announced.get(*w).map(String::as_str) == Some("keep"))
+            .then_some(())
+    });
+    let listed = cluster.query("SHOW CATALOGS").unwrap();
+    assert!(
+        !listed.rows.iter().any(|r| r[0] == "sales"),
+        "{:?}",
+        listed.rows
+    );
+    wait_for(SLOW, "the agent to report it removed", || {
+        agent
+            .catalog("sales")
+            .is_none_or(|c| c["state"] == "removed")
+            .then_some(())
+    });
+    assert!(!cluster.target.path().join("sales.properties").exists());
+    assert_eq!(cluster.nations("keep"), Ok(25));
     assert!(
         !agent.log_text().contains("docker restart"),
         "no Docker call: {}",
