@@ -420,7 +420,6 @@ pub async fn run(args: &RunArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `health`: one GET of the agent's own probe, on the loopback address when it listens on all.
 /// `follow`: a worker's catalog folder kept at the leader's released definitions.
 pub async fn follow(args: &FollowArgs) -> ExitCode {
     use crate::follow::{ClusterKey, Follower, FollowerStatus};
@@ -527,6 +526,7 @@ pub async fn follow(args: &FollowArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `health`: one GET of the agent's own probe, on the loopback address when it listens on all.
 pub async fn health(args: &HealthArgs) -> ExitCode {
     let mut addr = args.listen;
     if addr.ip().is_unspecified() {
