@@ -570,16 +570,22 @@ struct Coordinator {
     flavour: Flavour,
 }
 
+/// A catalog folder an engine container mounts (readable by its user) holding `tpch`.
+fn tpch_catalog_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let target = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        target.path().join("tpch.properties"),
+        "connector.name=tpch\n",
+    )
+    .unwrap();
+    target
+}
+
 impl Coordinator {
     fn start(engines: &Engines, flavour: Flavour) -> Coordinator {
-        use std::os::unix::fs::PermissionsExt;
-        let target = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::write(
-            target.path().join("tpch.properties"),
-            "connector.name=tpch\n",
-        )
-        .unwrap();
+        let target = tpch_catalog_dir();
         let (image, catalog_dir) = match flavour {
             Flavour::Presto => (&engines.presto_image, "/opt/presto-server/etc/catalog"),
             Flavour::Trino => (&engines.trino_image, "/etc/trino/catalog"),
@@ -675,18 +681,11 @@ fn restart_mode_adds(s: &Settings, engines: &Engines, flavour: Flavour) -> (Row,
 /// one catalog folder shared by every node, a catalog added while the workload runs on the
 /// workers. Prints one table row per add.
 fn cluster(s: &Settings, engines: &Engines) {
-    use std::os::unix::fs::PermissionsExt;
     use test_support::docker::Network;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let etc = |file: &str| root.join("compose/presto-cluster/etc").join(file);
     let network = Network::create();
-    let target = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(
-        target.path().join("tpch.properties"),
-        "connector.name=tpch\n",
-    )
-    .unwrap();
+    let target = tpch_catalog_dir();
     let port = free_port();
     let node = |role: &str, name: &str, publish: Option<&str>| {
         let config = format!(

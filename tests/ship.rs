@@ -1116,6 +1116,19 @@ fn deployment_files_only_set_variables_the_agent_reads() {
     }
 }
 
+/// The documents of one kind, by name.
+fn by_kind(docs: &[serde_json::Value], kind: &str) -> serde_json::Map<String, serde_json::Value> {
+    docs.iter()
+        .filter(|d| d["kind"] == kind)
+        .map(|d| {
+            (
+                d["metadata"]["name"].as_str().unwrap().to_string(),
+                d.clone(),
+            )
+        })
+        .collect()
+}
+
 fn yaml_documents(python: &Path, file: &Path) -> Vec<serde_json::Value> {
     let out = run(Command::new(python)
         .args([
@@ -1445,17 +1458,7 @@ fn the_kubernetes_pod_seeds_trino_then_its_sidecar_applies_configmap_changes() {
         &python,
         &repo().join("kubernetes/trino-coordinator.yaml"),
     ));
-    let by_kind = |kind: &str| -> serde_json::Map<String, serde_json::Value> {
-        docs.iter()
-            .filter(|d| d["kind"] == kind)
-            .map(|d| {
-                (
-                    d["metadata"]["name"].as_str().unwrap().to_string(),
-                    d.clone(),
-                )
-            })
-            .collect()
-    };
+    let by_kind = |kind: &str| by_kind(&docs, kind);
     let deployment = by_kind("Deployment")
         .remove("trino-coordinator")
         .expect("the Deployment");
@@ -1559,17 +1562,7 @@ fn the_kubernetes_presto_cluster_rolls_pod_by_pod_and_rolls_back_per_pod() {
     };
     let python = python_with_kubernetes_validate();
     let docs = yaml_documents(&python, &repo().join("kubernetes/presto-cluster.yaml"));
-    let by_kind = |kind: &str| -> serde_json::Map<String, serde_json::Value> {
-        docs.iter()
-            .filter(|d| d["kind"] == kind)
-            .map(|d| {
-                (
-                    d["metadata"]["name"].as_str().unwrap().to_string(),
-                    d.clone(),
-                )
-            })
-            .collect()
-    };
+    let by_kind = |kind: &str| by_kind(&docs, kind);
     let config_maps = by_kind("ConfigMap");
     let mut secrets = by_kind("Secret");
 
