@@ -3,6 +3,7 @@
 
 use crate::catalog::Flavour;
 use crate::engine::ClientConfig;
+use crate::engine::cluster::WorkerRestartMethod;
 use crate::engine::restart::{DrainTimeoutAction, RestartMethod, RestartSettings};
 use crate::reconcile::RestartOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -158,9 +159,13 @@ pub struct RestartArgs {
     #[arg(long, value_name = "NAME", env = "CATALOG_RELOADER_CONTAINER")]
     pub container: Option<String>,
 
-    /// Restart mode: how the coordinator is restarted (workers always by the engine's own shutdown and their restart policy)
+    /// Restart mode: how the coordinator is restarted
     #[arg(long, value_enum, default_value_t = RestartMethod::Auto, env = "CATALOG_RELOADER_RESTART_METHOD")]
     pub restart_method: RestartMethod,
+
+    /// Restart mode, clusters: how workers are restarted
+    #[arg(long, value_enum, default_value_t = WorkerRestartMethod::Auto, env = "CATALOG_RELOADER_WORKER_RESTART_METHOD")]
+    pub worker_restart_method: WorkerRestartMethod,
 
     /// Restart mode, clusters: never restart a worker while fewer than this many other workers are active
     #[arg(
@@ -226,6 +231,7 @@ impl RestartArgs {
             }),
             min_restart_interval: self.min_restart_interval,
             min_active_workers: self.min_active_workers,
+            worker_method: self.worker_restart_method,
             follower_port: self.follower_port,
             cluster_key: None,
         }

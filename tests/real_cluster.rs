@@ -434,142 +434,262 @@ fn presto_cluster_a_worker_that_cannot_start_is_rolled_back_and_the_rest_never_r
 /// system-information write access, given here by file-based access control on the worker — and
 /// its restart policy; the coordinator, which Trino never shuts down on request, through its
 /// container (the Docker method). The new catalog answers a query that runs on the worker only.
-#[test]
-fn trino_static_cluster_worker_by_engine_shutdown_coordinator_by_its_container() {
-    let _one = one_cluster();
-    if !require_docker() {
-        return;
+/// A static Trino 476 coordinator and one worker in containers on a user network, reading one
+/// catalog folder (`keep` in it); the coordinator under `restart: unless-stopped`, published on a
+/// host port; the worker with `worker_args` (its restart policy, its access control).
+struct TrinoCluster {
+    target: tempfile::TempDir,
+    coordinator: Container,
+    worker: Container,
+    url: String,
+    /// Unix seconds when both served.
+    since: u64,
+    _etc: tempfile::TempDir,
+    // Dropped after the containers.
+    _network: Network,
+}
+
+impl TrinoCluster {
+    /// `worker_access_control`: the worker lets the agent shut it down (file-based access control
+    /// granting system-information write); without, Trino's default refuses it.
+    fn new(worker_restart: &str, worker_access_control: bool) -> Option<TrinoCluster> {
+        if !require_docker() {
+            return None;
+        }
+        let engines = Engines::required()?;
+        let network = Network::create();
+        let etc = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(etc.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let write = |name: &str, text: &str| {
+            let path = etc.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            path.display().to_string()
+        };
+        let coordinator_config = write(
+            "coordinator.properties",
+            "coordinator=true\nnode-scheduler.include-coordinator=false\nhttp-server.http.port=8080\n\
+             discovery.uri=http://coordinator:8080\ncatalog.management=static\n",
+        );
+        let worker_config = write(
+            "worker.properties",
+            "coordinator=false\nhttp-server.http.port=8080\ndiscovery.uri=http://coordinator:8080\n\
+             catalog.management=static\nshutdown.grace-period=5s\n",
+        );
+        let mount = |from: &str, to: &str| format!("{from}:{to}:ro");
+        let target = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(target.path().join("keep.properties"), TPCH).unwrap();
+        let catalogs = format!("{}:/etc/trino/catalog:ro", target.path().display());
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:8080");
+        let coordinator = Container::run(&[
+            "--network",
+            network.name(),
+            "--network-alias",
+            "coordinator",
+            "--hostname",
+            "coordinator",
+            "--restart",
+            "unless-stopped",
+            "-p",
+            &publish,
+            "-v",
+            &mount(&coordinator_config, "/etc/trino/config.properties"),
+            "-v",
+            &catalogs,
+            &engines.trino_image,
+        ]);
+        let mut worker_args: Vec<String> = [
+            "--network",
+            network.name(),
+            "--hostname",
+            "worker-1",
+            "--restart",
+            worker_restart,
+            "-v",
+            &mount(&worker_config, "/etc/trino/config.properties"),
+            "-v",
+            &catalogs,
+        ]
+        .map(String::from)
+        .to_vec();
+        if worker_access_control {
+            // Only the worker lets the agent shut it down; everything else stays allowed.
+            let access_control = write(
+                "access-control.properties",
+                "access-control.name=file\nsecurity.config-file=/etc/trino/rules.json\n",
+            );
+            let rules = write(
+                "rules.json",
+                r#"{"catalogs": [{"allow": "all"}], "system_information": [{"allow": ["read", "write"]}]}"#,
+            );
+            worker_args.extend([
+                "-v".into(),
+                mount(&access_control, "/etc/trino/access-control.properties"),
+                "-v".into(),
+                mount(&rules, "/etc/trino/rules.json"),
+            ]);
+        }
+        worker_args.push(engines.trino_image.clone());
+        let worker = Container::run(&worker_args.iter().map(String::as_str).collect::<Vec<_>>());
+        let cluster = TrinoCluster {
+            target,
+            coordinator,
+            worker,
+            url: format!("http://127.0.0.1:{port}"),
+            since: 0,
+            _etc: etc,
+            _network: network,
+        };
+        wait_for(SLOW, "the worker to answer a query", || {
+            cluster.nations("keep").ok()
+        });
+        Some(TrinoCluster {
+            since: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            ..cluster
+        })
     }
-    let Some(engines) = Engines::required() else {
-        return;
-    };
-    let network = Network::create();
-    let etc = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(etc.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let write = |name: &str, text: &str| {
-        let path = etc.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        path.display().to_string()
-    };
-    let coordinator_config = write(
-        "coordinator.properties",
-        "coordinator=true\nnode-scheduler.include-coordinator=false\nhttp-server.http.port=8080\n\
-         discovery.uri=http://coordinator:8080\ncatalog.management=static\n",
-    );
-    let worker_config = write(
-        "worker.properties",
-        "coordinator=false\nhttp-server.http.port=8080\ndiscovery.uri=http://coordinator:8080\n\
-         catalog.management=static\nshutdown.grace-period=5s\n",
-    );
-    // Only the worker lets the agent shut it down; everything else stays allowed.
-    let access_control = write(
-        "access-control.properties",
-        "access-control.name=file\nsecurity.config-file=/etc/trino/rules.json\n",
-    );
-    let rules = write(
-        "rules.json",
-        r#"{"catalogs": [{"allow": "all"}], "system_information": [{"allow": ["read", "write"]}]}"#,
-    );
-    let target = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(target.path().join("keep.properties"), TPCH).unwrap();
-    let catalogs = format!("{}:/etc/trino/catalog:ro", target.path().display());
-    let port = free_port();
-    let publish = format!("127.0.0.1:{port}:8080");
-    let mount = |from: &str, to: &str| format!("{from}:{to}:ro");
-    let coordinator = Container::run(&[
-        "--network",
-        network.name(),
-        "--network-alias",
-        "coordinator",
-        "--hostname",
-        "coordinator",
-        "--restart",
-        "unless-stopped",
-        "-p",
-        &publish,
-        "-v",
-        &mount(&coordinator_config, "/etc/trino/config.properties"),
-        "-v",
-        &catalogs,
-        &engines.trino_image,
-    ]);
-    let worker = Container::run(&[
-        "--network",
-        network.name(),
-        "--hostname",
-        "worker-1",
-        "--restart",
-        "unless-stopped",
-        "-v",
-        &mount(&worker_config, "/etc/trino/config.properties"),
-        "-v",
-        &mount(&access_control, "/etc/trino/access-control.properties"),
-        "-v",
-        &mount(&rules, "/etc/trino/rules.json"),
-        "-v",
-        &catalogs,
-        &engines.trino_image,
-    ]);
-    let url = format!("http://127.0.0.1:{port}");
-    let query = |sql: &str| run_query(&url, Flavour::Trino, "test", sql);
-    let nations = |catalog: &str| {
-        query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-            .map(|out| out.rows[0][0].as_i64().expect("a count"))
-            .map_err(|e| e.to_string())
-    };
-    wait_for(SLOW, "the worker to answer a query", || {
-        nations("keep").ok()
-    });
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
 
-    let source = Folder::new();
-    source.write("keep.properties", TPCH);
-    let agent = agent("run", source.path(), &url)
-        .args(["--engine", "trino", "--mode", "restart", "--adopt"])
-        .args(["--target-dir", &target.path().display().to_string()])
-        .args(["--container", coordinator.name()])
-        // One worker: restarting it leaves none (the default keeps one active).
-        .args(["--min-active-workers", "0"])
-        .args(["--min-restart-interval", "1s", "--debounce", "200ms"])
-        .args(["--start-timeout", "240s", "--drain-timeout", "60s"])
-        .start();
-    wait_state(&agent, "keep", "applied");
+    /// `SELECT count(*)` of the catalog's nations: it runs on the worker.
+    fn nations(&self, catalog: &str) -> Result<i64, String> {
+        run_query(
+            &self.url,
+            Flavour::Trino,
+            "test",
+            &format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"),
+        )
+        .map(|out| out.rows[0][0].as_i64().expect("a count"))
+        .map_err(|e| e.to_string())
+    }
 
-    source.write_atomically("sales.properties", TPCH);
-    wait_state(&agent, "sales", "applied");
-    assert_eq!(nations("sales"), Ok(25), "runs on the worker");
-    assert_eq!(
-        worker.restart_count(),
-        1,
-        "the worker restarted by its own shutdown"
-    );
-    assert_eq!(
-        coordinator.restart_count(),
-        0,
-        "the coordinator was not shut down by the engine"
-    );
-    assert_eq!(
-        coordinator.starts_since(since),
-        1,
-        "the coordinator restarted once, by Docker"
-    );
-    let order: Vec<String> = agent
+    /// The agent in restart mode for this cluster, the coordinator through its container.
+    fn agent(&self, source: &Folder, worker_restart_method: &str) -> common::RunningAgent {
+        agent("run", source.path(), &self.url)
+            .args(["--engine", "trino", "--mode", "restart", "--adopt"])
+            .args(["--target-dir", &self.target.path().display().to_string()])
+            .args(["--container", self.coordinator.name()])
+            .args(["--worker-restart-method", worker_restart_method])
+            // One worker: restarting it leaves none (the default keeps one active).
+            .args(["--min-active-workers", "0"])
+            .args(["--min-restart-interval", "1s", "--debounce", "200ms"])
+            .args(["--start-timeout", "240s", "--drain-timeout", "60s"])
+            .start()
+    }
+}
+
+/// The nodes the agent restarted, in order (`coordinator` for the coordinator).
+fn restarted_nodes(agent: &common::RunningAgent) -> Vec<String> {
+    agent
         .log_json()
         .into_iter()
         .filter(|l| l["action"] == "restart" && l["outcome"] == "ok")
         .map(|l| l["node"].as_str().unwrap_or("coordinator").to_string())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn trino_static_cluster_worker_by_engine_shutdown_coordinator_by_its_container() {
+    let _one = one_cluster();
+    let Some(cluster) = TrinoCluster::new("unless-stopped", true) else {
+        return;
+    };
+    let source = Folder::new();
+    source.write("keep.properties", TPCH);
+    // The worker through the engine's shutdown alone: its restart policy starts it again.
+    let agent = cluster.agent(&source, "engine-shutdown");
+    wait_state(&agent, "keep", "applied");
+
+    source.write_atomically("sales.properties", TPCH);
+    wait_state(&agent, "sales", "applied");
+    assert_eq!(cluster.nations("sales"), Ok(25), "runs on the worker");
+    assert_eq!(
+        cluster.worker.restart_count(),
+        1,
+        "the worker restarted by its own shutdown"
+    );
+    assert_eq!(
+        cluster.coordinator.restart_count(),
+        0,
+        "the coordinator was not shut down by the engine"
+    );
+    assert_eq!(
+        cluster.coordinator.starts_since(cluster.since),
+        1,
+        "the coordinator restarted once, by Docker"
+    );
+    let order = restarted_nodes(&agent);
     assert_eq!(order, ["worker-1", "coordinator"], "{order:?}");
     assert!(
         agent.log_text().contains("SHUTTING_DOWN"),
         "{}",
         agent.log_text()
     );
+}
+
+/// Workers through Docker (`--worker-restart-method auto` with the coordinator's container): a
+/// Trino worker under Trino's default access control refuses the engine's shutdown and has no
+/// restart policy (`--restart no`). The agent finds its container by the worker's address,
+/// restarts it through Docker once no query runs, and reads its log: a definition the worker
+/// cannot start with is blamed by the worker's own error, the container is started again on the
+/// restored files, and the other catalog written with it is applied by the next restart.
+#[test]
+fn trino_static_cluster_worker_through_its_container_and_its_log() {
+    let _one = one_cluster();
+    let Some(cluster) = TrinoCluster::new("no", false) else {
+        return;
+    };
+    let source = Folder::new();
+    source.write("keep.properties", TPCH);
+    let agent = cluster.agent(&source, "auto");
+    wait_state(&agent, "keep", "applied");
+
+    source.write_atomically("sales.properties", TPCH);
+    wait_state(&agent, "sales", "applied");
+    assert_eq!(cluster.nations("sales"), Ok(25), "runs on the worker");
+    assert_eq!(
+        cluster.worker.starts_since(cluster.since),
+        1,
+        "the worker restarted once, by Docker"
+    );
+    assert_eq!(cluster.worker.restart_count(), 0, "no restart policy");
+    assert_eq!(restarted_nodes(&agent), ["worker-1", "coordinator"]);
+    let log = agent.log_text();
+    assert!(
+        log.contains("refused the engine's shutdown") && log.contains("docker restart"),
+        "{log}"
+    );
+
+    // One catalog the worker cannot start with, one good one, in one change.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    source.write_atomically(
+        "broken.properties",
+        "connector.name=tpch\ntpch.splits-per-node=abc\n",
+    );
+    source.write_atomically("more.properties", TPCH);
+    let broken = wait_state(&agent, "broken", "failed");
+    let error = broken["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("worker-1") && error.contains("tpch.splits-per-node"),
+        "the worker's own error, from its log: {broken}"
+    );
+    wait_state(&agent, "more", "applied");
+    assert_eq!(cluster.nations("more"), Ok(25), "runs on the worker");
+    assert_eq!(cluster.nations("keep"), Ok(25));
+    assert!(
+        !cluster.target.path().join("broken.properties").exists(),
+        "the broken definition is not in the catalog folder"
+    );
+    // The failed start, its rollback's start, the start with `more`; the coordinator only once
+    // (with `more`): the broken definition never reached it.
+    assert_eq!(cluster.worker.starts_since(since), 3);
+    assert_eq!(cluster.coordinator.starts_since(since), 1);
 }
 
 /// A static Trino 476 coordinator refuses the engine's shutdown; without a Docker socket it is

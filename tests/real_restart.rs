@@ -391,7 +391,7 @@ fn static_trino_learnt_from_one_refusal_then_restarted_and_rolled_back() {
         .map(|l| {
             (
                 l["stop_timeout_s"].as_u64().unwrap(),
-                l["coordinator_serving"].as_bool().unwrap(),
+                l["serving"].as_bool().unwrap(),
             )
         })
         .collect();

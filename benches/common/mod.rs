@@ -39,8 +39,11 @@ pub fn http() -> reqwest::blocking::Client {
 }
 
 /// Where the agents' logs go: appended to the file `BENCH_AGENT_LOG` names, else nowhere.
-fn agent_log() -> Stdio {
-    match std::env::var_os("BENCH_AGENT_LOG") {
+fn agent_log(to: Option<&Path>) -> Stdio {
+    match to
+        .map(|p| p.as_os_str().to_owned())
+        .or_else(|| std::env::var_os("BENCH_AGENT_LOG"))
+    {
         Some(path) => std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -68,6 +71,21 @@ impl Agent {
 
     /// Starts the agent without waiting for anything.
     pub fn spawn(folder: &Path, server: &str, extra: &[&str]) -> Agent {
+        Agent::spawn_logging(folder, server, extra, None)
+    }
+
+    /// Starts the agent with its log appended to `log` (JSON lines), and waits for its first
+    /// pass to end.
+    #[allow(dead_code)] // not every bench reads the agent's log
+    pub fn start_logging(folder: &Path, server: &str, extra: &[&str], log: &Path) -> Agent {
+        let mut args = extra.to_vec();
+        args.extend(["--log-format", "json"]);
+        let agent = Agent::spawn_logging(folder, server, &args, Some(log));
+        agent.wait(Duration::from_secs(120), |s| !s["last_pass"].is_null());
+        agent
+    }
+
+    fn spawn_logging(folder: &Path, server: &str, extra: &[&str], log: Option<&Path>) -> Agent {
         let port = free_port();
         let child = Command::new(agent_binary())
             .args(["run", "--catalog-dir"])
@@ -76,7 +94,7 @@ impl Agent {
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(agent_log())
+            .stderr(agent_log(log))
             .spawn()
             .expect("start the agent");
         Agent {

@@ -18,6 +18,23 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 
+/// How workers are restarted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkerRestartMethod {
+    /// `docker` when the coordinator is restarted through Docker and a worker's container is
+    /// found there, `engine-shutdown` otherwise
+    #[default]
+    Auto,
+    /// PUT /v1/info/state SHUTTING_DOWN on the worker; its restart policy starts it again
+    EngineShutdown,
+    /// The worker's container, found by the worker's address among the containers Docker runs:
+    /// the engine's shutdown first where it accepts it (running tasks finish), the container
+    /// started again when no restart policy does; `docker restart` after the drain where the
+    /// engine refuses (a Trino worker without system-information write). Its log names the
+    /// catalog of a failed start
+    Docker,
+}
+
 /// A node as the coordinator lists it in `system.runtime.nodes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {

@@ -177,6 +177,11 @@ impl Restarter {
                 detail: "no --container is given".into(),
             });
         }
+        self.connect_daemon().await
+    }
+
+    /// A client for the daemon, whichever container is meant.
+    async fn connect_daemon(&self) -> Result<Docker, RestartError> {
         let docker = Docker::connect_with_defaults().map_err(|e| RestartError::Docker {
             host: self.host.clone(),
             detail: e.to_string(),
@@ -285,21 +290,13 @@ impl Restarter {
             self.signal(serving, beat).await?;
             return Ok(since);
         }
-        let docker = self.connect().await?;
+        // Docker must answer before the engine is asked to stop: nothing else would start it.
+        self.connect().await?;
         if self.settings.graceful_shutdown && presto && serving {
             let before = self.container_state().await.and_then(|s| s.started_at_ms);
             match client.request_shutdown().await {
                 Ok(()) => {
-                    let mut beat = beat;
-                    let restarted = self.wait_stopped(&docker, before, &mut beat).await?;
-                    // A restart policy brings it back by itself; starting it as well raced with
-                    // Docker's own start (two starts seen on a loaded machine).
-                    if !restarted && !self.policy_brings_back(&docker, before, &mut beat).await? {
-                        docker
-                            .start_container(self.name(), None)
-                            .await
-                            .map_err(|e| self.err(e))?;
-                    }
+                    self.start_after_exit(before, beat).await?;
                     return Ok(since);
                 }
                 Err(e) => tracing::warn!(
@@ -308,6 +305,42 @@ impl Restarter {
                 ),
             }
         }
+        self.docker_restart(serving).await?;
+        Ok(since)
+    }
+
+    /// After the engine in the container was asked to shut down (it had started at
+    /// `started_before`): waits until it exits — stopped by force after the drain timeout and a
+    /// margin — and starts the container again unless its restart policy does.
+    pub async fn start_after_exit(
+        &self,
+        started_before: Option<u64>,
+        mut beat: impl FnMut(),
+    ) -> Result<(), RestartError> {
+        let docker = self.connect().await?;
+        let restarted = self
+            .wait_stopped(&docker, started_before, &mut beat)
+            .await?;
+        // A restart policy brings it back by itself; starting it as well raced with Docker's
+        // own start (two starts seen on a loaded machine).
+        if !restarted
+            && !self
+                .policy_brings_back(&docker, started_before, &mut beat)
+                .await?
+        {
+            tracing::info!(container = %self.name(), "the container has no restart policy that starts it again; docker start");
+            docker
+                .start_container(self.name(), None)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// `docker restart` of the container: SIGTERM, then SIGKILL after --stop-timeout — at once
+    /// when the engine in it does not serve (see [`Restarter::restart`]).
+    pub async fn docker_restart(&self, serving: bool) -> Result<(), RestartError> {
+        let docker = self.connect().await?;
         let stop_timeout = if serving {
             self.settings.stop_timeout.as_secs() as i32
         } else {
@@ -316,7 +349,7 @@ impl Restarter {
         tracing::info!(
             container = %self.name(),
             stop_timeout_s = stop_timeout,
-            coordinator_serving = serving,
+            serving,
             "docker restart"
         );
         let options = RestartContainerOptionsBuilder::default()
@@ -331,7 +364,61 @@ impl Restarter {
             took_ms = asked.elapsed().as_millis() as u64,
             "Docker restarted the container"
         );
-        Ok(since)
+        Ok(())
+    }
+
+    /// Starts the container if it does not run (a node whose start failed and that no restart
+    /// policy starts again).
+    pub async fn start_if_stopped(&self) -> Result<(), RestartError> {
+        let docker = self.connect().await?;
+        let state = docker
+            .inspect_container(self.name(), None)
+            .await
+            .map_err(|e| self.err(e))?
+            .state
+            .unwrap_or_default();
+        if !matches!(
+            state.status,
+            Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::RESTARTING)
+        ) {
+            tracing::info!(container = %self.name(), "docker start");
+            docker
+                .start_container(self.name(), None)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// The same settings for another container (a worker's), restarted through Docker.
+    pub fn for_container(&self, name: &str) -> Restarter {
+        let mut settings = self.settings.clone();
+        settings.container = Some(name.to_string());
+        settings.method = RestartMethod::Docker;
+        Restarter {
+            host: self.host.clone(),
+            settings,
+        }
+    }
+
+    /// The running container that has the host of `uri` (a node's address as the coordinator
+    /// lists it, `http://172.18.0.3:8080`) as its address on one of its networks, or as its name
+    /// or a network alias. `None` when no container has it (the node runs elsewhere).
+    pub async fn container_at(&self, uri: &str) -> Result<Option<String>, RestartError> {
+        let Some(host) = reqwest::Url::parse(uri)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
+        else {
+            return Ok(None);
+        };
+        let docker = self.connect_daemon().await?;
+        let containers = docker
+            .list_containers(None)
+            .await
+            .map_err(|e| docker_error(&self.host, "", e))?;
+        Ok(containers
+            .iter()
+            .find_map(|c| container_with_address(c, &host)))
     }
 
     /// The engine-shutdown method: `PUT /v1/info/state "SHUTTING_DOWN"`, then wait until the
@@ -508,7 +595,8 @@ impl Restarter {
             }
             if Instant::now() >= deadline {
                 tracing::warn!(
-                    "the coordinator did not stop after its graceful shutdown; stopping the container"
+                    container = %self.name(),
+                    "the engine did not stop after its graceful shutdown; stopping the container"
                 );
                 return docker
                     .stop_container(self.name(), None)
@@ -683,6 +771,36 @@ impl Restarter {
     }
 }
 
+/// The container's name (without Docker's leading `/`) when `host` is its address on one of its
+/// networks, its name, or one of its network aliases.
+fn container_with_address(
+    container: &bollard::models::ContainerSummary,
+    host: &str,
+) -> Option<String> {
+    if host.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = container
+        .names
+        .iter()
+        .flatten()
+        .map(|n| n.trim_start_matches('/'))
+        .collect();
+    let networks = container
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref());
+    let has = names.contains(&host)
+        || networks.is_some_and(|networks| {
+            networks.values().any(|e| {
+                e.ip_address.as_deref() == Some(host)
+                    || e.global_ipv6_address.as_deref() == Some(host)
+                    || e.aliases.iter().flatten().any(|a| a == host)
+            })
+        });
+    has.then(|| names.first().map(|n| n.to_string())).flatten()
+}
+
 /// Docker's `State.StartedAt` (RFC 3339 with nanoseconds; the zero time for a container never
 /// started) as Unix milliseconds.
 fn started_at_ms(text: Option<&str>) -> Option<u64> {
@@ -754,6 +872,29 @@ mod tests {
         process("12", &["java", "com.facebook.presto.server.PrestoServer"]);
         assert_eq!(super::server_processes(proc.path()), [7, 12]);
         assert!(super::server_processes(&proc.path().join("none")).is_empty());
+    }
+
+    #[test]
+    fn a_node_address_finds_its_container_by_ip_name_or_alias() {
+        let summary: bollard::models::ContainerSummary =
+            serde_json::from_value(serde_json::json!({
+                "Id": "abc",
+                "Names": ["/cluster-worker-1"],
+                "NetworkSettings": {"Networks": {
+                    "bridge": {"IPAddress": ""},
+                    "cluster": {"IPAddress": "172.18.0.3", "Aliases": ["worker-1", "abc"]}
+                }}
+            }))
+            .unwrap();
+        let found = |host: &str| super::container_with_address(&summary, host);
+        let name = Some("cluster-worker-1".to_string());
+        assert_eq!(found("172.18.0.3"), name);
+        assert_eq!(found("cluster-worker-1"), name);
+        assert_eq!(found("worker-1"), name);
+        assert_eq!(found("172.18.0.4"), None);
+        // An empty address on another network matches nothing.
+        assert_eq!(found(""), None);
+        assert_eq!(found("worker"), None);
     }
 
     use super::started_at_ms;

@@ -1,13 +1,15 @@
 //! Restart mode on a cluster: before the coordinator, every worker is restarted, one at a time,
-//! by the engine's own shutdown and its restart policy ([`crate::engine::cluster`]), and waited
-//! for until it serves again with the folder's catalogs. A worker that already announces exactly
+//! by the engine's own shutdown and its restart policy ([`crate::engine::cluster`]) — or through
+//! its container where the agent has Docker ([`WorkerRestartMethod`]) —, and waited for until it
+//! serves again with the folder's catalogs. A worker that already announces exactly
 //! the folder's catalogs (restarted by an earlier pass, or started since the render) is left
 //! alone, so a pass that stops half-way goes on where it stopped.
 
 use super::{Agent, catalog_names};
 use crate::catalog::Flavour;
 use crate::engine::client::ServerInfo;
-use crate::engine::cluster::{self, Node, NodeError, NodeLimits};
+use crate::engine::cluster::{self, Node, NodeError, NodeLimits, WorkerRestartMethod};
+use crate::engine::restart::{Drain, DrainTimeoutAction, RestartMethod, Restarter};
 use crate::follow;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -23,8 +25,15 @@ const FOLLOWER_WAIT: Duration = Duration::from_secs(180);
 
 /// How a roll of the workers ended, when it did not end with every worker serving the folder.
 pub(super) enum RollStop {
-    /// A worker did not come back with the new catalogs: roll back.
-    Failed { node: Node, error: NodeError },
+    /// A worker did not come back with the new catalogs: roll back. `since` (Unix seconds) is
+    /// when its restart began; `container` is its container when Docker has it (for its log, and
+    /// to start it again).
+    Failed {
+        node: Node,
+        error: NodeError,
+        since: i64,
+        container: Option<Box<Restarter>>,
+    },
     /// The roll cannot go on now (too few active workers, a refusal); nothing is rolled back,
     /// the next pass tries again.
     Waiting(String),
@@ -55,27 +64,26 @@ impl Agent {
     }
 
     /// Restarts the workers that do not run the folder's catalogs, one at a time.
-    /// Returns how many were restarted.
-    pub(super) async fn roll_workers(&mut self) -> Result<usize, RollStop> {
+    /// Returns whether the cluster has workers.
+    pub(super) async fn roll_workers(&mut self) -> Result<bool, RollStop> {
         let listed = match cluster::nodes(&self.client).await {
             Ok(listed) => listed,
             Err(e) => {
                 // An engine without system.runtime.nodes (or a user who may not read it): the
                 // coordinator is all the agent can restart.
                 tracing::warn!(error = %e, "cannot list the cluster's nodes (system.runtime.nodes); restarting the coordinator only");
-                return Ok(0);
+                return Ok(false);
             }
         };
         let workers = cluster::workers_to_roll(&listed);
         if workers.is_empty() {
-            return Ok(0);
+            return Ok(listed.iter().any(|n| !n.coordinator));
         }
         let expected = self.expected_announcement().await;
         let limits = self.node_limits();
         let min = self.settings.restart.min_active_workers;
         let heartbeats = self.heartbeats.clone();
         let rendered_at_ms = self.ledger.restart.rendered_at_ms;
-        let mut restarted = 0;
         for worker in workers {
             // The node's own word before it is asked to shut down: a coordinator never is here
             // (its restart is the last step). One the coordinator lists active but the agent
@@ -147,25 +155,8 @@ impl Agent {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             let started = std::time::Instant::now();
-            match cluster::shut_down(&self.client, &worker, limits, || {
-                heartbeats.beat_reconcile()
-            })
-            .await
-            {
-                Ok(()) => {}
-                // Nothing changed on the node yet: no rollback. A worker that accepted the
-                // shutdown but still runs waits for its tasks — PrestoDB 0.296 also for the task of
-                // a query its client abandoned, until the coordinator cleans it up (measured: 4
-                // minutes); it takes no new work meanwhile.
-                Err(e) => {
-                    return Err(RollStop::Waiting(match e {
-                        NodeError::DidNotStop { .. } => format!(
-                            "{e}: it waits for tasks it still runs (PrestoDB keeps the tasks of abandoned queries for minutes); it takes no new work — restart its container or pod by hand if it stays"
-                        ),
-                        _ => e.to_string(),
-                    }));
-                }
-            }
+            let since = (super::now_millis() / 1000) as i64;
+            let container = self.restart_worker(&worker, limits).await?;
             match cluster::wait_back(
                 &self.client,
                 &worker,
@@ -177,7 +168,6 @@ impl Agent {
             .await
             {
                 Ok(_) => {
-                    restarted += 1;
                     self.metrics.count_restart("ok");
                     tracing::info!(action = "restart", node = %worker.id, outcome = "ok", duration_ms = started.elapsed().as_millis() as u64, "the worker serves again with the folder's catalogs");
                 }
@@ -185,11 +175,114 @@ impl Agent {
                     return Err(RollStop::Failed {
                         node: worker,
                         error,
+                        since,
+                        container: container.map(Box::new),
                     });
                 }
             }
         }
-        Ok(restarted)
+        Ok(true)
+    }
+
+    /// The worker's container, when workers go through Docker (see [`WorkerRestartMethod`]).
+    async fn worker_container(&self, worker: &Node) -> Result<Option<Restarter>, RollStop> {
+        let method = self.settings.restart.worker_method;
+        let Some(restarter) = self.restarter.as_ref() else {
+            return Ok(None);
+        };
+        let docker = match method {
+            WorkerRestartMethod::EngineShutdown => return Ok(None),
+            WorkerRestartMethod::Docker => true,
+            WorkerRestartMethod::Auto => restarter.settings.method == RestartMethod::Docker,
+        };
+        if !docker {
+            return Ok(None);
+        }
+        let explicit = method == WorkerRestartMethod::Docker;
+        match restarter.container_at(&worker.uri).await {
+            Ok(Some(name)) => Ok(Some(restarter.for_container(&name))),
+            Ok(None) if explicit => Err(RollStop::Waiting(format!(
+                "worker {} is not restarted: no container Docker runs has its address {} (--worker-restart-method docker finds a worker's container by its address on a Docker network)",
+                worker.id, worker.uri
+            ))),
+            Err(e) if explicit => Err(RollStop::Waiting(format!(
+                "worker {} is not restarted: {e}",
+                worker.id
+            ))),
+            Ok(None) => {
+                tracing::debug!(node = %worker.id, uri = %worker.uri, "no container Docker runs has the worker's address; it is restarted by the engine's shutdown");
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::warn!(node = %worker.id, error = %e, "cannot look the worker's container up; it is restarted by the engine's shutdown");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stops the worker so that it starts again with the folder's catalogs: the engine's own
+    /// shutdown (its running tasks finish) and its restart policy — or, with its container, Docker
+    /// where no restart policy starts it again or the engine refuses to shut down. Returns the
+    /// container it went through.
+    async fn restart_worker(
+        &self,
+        worker: &Node,
+        limits: NodeLimits,
+    ) -> Result<Option<Restarter>, RollStop> {
+        let heartbeats = self.heartbeats.clone();
+        let container = self.worker_container(worker).await?;
+        let before = match &container {
+            Some(c) => c.container_state().await.and_then(|s| s.started_at_ms),
+            None => None,
+        };
+        let docker_failed = |e: crate::engine::restart::RestartError| {
+            RollStop::Waiting(format!("worker {}: {e}", worker.id))
+        };
+        match cluster::shut_down(&self.client, worker, limits, || heartbeats.beat_reconcile()).await
+        {
+            Ok(()) => {
+                if let Some(c) = &container {
+                    c.start_after_exit(before, || heartbeats.beat_reconcile())
+                        .await
+                        .map_err(docker_failed)?;
+                }
+                Ok(container)
+            }
+            // The engine refuses (a Trino worker without system-information write): its
+            // container, once no query runs — a restart through Docker cuts the worker's tasks.
+            Err(NodeError::Refused { detail, .. }) if container.is_some() => {
+                let c = container.as_ref().expect("checked");
+                tracing::info!(node = %worker.id, container = %c.settings.container.as_deref().unwrap_or_default(), refusal = %detail, "the worker refused the engine's shutdown; restarting its container once no query runs");
+                let coordinator = self
+                    .restarter
+                    .as_ref()
+                    .expect("a container comes with a restarter");
+                if let Drain::TimedOut { running } = coordinator
+                    .drain(&self.client, || heartbeats.beat_reconcile())
+                    .await
+                {
+                    if coordinator.settings.drain_timeout_action == DrainTimeoutAction::Skip {
+                        return Err(RollStop::Waiting(format!(
+                            "worker {} waits for a quiet moment: {running} queries were still running at the drain timeout",
+                            worker.id
+                        )));
+                    }
+                    tracing::warn!(running, node = %worker.id, "queries still running at the drain timeout; restarting the worker's container anyway");
+                }
+                c.docker_restart(true).await.map_err(docker_failed)?;
+                Ok(container)
+            }
+            // Nothing changed on the node yet: no rollback. A worker that accepted the shutdown
+            // but still runs waits for its tasks — PrestoDB 0.296 also for the task of a query
+            // its client abandoned, until the coordinator cleans it up (measured: 4 minutes); it
+            // takes no new work meanwhile.
+            Err(e) => Err(RollStop::Waiting(match e {
+                NodeError::DidNotStop { .. } => format!(
+                    "{e}: it waits for tasks it still runs (PrestoDB keeps the tasks of abandoned queries for minutes); it takes no new work — restart its container or pod by hand if it stays"
+                ),
+                _ => e.to_string(),
+            })),
+        }
     }
 }
 

@@ -79,6 +79,8 @@ pub struct RestartOptions {
     pub min_restart_interval: Duration,
     /// Clusters: a worker is restarted only while this many other workers are active.
     pub min_active_workers: usize,
+    /// Clusters: how workers are restarted.
+    pub worker_method: crate::engine::cluster::WorkerRestartMethod,
     /// Clusters without a shared volume: the port of each worker's follower.
     pub follower_port: Option<u16>,
     /// The key the leader and its followers exchange fingerprints with.

@@ -10,7 +10,7 @@ use super::cluster::RollStop;
 use super::{Agent, ApplyOutcome, PassError, Prepared, catalog_names, scrub};
 use crate::catalog::{CatalogSpec, Flavour};
 use crate::engine::cluster::{self, Node};
-use crate::engine::restart::{Drain, DrainTimeoutAction, NotReady, RestartMethod};
+use crate::engine::restart::{Drain, DrainTimeoutAction, NotReady, RestartMethod, Restarter};
 use crate::engine::startlog;
 use crate::engine::{EngineError, ServerInfo};
 use crate::ledger;
@@ -389,9 +389,10 @@ impl Agent {
 
         // 4. A cluster's workers first, one at a time; each drains itself (the engine's shutdown
         // waits for its tasks) and is back serving before the next goes.
+        let mut has_workers = false;
         if running.is_some() {
             match self.roll_workers().await {
-                Ok(_) => {}
+                Ok(workers) => has_workers = workers,
                 Err(RollStop::Waiting(why)) => {
                     tracing::warn!(reason = %why, "the workers' restart cannot go on now; trying again later");
                     for name in &waiting {
@@ -403,20 +404,24 @@ impl Agent {
                     outcome.retry_in = Some(WORKERS_RETRY);
                     return Ok(outcome);
                 }
-                Err(RollStop::Failed { node, error }) => {
+                Err(RollStop::Failed {
+                    node,
+                    error,
+                    since,
+                    container,
+                }) => {
                     self.last_restart = Some(Instant::now());
                     let not_ready = NotReady {
                         reason: error.to_string(),
                         exit_code: None,
                     };
-                    let since = (super::now_millis() / 1000) as i64;
                     self.roll_back(
                         prepared,
                         since,
                         not_ready,
                         &waiting,
                         &mut outcome,
-                        Some(&node),
+                        Some((&node, container.as_deref())),
                     )
                     .await?;
                     return Ok(outcome);
@@ -424,15 +429,19 @@ impl Agent {
             }
         }
 
-        // 5. Drain — unless the engine's own shutdown does (it waits for its running queries).
+        // 5. Drain — unless the engine's own shutdown does: it waits for the tasks running on
+        // the coordinator itself, which are a lone coordinator's queries. With workers, the
+        // queries' tasks run there, and a coordinator's shutdown cuts them when its grace period
+        // ends (PrestoDB's GracefulShutdownHandler; measured: 20 queries cut a restart). A SIGTERM
+        // does not wait for queries either.
         let restarter = self.restarter.as_ref().expect("checked above");
         let heartbeats = self.heartbeats.clone();
-        // (A SIGTERM does not wait for queries either.)
         if running.is_some()
-            && matches!(
-                restarter.settings.method,
-                RestartMethod::Docker | RestartMethod::Signal
-            )
+            && (has_workers
+                || matches!(
+                    restarter.settings.method,
+                    RestartMethod::Docker | RestartMethod::Signal
+                ))
         {
             match restarter
                 .drain(&self.client, || heartbeats.beat_reconcile())
@@ -704,11 +713,11 @@ impl Agent {
         not_ready: NotReady,
         changed: &BTreeSet<String>,
         outcome: &mut ApplyOutcome,
-        worker: Option<&Node>,
+        worker: Option<(&Node, Option<&Restarter>)>,
     ) -> Result<(), PassError> {
         let who = worker.map_or_else(
             || "the coordinator".to_string(),
-            |n| format!("worker {}", n.id),
+            |(n, _)| format!("worker {}", n.id),
         );
         let restarter = self
             .restarter
@@ -721,10 +730,11 @@ impl Agent {
             .map(|c| &c.spec)
             .collect();
         specs.extend(self.ledger.catalogs.values().map(|e| &e.spec));
-        // A worker's log is not within the agent's reach (its container is not named to it).
+        // A worker's log is within the agent's reach only through its container.
         let log = match worker {
             None => restarter.log_since(since, LOG_LINES_READ).await,
-            Some(_) => String::new(),
+            Some((_, Some(container))) => container.log_since(since, LOG_LINES_READ).await,
+            Some((_, None)) => String::new(),
         };
         let diagnosis = startlog::diagnose(&log);
         let engine_error = diagnosis.error.as_deref().map(|e| scrub(e, &specs));
@@ -783,9 +793,14 @@ impl Agent {
                 not_ready.reason
             ))));
         }
-        let again = if let Some(worker) = worker {
+        let again = if let Some((worker, container)) = worker {
             // Its restart policy starts it again (or already did, crash-looping): with the files
-            // restored, that start is a good one.
+            // restored, that start is a good one. Without a policy, Docker starts its container.
+            if let Some(container) = container
+                && let Err(e) = container.start_if_stopped().await
+            {
+                tracing::warn!(node = %worker.id, error = %e, "cannot start the worker's container");
+            }
             let expected = self.expected_announcement().await;
             cluster::wait_back(
                 &self.client,
