@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Folder, agent, wait_for};
+use common::{Folder, agent, now_secs, wait_for};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -287,12 +287,7 @@ fn presto_cluster_every_node_restarts_once_and_the_catalog_answers_on_the_worker
     }
     assert_eq!(cluster.restarts(), [1, 1, 1], "one restart per node");
     // The workers went first, one at a time: the agent says so in this order.
-    let order: Vec<String> = agent
-        .log_json()
-        .into_iter()
-        .filter(|l| l["action"] == "restart" && l["outcome"] == "ok")
-        .map(|l| l["node"].as_str().unwrap_or("coordinator").to_string())
-        .collect();
+    let order = restarted_nodes(&agent);
     assert_eq!(order, ["worker-1", "worker-2", "coordinator"], "{order:?}");
 
     // An edit keeps the catalog's name, so the workers announce the same names before and after:
@@ -533,7 +528,7 @@ impl TrinoCluster {
         }
         worker_args.push(engines.trino_image.clone());
         let worker = Container::run(&worker_args.iter().map(String::as_str).collect::<Vec<_>>());
-        let cluster = TrinoCluster {
+        let mut cluster = TrinoCluster {
             target,
             coordinator,
             worker,
@@ -545,13 +540,8 @@ impl TrinoCluster {
         wait_for(SLOW, "the worker to answer a query", || {
             cluster.nations("keep").ok()
         });
-        Some(TrinoCluster {
-            since: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-            ..cluster
-        })
+        cluster.since = now_secs();
+        Some(cluster)
     }
 
     /// `SELECT count(*)` of the catalog's nations: it runs on the worker.
@@ -664,10 +654,7 @@ fn trino_static_cluster_worker_through_its_container_and_its_log() {
     );
 
     // One catalog the worker cannot start with, one good one, in one change.
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let since = now_secs();
     source.write_atomically(
         "broken.properties",
         "connector.name=tpch\ntpch.splits-per-node=abc\n",

@@ -7,9 +7,9 @@
 
 mod common;
 
-use common::{Folder, agent, wait_for};
+use common::{Folder, agent, now_secs, wait_for};
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use test_support::docker::{Container, Flavour, require_docker};
 use test_support::emulator::{QueryError, QueryOutput, run_query, user_catalogs};
 use test_support::free_port;
@@ -18,13 +18,6 @@ use test_support::real::Engines;
 /// A JVM engine starts in 9–26 s here, more when two share the cores; a change is a drain, a
 /// restart, a start and a first query.
 const SLOW: Duration = Duration::from_secs(240);
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 struct Sandbox {
     flavour: Flavour,

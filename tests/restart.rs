@@ -4,22 +4,15 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, wait_for};
+use common::{Folder, PATIENCE, agent, now_secs, wait_for};
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use test_support::docker::{Container, Flavour, docker_ok, emulator_image, require_docker};
 use test_support::emulator::{QueryError, QueryOutput, run_query, user_catalogs};
 use test_support::free_port;
 
 const TPCH: &str = "connector.name=tpch\n";
 const SLOW: Duration = Duration::from_secs(60);
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 struct Sandbox {
     flavour: Flavour,
