@@ -127,12 +127,12 @@ pub struct ApiState {
     /// For connection checks and the live view: a client of the engine of its own.
     pub client: crate::engine::Client,
     /// Reads the engine's catalogs for `GET` (remembers an engine without `connector_name`).
-    pub lister: crate::engine::dynamic::CatalogLister,
+    pub lister: crate::engine::catalogs::CatalogLister,
 }
 
 /// What the engine itself lists, asked at the time of a `GET` (one listing query): `live` is the
 /// engine's word, not the agent's memory of it.
-async fn live_now(state: &ApiState) -> Result<crate::plan::Live, String> {
+async fn live_now(state: &ApiState) -> Result<crate::engine::Live, String> {
     state
         .lister
         .live(&state.client)
@@ -142,7 +142,7 @@ async fn live_now(state: &ApiState) -> Result<crate::plan::Live, String> {
 
 /// `live` for one catalog: its connector as the engine lists it (`null` when the engine does not
 /// say), `false` when the engine has no such catalog, and why when the engine could not be asked.
-fn live_field(out: &mut Value, live: &Result<crate::plan::Live, String>, name: &str) {
+fn live_field(out: &mut Value, live: &Result<crate::engine::Live, String>, name: &str) {
     match live {
         Ok(live) => {
             out["live"] = match live.get(name) {
@@ -476,7 +476,7 @@ async fn put_catalog(
         let write_path = path.clone();
         let written = tokio::task::spawn_blocking(move || {
             let existed = std::fs::symlink_metadata(&write_path).is_ok();
-            crate::ledger::write_atomically(&write_path, &text, 0o644).map(|()| !existed)
+            crate::files::write_atomically(&write_path, &text, 0o644).map(|()| !existed)
         })
         .await
         .expect("the write does not panic");

@@ -380,13 +380,21 @@ pub fn catalog_name(file_name: &str) -> Result<String, String> {
     if stem == "system" {
         return Err("'system' is reserved for Trino's internal catalog".into());
     }
-    if crate::check::is_check_catalog(stem) {
+    if is_check_catalog(stem) {
         return Err(format!(
-            "names starting with '{}' are reserved for the agent's connection checks",
-            crate::check::CHECK_PREFIX
+            "names starting with '{CHECK_PREFIX}' are reserved for the agent's connection checks"
         ));
     }
     Ok(stem.to_string())
+}
+
+/// The prefix of a connection check's temporary catalogs (`crate::check`): no file may use it,
+/// and no pass plans such a catalog.
+pub const CHECK_PREFIX: &str = "catalog_reloader_check_";
+
+/// Whether a catalog name is a connection check's temporary one.
+pub fn is_check_catalog(name: &str) -> bool {
+    name.starts_with(CHECK_PREFIX)
 }
 
 /// A warning for names that are valid but must be double-quoted in SQL (a `-`, a leading digit).

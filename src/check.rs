@@ -7,23 +7,17 @@
 //! killed half-way is dropped by a later full pass once it is older than any check can take
 //! ([`leftover_after`]: its three statements, each bounded by the statement timeout).
 
-use crate::catalog::{self, CatalogSpec};
+use crate::catalog::{self, CHECK_PREFIX, CatalogSpec};
+use crate::engine::catalogs;
 use crate::engine::client::{Client, EngineError};
-use crate::engine::dynamic;
 use serde::Serialize;
 use std::time::Duration;
-
-pub const CHECK_PREFIX: &str = "catalog_reloader_check_";
 
 /// Older than this, a check's temporary catalog is a leftover: a check sends three statements,
 /// each bounded by `statement_timeout` (a check run with a longer timeout than the agent's could
 /// lose its catalog before its last statement; it then reports the probe as failed).
 pub fn leftover_after(statement_timeout: Duration) -> Duration {
     statement_timeout * 3 + Duration::from_secs(10)
-}
-
-pub fn is_check_catalog(name: &str) -> bool {
-    name.starts_with(CHECK_PREFIX)
 }
 
 /// Whether a check's temporary catalog was created long enough ago to be a leftover.
@@ -90,7 +84,7 @@ pub async fn check(
     {
         return Err(CheckRefused::LeakyConnector(leaky.to_string()));
     }
-    let now = crate::ledger::now_secs();
+    let now = crate::clock::now_secs();
     let temp = CatalogSpec {
         name: temporary_name(now),
         ..spec.clone()
@@ -101,7 +95,7 @@ pub async fn check(
         EngineError::Query(q) => Some(q.error_name.clone()),
         _ => None,
     };
-    match dynamic::create(client, &temp).await {
+    match catalogs::create(client, &temp).await {
         Ok(()) => {}
         Err(e @ EngineError::Query(_)) => {
             return Ok(CheckResult {
@@ -121,7 +115,7 @@ pub async fn check(
             crate::sql::quote_identifier(&temp.name)
         ))
         .await;
-    let cleanup = dynamic::drop_catalog(client, &temp.name)
+    let cleanup = catalogs::drop_catalog(client, &temp.name)
         .await
         .err()
         .map(|e| {
@@ -154,6 +148,7 @@ pub async fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::is_check_catalog;
 
     #[test]
     fn only_old_temporary_names_of_this_form_are_leftovers() {

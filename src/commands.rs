@@ -29,9 +29,10 @@ use crate::config::{
 };
 use crate::engine::Client;
 use crate::files;
+use crate::health::{Heartbeats, Readiness};
 use crate::ledger;
 use crate::metrics::Metrics;
-use crate::reconcile::{self, Agent, Heartbeats, PassResult, Readiness, Settings, Trigger};
+use crate::reconcile::{self, Agent, PassResult, Settings, Trigger};
 use crate::report;
 use crate::scan;
 use crate::server::{self, ServerState};
@@ -94,7 +95,7 @@ fn build_agent(
                 "--cluster-key-file leads followers in restart mode: it needs --target-dir".into(),
             );
         }
-        restart_options.cluster_key = Some(crate::follow::ClusterKey::load(file)?);
+        restart_options.cluster_key = Some(crate::release::ClusterKey::load(file)?);
     } else if restart.follower_port.is_some() {
         return Err(
             "--follower-port needs --cluster-key-file (the secret the followers share)".into(),
@@ -307,7 +308,7 @@ fn api_state(
         flavour_hint: args.folder.flavour_hint(),
         writers: tokio::sync::Mutex::new(()),
         client: Client::new(args.engine.client_config()?).map_err(|e| e.to_string())?,
-        lister: crate::engine::dynamic::CatalogLister::default(),
+        lister: crate::engine::catalogs::CatalogLister::default(),
     })))
 }
 
@@ -369,11 +370,9 @@ pub async fn run(args: &RunArgs) -> ExitCode {
     if let Some(api) = api {
         router = router.merge(crate::api::router(api));
     }
-    // Checked by build_agent: a key file goes with a target folder.
-    if let (Some(file), Some(target)) = (&args.restart.cluster_key_file, &args.restart.target_dir)
-        && let Ok(key) = crate::follow::ClusterKey::load(file)
-    {
-        router = router.merge(crate::follow::leader_router(target.clone(), key));
+    // build_agent checked that a key goes with a target folder.
+    if let (Some(key), Some(target)) = (agent.cluster_key(), &args.restart.target_dir) {
+        router = router.merge(crate::release::leader_router(target.clone(), key.clone()));
     }
     let server = tokio::spawn(server::serve(listener, router, shutdown_rx.clone()));
 
@@ -422,7 +421,8 @@ pub async fn run(args: &RunArgs) -> ExitCode {
 
 /// `follow`: a worker's catalog folder kept at the leader's released definitions.
 pub async fn follow(args: &FollowArgs) -> ExitCode {
-    use crate::follow::{ClusterKey, Follower, FollowerStatus};
+    use crate::follow::{Follower, FollowerStatus};
+    use crate::release::ClusterKey;
     let key = match ClusterKey::load(&args.cluster_key_file) {
         Ok(key) => key,
         Err(e) => {

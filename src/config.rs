@@ -2,9 +2,9 @@
 //! line"): every flag also reads `CATALOG_RELOADER_<FLAG>`, and names follow the Trino CLI.
 
 use crate::catalog::Flavour;
-use crate::engine::ClientConfig;
 use crate::engine::cluster::WorkerRestartMethod;
 use crate::engine::restart::{DrainTimeoutAction, RestartMethod, RestartSettings};
+use crate::engine::{ClientConfig, ModeChoice};
 use crate::reconcile::RestartOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -69,13 +69,6 @@ pub enum EngineChoice {
     Auto,
     Trino,
     Presto,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ModeChoice {
-    Auto,
-    Dynamic,
-    Restart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,9 +2,10 @@
 //! own ledger — so that none can block or trick it. A path may turn into a FIFO, a device or a
 //! directory between a `stat` and an `open` (a rename over it), and opening a FIFO waits for a
 //! writer forever; so the file is opened without blocking and the opened handle is what is checked.
+//! Writing is the other half: a file the agent writes is replaced whole, never seen half-written.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -75,6 +76,38 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, OpenError> {
     let mut bytes = Vec::with_capacity(size.min(limit) as usize + 1);
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+/// Writes `bytes` to `path` so that readers see either the old or the new content, never a part:
+/// a temp file in the same folder, fsync, rename over the target, fsync of the folder.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("path has no file name"))?;
+    let tmp = dir.join(format!(".{}.tmp", file_name.to_string_lossy()));
+    let result = (|| {
+        // Whatever stands at the temp name is ours to replace: never open it (a FIFO there would
+        // block the open), remove it and create the file anew.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const FILE_NAME: &str = "ledger.json";
 pub const JOURNAL_NAME: &str = "ledger.journal";
@@ -47,7 +46,7 @@ impl Entry {
         Entry {
             fingerprint: spec.fingerprint(),
             spec,
-            applied_at: now_secs(),
+            applied_at: crate::clock::now_secs(),
             adopted,
         }
     }
@@ -221,12 +220,6 @@ struct OnDisk {
     version: u32,
     #[serde(flatten)]
     ledger: Ledger,
-}
-
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -423,7 +416,7 @@ impl Store {
     /// nothing is dropped by mistake.
     fn set_aside(&self, path: &Path, why: String) -> Result<Loaded, LedgerError> {
         self.journal().based = false;
-        let stamp = now_secs();
+        let stamp = crate::clock::now_secs();
         let aside = path.with_file_name(format!("{FILE_NAME}.corrupt-{stamp}"));
         let moved = |from: &Path, to: &Path| match fs::rename(from, to) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(LedgerError::Write {
@@ -461,7 +454,7 @@ impl Store {
         };
         let mut text = serde_json::to_vec_pretty(&disk).expect("ledger serialises");
         text.push(b'\n');
-        write_atomically(path, &text, 0o600).map_err(werr)?;
+        crate::files::write_atomically(path, &text, 0o600).map_err(werr)?;
         // Everything the journal says is in the file now.
         let mut journal = self.journal();
         journal.based = true;
@@ -476,38 +469,6 @@ impl Store {
             _ => Ok(()),
         }
     }
-}
-
-/// Writes `bytes` to `path` so that readers see either the old or the new content, never a part:
-/// a temp file in the same folder, fsync, rename over the target, fsync of the folder.
-pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other("path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp", file_name.to_string_lossy()));
-    let result = (|| {
-        // Whatever stands at the temp name is ours to replace: never open it (a FIFO there would
-        // block the open), remove it and create the file anew.
-        match fs::remove_file(&tmp) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

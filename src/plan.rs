@@ -6,22 +6,12 @@
 //! that is being held back (failure backoff, rate limit) waits.
 
 use crate::catalog::{CatalogSpec, FileError, Fingerprint};
+pub use crate::engine::{Live, LiveCatalog};
 use crate::ledger::Ledger;
 use crate::scan::Desired;
 use std::collections::BTreeMap;
 
 pub const SYSTEM_CATALOG: &str = "system";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveCatalog {
-    /// `None` when the engine only answered `SHOW CATALOGS` (older versions, facts §2.2).
-    pub connector: Option<String>,
-    /// The live definition's fingerprint, when it can be read back (restart mode's target files;
-    /// an engine never tells).
-    pub fingerprint: Option<Fingerprint>,
-}
-
-pub type Live = BTreeMap<String, LiveCatalog>;
 
 /// A reason to hold back a change to one catalog for now.
 #[derive(Debug, Clone, PartialEq, Eq)]

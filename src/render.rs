@@ -3,7 +3,7 @@
 //! Trino, PrestoDB) and one using UTF-8 load the same values.
 
 use crate::catalog::{CONNECTOR_KEY, CatalogSpec};
-use crate::ledger::write_atomically;
+use crate::files::write_atomically;
 use crate::properties::escape;
 use std::io;
 use std::path::Path;

@@ -2,8 +2,9 @@
 //! name changed keys only.
 
 use crate::catalog::CatalogSpec;
+use crate::engine::Mode;
 use crate::plan::{Plan, Step};
-use crate::reconcile::{Mode, Prepared};
+use crate::reconcile::Prepared;
 use crate::scan::Desired;
 use serde_json::json;
 use std::fmt::Write;

@@ -1,8 +1,9 @@
 //! `/healthz`, `/readyz`, `/metrics`, `/status` on `--listen`. Reads only: everything it shows is
 //! written by the reconcile loop.
 
+use crate::clock::now_millis;
+use crate::health::{Heartbeats, Readiness};
 use crate::metrics::Metrics;
-use crate::reconcile::{Heartbeats, Readiness, now_millis};
 use crate::status::SharedStatus;
 use axum::Router;
 use axum::extract::State;
@@ -138,7 +139,7 @@ async fn healthz(State(s): State<Arc<ServerState>>) -> Response {
 }
 
 async fn readyz(State(s): State<Arc<ServerState>>) -> Response {
-    if s.readiness.ready.load(Ordering::Relaxed) {
+    if s.readiness.is_ready() {
         return json(StatusCode::OK, serde_json::json!({"status": "ready"}));
     }
     let status = s.status.lock().expect("status lock");
@@ -188,7 +189,7 @@ async fn status(State(s): State<Arc<ServerState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::now_millis;
+    use crate::clock::now_millis;
 
     fn state(watch_age_ms: u64, reconcile_age_ms: u64) -> Arc<ServerState> {
         let heartbeats = Arc::new(Heartbeats::default());

@@ -6,14 +6,13 @@
 //! mounts); plus a resync tick. A trailing debounce turns a burst of events into one trigger.
 
 use crate::catalog::Flavour;
+use crate::health::Heartbeats;
 use crate::metrics::Metrics;
-use crate::reconcile::{Heartbeats, Trigger, now_millis};
 use crate::scan;
 use notify::{EventKind, RecursiveMode, Watcher, event::AccessKind, event::AccessMode};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -145,11 +144,21 @@ async fn digest(dir: &Path) -> Option<[u8; 32]> {
         .flatten()
 }
 
-/// Runs until `shutdown` turns true. Sends [`Trigger::Event`] after the debounce and
-/// [`Trigger::Resync`] every resync interval.
+/// What the watch says: look now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Something in the folder changed (a file event, or a change found by polling): the files
+    /// it names are in the [`Dirty`] set.
+    Changed,
+    /// The resync interval has passed: look at everything.
+    Resync,
+}
+
+/// Runs until `shutdown` turns true. Sends [`Signal::Changed`] after the debounce and
+/// [`Signal::Resync`] every resync interval.
 pub async fn run(
     config: WatchConfig,
-    triggers: mpsc::UnboundedSender<Trigger>,
+    triggers: mpsc::UnboundedSender<Signal>,
     mut shutdown: watch::Receiver<bool>,
     heartbeats: Arc<Heartbeats>,
     metrics: Arc<Metrics>,
@@ -200,7 +209,7 @@ pub async fn run(
     rearm.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
     loop {
-        heartbeats.watch.store(now_millis(), Ordering::Relaxed);
+        heartbeats.beat_watch();
         let deadline = burst.map(|(_, d)| d);
         tokio::select! {
             Some(res) = raw_rx.recv() => {
@@ -237,7 +246,7 @@ pub async fn run(
                         if still_writing {
                             continue;
                         }
-                        if triggers.send(Trigger::Event).is_err() {
+                        if triggers.send(Signal::Changed).is_err() {
                             break;
                         }
                         continue;
@@ -259,7 +268,7 @@ pub async fn run(
                     continue;
                 }
                 burst = None;
-                if triggers.send(Trigger::Event).is_err() {
+                if triggers.send(Signal::Changed).is_err() {
                     break;
                 }
             }
@@ -269,7 +278,7 @@ pub async fn run(
                     polled = now;
                     mark_all(&dirty);
                     metrics.count_watch_event();
-                    if triggers.send(Trigger::Event).is_err() {
+                    if triggers.send(Signal::Changed).is_err() {
                         break;
                     }
                 }
@@ -284,7 +293,7 @@ pub async fn run(
                             mark_all(&dirty);
                             metrics.count_watch_event();
                             if config.debounce.is_zero() {
-                                if triggers.send(Trigger::Event).is_err() {
+                                if triggers.send(Signal::Changed).is_err() {
                                     break;
                                 }
                             } else {
@@ -310,7 +319,7 @@ pub async fn run(
                         }
                     }
                 }
-                if triggers.send(Trigger::Resync).is_err() {
+                if triggers.send(Signal::Resync).is_err() {
                     break;
                 }
             }

@@ -281,7 +281,7 @@ impl Restarter {
         serving: bool,
         beat: impl FnMut(),
     ) -> Result<i64, RestartError> {
-        let since = chrono_now_secs();
+        let since = crate::clock::now_secs() as i64;
         if self.settings.method == RestartMethod::EngineShutdown {
             self.shut_down(client, serving, beat).await?;
             return Ok(since);
@@ -825,12 +825,6 @@ async fn cluster_running(client: &Client) -> Option<usize> {
             .unwrap_or(0)
     };
     Some((n("runningQueries") + n("queuedQueries") + n("blockedQueries")) as usize)
-}
-
-fn chrono_now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

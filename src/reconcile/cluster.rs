@@ -10,7 +10,7 @@ use crate::catalog::Flavour;
 use crate::engine::client::ServerInfo;
 use crate::engine::cluster::{self, Node, NodeError, NodeLimits, WorkerRestartMethod};
 use crate::engine::restart::{Drain, DrainTimeoutAction, RestartMethod, Restarter};
-use crate::follow;
+use crate::release;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -119,7 +119,7 @@ impl Agent {
             // announces exactly the folder's catalogs. The names alone are not enough: after an
             // edit they stay the same while the definition changed.
             let started_after_render = written_at_ms
-                .is_some_and(|written| started_after(&info, written, super::now_millis()));
+                .is_some_and(|written| started_after(&info, written, crate::clock::now_millis()));
             let announces = match &expected {
                 Some(expected) => self
                     .client
@@ -155,7 +155,7 @@ impl Agent {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             let started = std::time::Instant::now();
-            let since = (super::now_millis() / 1000) as i64;
+            let since = (crate::clock::now_millis() / 1000) as i64;
             let container = self.restart_worker(&worker, limits).await?;
             match cluster::wait_back(
                 &self.client,
@@ -298,24 +298,24 @@ impl Agent {
             .clone()
             .expect("--follower-port comes with a cluster key");
         let target = self.target_dir();
-        let Some(url) = follow::follower_url(&worker.uri, port) else {
+        let Some(url) = release::follower_url(&worker.uri, port) else {
             return Err(RollStop::Waiting(format!(
                 "cannot make the follower's address from worker {}'s address {}",
                 worker.id, worker.uri
             )));
         };
-        let client = follow::http_client(Duration::from_secs(5));
+        let client = release::http_client(Duration::from_secs(5));
         let deadline = tokio::time::Instant::now() + FOLLOWER_WAIT;
         let mut logged = false;
         loop {
             self.heartbeats.beat_reconcile();
             let released = {
                 let (target, key) = (target.clone(), key.clone());
-                tokio::task::spawn_blocking(move || follow::rendered_set(&target, &key))
+                tokio::task::spawn_blocking(move || release::rendered_set(&target, &key))
                     .await
                     .unwrap_or_default()
             };
-            let why = match follow::fetch(&client, &url).await {
+            let why = match release::fetch(&client, &url).await {
                 Ok(held) if held.catalogs == released => return Ok(held.changed_at_ms),
                 Ok(held) => {
                     let mut behind: Vec<String> = held

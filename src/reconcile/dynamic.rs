@@ -5,7 +5,7 @@
 use super::{Agent, Applied, ApplyOutcome, Prepared, one_line, scrub};
 use crate::catalog::{self, CatalogSpec};
 use crate::engine::EngineError;
-use crate::engine::dynamic;
+use crate::engine::catalogs as dynamic;
 use crate::ledger::{self, Change};
 use crate::plan::Step;
 use std::path::PathBuf;
@@ -89,7 +89,7 @@ impl Agent {
                         self.metrics.observe_apply(action, true, seconds);
                         self.note_change(name);
                         // The engine took a CREATE/DROP: its catalog management is dynamic.
-                        self.management = Some(crate::engine::dynamic::Management::Dynamic);
+                        self.management = Some(crate::engine::Management::Dynamic);
                     }
                     self.failures.remove(name);
                     if self.ledger.refused.remove(name).is_some() {
@@ -187,7 +187,7 @@ impl Agent {
         if std::fs::read(&path).ok().as_deref() == Some(original.as_slice()) {
             return;
         }
-        match crate::ledger::write_atomically(&path, &original, 0o644) {
+        match crate::files::write_atomically(&path, &original, 0o644) {
             Ok(()) => tracing::info!(
                 file = %path.display(),
                 "the engine rewrote this file in the watched folder (it is also the engine's catalog store); the edited file is put back"
@@ -344,7 +344,7 @@ impl Agent {
         if self.live_cache.is_none() {
             return;
         }
-        let catalog = created.map(|spec| crate::plan::LiveCatalog {
+        let catalog = created.map(|spec| crate::engine::LiveCatalog {
             connector: Some(spec.connector.clone()),
             fingerprint: None,
         });
@@ -401,7 +401,7 @@ impl Agent {
             }
             EngineError::Query(q)
                 if dynamic::is_static_store(&q)
-                    && self.settings.mode == crate::config::ModeChoice::Auto =>
+                    && self.settings.mode == crate::engine::ModeChoice::Auto =>
             {
                 Ok(Applied::StaticStore)
             }

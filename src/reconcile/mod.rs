@@ -12,19 +12,20 @@ mod record;
 mod restart;
 
 use crate::catalog::{CatalogSpec, Fingerprint, Flavour};
-use crate::config::ModeChoice;
-use crate::engine::dynamic::{CatalogLister, Management};
+use crate::engine::catalogs::CatalogLister;
 use crate::engine::restart::{RestartError, RestartSettings, Restarter};
 use crate::engine::{Client, EngineError, ServerInfo};
+use crate::engine::{Live, LiveCatalog, Management, Mode, ModeChoice};
+use crate::health::{Heartbeats, Readiness};
 use crate::ledger::{self, EngineMemo, Ledger};
 use crate::metrics::Metrics;
-use crate::plan::{self, Hold, HoldKind, Live, LiveCatalog, Plan};
+use crate::plan::{self, Hold, HoldKind, Plan};
 use crate::scan::{self, Desired, ScanError};
 use crate::status::{self, EngineStatus, PassStatus, SharedStatus, State};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -41,6 +42,15 @@ pub enum Trigger {
     Startup,
 }
 
+impl From<crate::watch::Signal> for Trigger {
+    fn from(signal: crate::watch::Signal) -> Self {
+        match signal {
+            crate::watch::Signal::Changed => Trigger::Event,
+            crate::watch::Signal::Resync => Trigger::Resync,
+        }
+    }
+}
+
 impl Trigger {
     pub fn label(self) -> &'static str {
         match self {
@@ -48,22 +58,6 @@ impl Trigger {
             Trigger::Retry => "retry",
             Trigger::Resync => "resync",
             Trigger::Startup => "startup",
-        }
-    }
-}
-
-/// How a catalog change reaches the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Dynamic,
-    Restart,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Dynamic => "dynamic",
-            Mode::Restart => "restart",
         }
     }
 }
@@ -84,7 +78,7 @@ pub struct RestartOptions {
     /// Clusters without a shared volume: the port of each worker's follower.
     pub follower_port: Option<u16>,
     /// The key the leader and its followers exchange fingerprints with.
-    pub cluster_key: Option<crate::follow::ClusterKey>,
+    pub cluster_key: Option<crate::release::ClusterKey>,
 }
 
 pub struct Settings {
@@ -98,25 +92,6 @@ pub struct Settings {
     /// `sync`: in restart mode, render the target folder and stop (an init step before the
     /// coordinator starts); never restart.
     pub render_only: bool,
-}
-
-/// Liveness stamps for `/healthz` (Unix milliseconds).
-#[derive(Debug, Default)]
-pub struct Heartbeats {
-    pub reconcile: AtomicU64,
-    pub watch: AtomicU64,
-}
-
-impl Heartbeats {
-    pub fn beat_reconcile(&self) {
-        self.reconcile.store(now_millis(), Ordering::Relaxed);
-    }
-}
-
-pub fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What a pass left behind, for the run loop, `sync`'s exit code and readiness.
@@ -381,16 +356,16 @@ impl Agent {
     async fn sweep_check_leftovers(&mut self, mut live: Live) -> Live {
         let temporary: Vec<String> = live
             .keys()
-            .filter(|name| crate::check::is_check_catalog(name))
+            .filter(|name| crate::catalog::is_check_catalog(name))
             .cloned()
             .collect();
-        let now = ledger::now_secs();
+        let now = crate::clock::now_secs();
         for name in temporary {
             live.remove(&name);
             if !crate::check::is_leftover(&name, now, self.client.statement_timeout()) {
                 continue;
             }
-            match crate::engine::dynamic::drop_catalog(&self.client, &name).await {
+            match crate::engine::catalogs::drop_catalog(&self.client, &name).await {
                 Ok(()) => {
                     tracing::info!(catalog = %name, "dropped a connection check's leftover catalog")
                 }
@@ -405,6 +380,11 @@ impl Agent {
     /// How many catalogs `/status` shows (a cheap measure of the agent's size).
     pub fn catalogs_known(&self) -> usize {
         self.status.lock().expect("status lock").catalogs.len()
+    }
+
+    /// The key the leader shares with its followers (`--cluster-key-file`), as loaded at start.
+    pub fn cluster_key(&self) -> Option<&crate::release::ClusterKey> {
+        self.settings.restart.cluster_key.as_ref()
     }
 
     /// Set to stop between two statements (graceful shutdown).
@@ -514,7 +494,7 @@ impl Agent {
             self.desired_cache = None;
         }
         let uptime = info.uptime_seconds();
-        let read_at_ms = now_millis();
+        let read_at_ms = crate::clock::now_millis();
         if let (Some(before), Some(now)) = (self.last_uptime, uptime)
             && restarted_between((self.last_info_at_ms, before), (read_at_ms, now))
         {
@@ -587,15 +567,7 @@ impl Agent {
     /// coordinator URL) and applies in restart mode. A coordinator restart the agent did not make
     /// forgets it, as the configuration may have changed with it.
     fn decide_mode(&mut self, info: Option<&ServerInfo>) -> Result<Mode, PassError> {
-        let mode = match self.settings.mode {
-            ModeChoice::Dynamic => Mode::Dynamic,
-            ModeChoice::Restart => Mode::Restart,
-            ModeChoice::Auto if self.flavour == Flavour::Presto => Mode::Restart,
-            ModeChoice::Auto => match self.management {
-                Some(Management::Static) => Mode::Restart,
-                Some(Management::Dynamic) | None => Mode::Dynamic,
-            },
-        };
+        let mode = self.settings.mode.decide(self.flavour, self.management);
         {
             let mut status = self.status.lock().expect("status lock");
             if status.mode.as_deref() != Some(mode.as_str()) {
@@ -1016,7 +988,7 @@ impl Agent {
     /// One pass. Never panics on bad input or an unreachable engine: the report says what happened.
     pub async fn pass(&mut self, trigger: Trigger) -> PassReport {
         let started = Instant::now();
-        let started_unix = ledger::now_secs();
+        let started_unix = crate::clock::now_secs();
         self.beat();
         self.metrics.count_pass(trigger.label());
         let mut report = self.pass_inner(trigger).await;
@@ -1041,11 +1013,7 @@ impl Agent {
             _ => None,
         };
         if report.result == PassResult::Converged {
-            self.metrics.set_last_success(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64()),
-            );
+            self.metrics.set_last_success(crate::clock::now_secs_f64());
         }
         {
             let mut status = self.status.lock().expect("status lock");
@@ -1504,32 +1472,6 @@ fn catalog_names(live: &Live) -> BTreeSet<String> {
         .collect()
 }
 
-/// Readiness as `/readyz` reports it: ready once a pass has reached the engine and settled every
-/// catalog, and from then on as long as passes can run. A catalog that later waits (a rate limit,
-/// a restart to come) does not make the agent unready: a sidecar's readiness is its pod's, and a
-/// coordinator must not leave its Service because one catalog changes too often.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    pub ready: AtomicBool,
-    settled_once: AtomicBool,
-}
-
-impl Readiness {
-    fn record(&self, report: &PassReport) {
-        match &report.result {
-            PassResult::Unchanged => {}
-            PassResult::Error(_) => self.ready.store(false, Ordering::Relaxed),
-            PassResult::Converged | PassResult::Degraded => {
-                if report.settled {
-                    self.settled_once.store(true, Ordering::Relaxed);
-                }
-                self.ready
-                    .store(self.settled_once.load(Ordering::Relaxed), Ordering::Relaxed);
-            }
-        }
-    }
-}
-
 /// From this many catalogs on, a full pass is followed by [`give_back_memory`] (at 10,000 it
 /// keeps ~5 MiB off the resident size; BENCHMARKS.md).
 const GIVE_BACK_FROM_CATALOGS: usize = 1000;
@@ -1548,7 +1490,7 @@ fn give_back_memory() {
 /// coalesced into one more pass, retries scheduled from the last report.
 pub async fn run(
     mut agent: Agent,
-    mut triggers: mpsc::UnboundedReceiver<Trigger>,
+    mut triggers: mpsc::UnboundedReceiver<crate::watch::Signal>,
     mut shutdown: watch::Receiver<bool>,
     readiness: Arc<Readiness>,
 ) -> Agent {
@@ -1569,7 +1511,7 @@ pub async fn run(
                 };
                 tokio::select! {
                     t = triggers.recv() => match t {
-                        Some(t) => t,
+                        Some(t) => t.into(),
                         None => break,
                     },
                     () = retry => Trigger::Retry,
@@ -1581,7 +1523,7 @@ pub async fn run(
             break;
         }
         while let Ok(more) = triggers.try_recv() {
-            trigger = trigger.max(more);
+            trigger = trigger.max(more.into());
         }
         let pass_started = Instant::now();
         let report = {
@@ -1603,7 +1545,11 @@ pub async fn run(
             }
         };
         heartbeats.beat_reconcile();
-        readiness.record(&report);
+        match &report.result {
+            PassResult::Unchanged => {}
+            PassResult::Error(_) => readiness.pass_failed(),
+            PassResult::Converged | PassResult::Degraded => readiness.pass_done(report.settled),
+        }
         // A long pass, or a full one over thousands of catalogs (a resync rebuilds the folder's
         // and the engine's view beside the old ones): hand what it freed back to the system.
         if pass_started.elapsed() > Duration::from_secs(1)

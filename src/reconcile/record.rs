@@ -3,7 +3,6 @@
 
 use super::{Agent, ApplyOutcome, Prepared, REMOVED_RETENTION_SECS};
 use crate::catalog::CatalogSpec;
-use crate::ledger;
 use crate::plan::{HoldKind, Step};
 use crate::status::{CatalogStatus, State};
 use std::collections::BTreeMap;
@@ -12,7 +11,7 @@ impl Agent {
     /// During a pass: one catalog as the engine just took it, so `/status` shows a long pass's
     /// progress catalog by catalog (the pass's end writes every entry again).
     pub(super) fn record_progress(&self, prepared: &Prepared, name: &str, step: &Step) {
-        let now = ledger::now_secs();
+        let now = crate::clock::now_secs();
         let (state, spec) = match step {
             Step::Create { spec, .. } | Step::Replace { to: spec, .. } | Step::Adopt { spec } => {
                 (State::Applied, Some(spec))
@@ -39,7 +38,7 @@ impl Agent {
 
     /// Writes the per-catalog status from the plan and what the engine answered.
     pub(super) fn record_status(&self, prepared: &Prepared, outcome: &ApplyOutcome) {
-        let now = ledger::now_secs();
+        let now = crate::clock::now_secs();
         let mut status = self.status.lock().expect("status lock");
         let mut old = std::mem::take(&mut status.catalogs);
         let mut next: BTreeMap<String, CatalogStatus> = BTreeMap::new();

@@ -115,7 +115,9 @@ impl Agent {
                 .await
                 .ok();
         }
-        info.is_some_and(|info| super::cluster::started_after(&info, rendered, super::now_millis()))
+        info.is_some_and(|info| {
+            super::cluster::started_after(&info, rendered, crate::clock::now_millis())
+        })
     }
 
     /// A fresh agent (no ledger, or one from before this was rendered) learns from the files'
@@ -216,7 +218,7 @@ impl Agent {
         }
 
         // 1. Render the plan into the target folder.
-        let now_ms = super::now_millis();
+        let now_ms = crate::clock::now_millis();
         let mut rendered = false;
         for (name, step) in prepared.plan.changes() {
             let source = prepared
@@ -756,7 +758,7 @@ impl Agent {
                     &target,
                     spec,
                     "the last known-good set",
-                    super::now_millis(),
+                    crate::clock::now_millis(),
                 )
                 .map(|()| Some(spec)),
                 None => render::remove(&target, name).map(|()| None),

@@ -3,17 +3,26 @@
 
 use super::client::{Client, EngineError, QueryError};
 use crate::catalog::CatalogSpec;
-use crate::plan::{Live, LiveCatalog};
+use crate::catalog::Fingerprint;
 use crate::sql;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Whether the engine can add and remove catalogs at run time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Management {
-    Dynamic,
-    Static,
+/// A catalog as the engine runs it — or, in restart mode, as the coordinator's catalog folder
+/// defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCatalog {
+    /// `None` when the engine only answered `SHOW CATALOGS` (older versions without
+    /// `system.metadata.catalogs.connector_name`).
+    pub connector: Option<String>,
+    /// The live definition's fingerprint, when it can be read back (restart mode's target files;
+    /// an engine never tells).
+    pub fingerprint: Option<Fingerprint>,
 }
+
+/// The live catalogs by name.
+pub type Live = BTreeMap<String, LiveCatalog>;
 
 /// `NOT_SUPPORTED` with "… is not supported by the static catalog store" (StaticCatalogManager,
 /// facts §1.6).
