@@ -192,11 +192,13 @@ impl CatalogSpec {
         out.sort_by_key(|v| std::cmp::Reverse(v.len()));
         out
     }
+}
 
-    /// Replaces every secret value of this catalog that appears in `text` with `***`.
-    pub fn scrub(&self, text: &str) -> String {
-        scrub_secrets(text, &self.secret_values())
-    }
+/// Replaces every secret value of these catalogs that appears in `text` (an engine's error
+/// message, say) with `***`.
+pub fn scrub_specs(text: &str, specs: &[&CatalogSpec]) -> String {
+    let secrets: Vec<&str> = specs.iter().flat_map(|s| s.secret_values()).collect();
+    scrub_secrets(text, &secrets)
 }
 
 /// True for keys whose values are credentials. Deliberately broad: a redacted harmless value costs
@@ -958,7 +960,10 @@ mod tests {
             "near '***' here"
         );
         assert_eq!(
-            spec.scrub("login failed for s3cr3t! at jdbc:postgresql://admin:hunter22@db/x"),
+            scrub_specs(
+                "login failed for s3cr3t! at jdbc:postgresql://admin:hunter22@db/x",
+                &[&spec]
+            ),
             "login failed for *** at jdbc:postgresql://admin:***@db/x"
         );
     }

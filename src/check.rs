@@ -89,8 +89,7 @@ pub async fn check(
         name: temporary_name(now),
         ..spec.clone()
     };
-    let secrets = spec.secret_values();
-    let scrub = |e: &EngineError| catalog::scrub_secrets(&e.to_string(), &secrets);
+    let scrub = |e: &EngineError| catalog::scrub_specs(&e.to_string(), &[spec]);
     let error_name = |e: &EngineError| match e {
         EngineError::Query(q) => Some(q.error_name.clone()),
         _ => None,

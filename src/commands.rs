@@ -118,6 +118,7 @@ fn build_agent(
         wiring.metrics,
         wiring.heartbeats,
     )
+    .map_err(|e| e.to_string())
 }
 
 pub fn validate(args: &ValidateArgs) -> ExitCode {

@@ -57,7 +57,7 @@ impl Agent {
 
     /// The catalogs every node must announce after a start, when the engine says (PrestoDB).
     pub(super) async fn expected_announcement(&self) -> Option<BTreeSet<String>> {
-        if self.flavour != Flavour::Presto {
+        if self.view.flavour() != Flavour::Presto {
             return None;
         }
         self.target_catalogs().await.ok().map(|t| catalog_names(&t))
@@ -82,8 +82,8 @@ impl Agent {
         let expected = self.expected_announcement().await;
         let limits = self.node_limits();
         let min = self.settings.restart.min_active_workers;
-        let heartbeats = self.heartbeats.clone();
-        let rendered_at_ms = self.ledger.restart.rendered_at_ms;
+        let heartbeats = self.out.heartbeats.clone();
+        let rendered_at_ms = self.book.ledger.restart.rendered_at_ms;
         for worker in workers {
             // The node's own word before it is asked to shut down: a coordinator never is here
             // (its restart is the last step). One the coordinator lists active but the agent
@@ -168,7 +168,7 @@ impl Agent {
             .await
             {
                 Ok(_) => {
-                    self.metrics.count_restart("ok");
+                    self.out.metrics.count_restart("ok");
                     tracing::info!(action = "restart", node = %worker.id, outcome = "ok", duration_ms = started.elapsed().as_millis() as u64, "the worker serves again with the folder's catalogs");
                 }
                 Err(error) => {
@@ -229,7 +229,7 @@ impl Agent {
         worker: &Node,
         limits: NodeLimits,
     ) -> Result<Option<Restarter>, RollStop> {
-        let heartbeats = self.heartbeats.clone();
+        let heartbeats = self.out.heartbeats.clone();
         let container = self.worker_container(worker).await?;
         let before = match &container {
             Some(c) => c.container_state().await.and_then(|s| s.started_at_ms),
@@ -308,7 +308,7 @@ impl Agent {
         let deadline = tokio::time::Instant::now() + FOLLOWER_WAIT;
         let mut logged = false;
         loop {
-            self.heartbeats.beat_reconcile();
+            self.out.heartbeats.beat_reconcile();
             let released = {
                 let (target, key) = (target.clone(), key.clone());
                 tokio::task::spawn_blocking(move || release::rendered_set(&target, &key))

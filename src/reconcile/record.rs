@@ -1,16 +1,161 @@
-//! Per-catalog status from the plan and from what the engine answered (or, in restart mode, what
-//! the restarted coordinator loaded).
+//! The last stage of a pass: per-catalog status from the plan and from what the engine answered
+//! (or, in restart mode, what the restarted coordinator loaded) — never from what was merely sent —
+//! and the pass, the engine and the mode as `/status` and the metrics show them.
 
-use super::{Agent, ApplyOutcome, Prepared, REMOVED_RETENTION_SECS};
-use crate::catalog::CatalogSpec;
+use super::holds::Holds;
+use super::pass::{Applied, PassReport, PassResult, Prepared, Trigger};
+use crate::catalog::{CatalogSpec, Flavour};
+use crate::engine::{EngineError, Mode, ServerInfo};
+use crate::health::Heartbeats;
+use crate::ledger::Ledger;
+use crate::metrics::Metrics;
 use crate::plan::{HoldKind, Step};
-use crate::status::{CatalogStatus, State};
+use crate::status::{self, CatalogStatus, EngineStatus, PassStatus, SharedStatus, State};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-impl Agent {
+/// How long a removed catalog stays visible in `/status`.
+const REMOVED_RETENTION_SECS: u64 = 600;
+
+/// Where a pass says what it did: `/status`, the metrics, the heartbeat of `/healthz`.
+pub(super) struct Outputs {
+    pub status: SharedStatus,
+    pub metrics: Arc<Metrics>,
+    pub heartbeats: Arc<Heartbeats>,
+}
+
+impl Outputs {
+    /// A long pass is a live one: `/healthz` must not call it stuck.
+    pub fn beat(&self) {
+        self.heartbeats.beat_reconcile();
+    }
+
+    /// How many catalogs `/status` shows (a cheap measure of the agent's size).
+    pub fn catalogs_known(&self) -> usize {
+        self.status.lock().expect("status lock").catalogs.len()
+    }
+
+    /// A warning for `/status` (a ledger set aside).
+    pub fn warn(&self, note: String) {
+        self.status.lock().expect("status lock").warnings.push(note);
+    }
+
+    /// The coordinator as the last contact found it (`info`), or why it could not be reached.
+    pub fn engine(&self, flavour: Flavour, info: Option<&ServerInfo>, error: Option<&EngineError>) {
+        self.metrics.set_engine_up(info.is_some());
+        let mut status = self.status.lock().expect("status lock");
+        let previous = status.engine.take();
+        status.engine = Some(match info {
+            Some(info) => EngineStatus {
+                flavour: flavour.to_string(),
+                version: info.node_version.version.clone(),
+                environment: info.environment.clone(),
+                up: true,
+                error: None,
+            },
+            None => EngineStatus {
+                flavour: previous
+                    .as_ref()
+                    .map_or_else(|| "unknown".into(), |p| p.flavour.clone()),
+                version: previous.map_or_else(|| "unknown".into(), |p| p.version),
+                environment: None,
+                up: false,
+                error: error.map(ToString::to_string),
+            },
+        });
+    }
+
+    /// The apply mode in force; logged with `why` when it changes.
+    pub fn mode(&self, mode: Mode, flavour: Flavour, info: Option<&ServerInfo>, why: &str) {
+        {
+            let mut status = self.status.lock().expect("status lock");
+            if status.mode.as_deref() != Some(mode.as_str()) {
+                tracing::info!(
+                    mode = mode.as_str(),
+                    engine = %flavour,
+                    version = %info.map_or("unknown", |i| i.node_version.version.as_str()),
+                    reason = why,
+                    "apply mode"
+                );
+                status.mode = Some(mode.as_str().to_string());
+            }
+        }
+        self.metrics.set_build(mode.as_str(), &flavour.to_string());
+    }
+
+    /// The end of a pass: its line in `/status`, the catalogs by state in the metrics, and the log.
+    pub fn pass(&self, trigger: Trigger, started_unix: u64, duration_ms: u64, report: &PassReport) {
+        let error = match &report.result {
+            PassResult::Error(e) => Some(e.clone()),
+            _ => None,
+        };
+        if report.result == PassResult::Converged {
+            self.metrics.set_last_success(crate::clock::now_secs_f64());
+        }
+        {
+            let mut status = self.status.lock().expect("status lock");
+            status.last_pass = Some(PassStatus {
+                time: status::rfc3339(started_unix),
+                trigger: trigger.label().to_string(),
+                duration_ms,
+                result: report.result.label().to_string(),
+                error,
+            });
+            for state in State::ALL {
+                self.metrics.set_catalogs(state, status.count(state));
+            }
+        }
+        match &report.result {
+            PassResult::Unchanged => tracing::debug!(
+                trigger = trigger.label(),
+                duration_ms,
+                "pass: folder unchanged, nothing to do"
+            ),
+            PassResult::Error(e) => tracing::warn!(
+                trigger = trigger.label(),
+                duration_ms,
+                outcome = "error",
+                error = %e,
+                "pass failed"
+            ),
+            result => tracing::debug!(
+                trigger = trigger.label(),
+                duration_ms,
+                outcome = result.label(),
+                "pass done"
+            ),
+        }
+    }
+
+    /// Whether every catalog the files ask for is applied or has a verdict, and whether nothing
+    /// is invalid, failed, in conflict or waiting.
+    pub fn settled_and_clean(&self, prepared: &Prepared) -> (bool, bool) {
+        let status = self.status.lock().expect("status lock");
+        // Ready means the agent has done what it can: every catalog the files ask for is applied
+        // or has a verdict (invalid file, engine refusal, conflict). Those verdicts show in
+        // /status and the metrics; letting one bad file fail readiness would take a coordinator
+        // pod out of its Service.
+        let settled = prepared.desired.catalogs.keys().all(|n| {
+            status
+                .catalogs
+                .get(n)
+                .is_some_and(|c| c.state != State::Pending)
+        });
+        let clean = settled
+            && [
+                State::Invalid,
+                State::Failed,
+                State::Conflict,
+                State::Pending,
+            ]
+            .iter()
+            .all(|s| status.count(*s) == 0);
+        (settled, clean)
+    }
+
     /// During a pass: one catalog as the engine just took it, so `/status` shows a long pass's
     /// progress catalog by catalog (the pass's end writes every entry again).
-    pub(super) fn record_progress(&self, prepared: &Prepared, name: &str, step: &Step) {
+    pub fn progress(&self, prepared: &Prepared, name: &str, step: &Step) {
         let now = crate::clock::now_secs();
         let (state, spec) = match step {
             Step::Create { spec, .. } | Step::Replace { to: spec, .. } | Step::Adopt { spec } => {
@@ -37,7 +182,7 @@ impl Agent {
     }
 
     /// Writes the per-catalog status from the plan and what the engine answered.
-    pub(super) fn record_status(&self, prepared: &Prepared, outcome: &ApplyOutcome) {
+    pub fn catalogs(&self, prepared: &Prepared, outcome: &Applied, ledger: &Ledger, holds: &Holds) {
         let now = crate::clock::now_secs();
         let mut status = self.status.lock().expect("status lock");
         let mut old = std::mem::take(&mut status.catalogs);
@@ -85,7 +230,7 @@ impl Agent {
             .filter(|n| !prepared.plan.steps.contains_key(*n))
             .collect();
         for name in later {
-            let step = if self.ledger.catalogs.contains_key(name) {
+            let step = if ledger.catalogs.contains_key(name) {
                 Step::Keep
             } else {
                 Step::Forget
@@ -112,7 +257,7 @@ impl Agent {
                 next.insert(name.clone(), entry);
                 continue;
             }
-            let owned = self.ledger.catalogs.get(name);
+            let owned = ledger.catalogs.get(name);
             let base = |state: State, spec: Option<&CatalogSpec>| CatalogStatus {
                 state,
                 connector: spec.map(|s| s.connector.clone()),
@@ -185,7 +330,7 @@ impl Agent {
                         e
                     }
                     Step::Held { hold, wanted } => {
-                        let failure = self.failures.get(name);
+                        let failure = holds.failure(name);
                         let state = match hold.kind {
                             HoldKind::Backoff => State::Failed,
                             HoldKind::RateLimited | HoldKind::Removal => State::Pending,

@@ -7,7 +7,7 @@
 //! a start is not tried again until its file changes, and after a failed rollback restarts back off.
 
 use super::cluster::RollStop;
-use super::{Agent, ApplyOutcome, PassError, Prepared, catalog_names, scrub};
+use super::{Agent, Applied, PassError, Prepared, catalog_names, scrub};
 use crate::catalog::{CatalogSpec, Flavour};
 use crate::engine::cluster::{self, Node};
 use crate::engine::restart::{Drain, DrainTimeoutAction, NotReady, RestartMethod, Restarter};
@@ -60,15 +60,21 @@ impl Agent {
     /// The owned catalogs whose file is not what the coordinator last started with.
     fn unverified(&self) -> BTreeSet<String> {
         let empty = BTreeMap::new();
-        let good = self.ledger.restart.known_good.as_ref().unwrap_or(&empty);
+        let good = self
+            .book
+            .ledger
+            .restart
+            .known_good
+            .as_ref()
+            .unwrap_or(&empty);
         let mut names: BTreeSet<String> = BTreeSet::new();
-        for (name, entry) in &self.ledger.catalogs {
+        for (name, entry) in &self.book.ledger.catalogs {
             if good.get(name) != Some(&entry.spec) {
                 names.insert(name.clone());
             }
         }
         for name in good.keys() {
-            if !self.ledger.catalogs.contains_key(name) {
+            if !self.book.ledger.catalogs.contains_key(name) {
                 names.insert(name.clone());
             }
         }
@@ -76,7 +82,8 @@ impl Agent {
     }
 
     fn owned_specs(&self) -> BTreeMap<String, CatalogSpec> {
-        self.ledger
+        self.book
+            .ledger
             .catalogs
             .iter()
             .map(|(n, e)| (n.clone(), e.spec.clone()))
@@ -88,7 +95,7 @@ impl Agent {
     /// says when the container started; without an answer from Docker, the coordinator's uptime
     /// does, counted so that a doubt means "no".
     async fn started_after_render(&mut self) -> bool {
-        let Some(rendered) = self.ledger.restart.rendered_at_ms else {
+        let Some(rendered) = self.book.ledger.restart.rendered_at_ms else {
             return false;
         };
         let state = match &self.restarter {
@@ -109,7 +116,7 @@ impl Agent {
             // once it answers, says whether this start read the folder as rendered (a start
             // taken for a restart of the agent's would be counted, and the nodes rolled, for
             // nothing: measured after the compose sandbox's init step).
-            let heartbeats = self.heartbeats.clone();
+            let heartbeats = self.out.heartbeats.clone();
             info = restarter
                 .wait_ready(&self.client, || heartbeats.beat_reconcile())
                 .await
@@ -124,13 +131,14 @@ impl Agent {
     /// render times whether the coordinator started before the newest of them: then a restart is
     /// still due — a change rendered by an agent that stopped before restarting the coordinator.
     async fn restart_due_from_render_times(&mut self) {
-        if self.ledger.restart.pending {
+        if self.book.ledger.restart.pending {
             return;
         }
         let Some(newest) = render::newest_render(&self.target_dir()) else {
             return;
         };
         if self
+            .book
             .ledger
             .restart
             .rendered_at_ms
@@ -148,14 +156,14 @@ impl Agent {
         else {
             return;
         };
-        self.ledger.restart.rendered_at_ms = Some(newest);
+        self.book.ledger.restart.rendered_at_ms = Some(newest);
         if started < newest {
             tracing::info!(
                 "catalog files in the target folder were written after the coordinator started: it restarts to load them"
             );
-            self.ledger.restart.pending = true;
+            self.book.ledger.restart.pending = true;
         }
-        self.save_ledger();
+        self.book.save();
     }
 
     /// Names the running coordinator lists, or `None` when it cannot be asked.
@@ -182,21 +190,21 @@ impl Agent {
     pub(super) async fn apply_restart(
         &mut self,
         prepared: &Prepared,
-    ) -> Result<ApplyOutcome, PassError> {
+    ) -> Result<Applied, PassError> {
         let target = self.target_dir();
-        let mut outcome = ApplyOutcome::default();
+        let mut outcome = Applied::default();
 
         // A definition that broke a start is remembered only while its file still says it.
-        let before = self.ledger.restart.broken.len();
-        self.ledger.restart.broken.retain(|name, broken| {
+        let before = self.book.ledger.restart.broken.len();
+        self.book.ledger.restart.broken.retain(|name, broken| {
             prepared
                 .desired
                 .catalogs
                 .get(name)
                 .is_some_and(|c| c.fingerprint == broken.fingerprint)
         });
-        if self.ledger.restart.broken.len() != before {
-            self.save_ledger();
+        if self.book.ledger.restart.broken.len() != before {
+            self.book.save();
         }
 
         // 0. A fresh agent learns whether a restart is still due for files rendered earlier, and
@@ -206,15 +214,15 @@ impl Agent {
             self.checked_render_times = true;
             self.restart_due_from_render_times().await;
         }
-        if self.ledger.restart.known_good.is_none()
-            && !self.ledger.restart.pending
+        if self.book.ledger.restart.known_good.is_none()
+            && !self.book.ledger.restart.pending
             && !self.settings.render_only
             && self.restarter.is_some()
             && prepared.plan.has_changes()
             && let Some(running) = self.running_catalogs().await
             && running == catalog_names(&prepared.live)
         {
-            self.ledger.restart.known_good = Some(self.owned_specs());
+            self.book.ledger.restart.known_good = Some(self.owned_specs());
         }
 
         // 1. Render the plan into the target folder.
@@ -240,20 +248,21 @@ impl Agent {
                     let running = std::fs::read(target.join(render::file_name(name)))
                         .ok()
                         .and_then(|bytes| {
-                            crate::catalog::parse_file(name, name, &bytes, self.flavour).ok()
+                            crate::catalog::parse_file(name, name, &bytes, self.view.flavour()).ok()
                         })
                         .unwrap_or_else(|| spec.clone());
-                    if let Some(good) = self.ledger.restart.known_good.as_mut() {
+                    if let Some(good) = self.book.ledger.restart.known_good.as_mut() {
                         good.insert(name.to_string(), running.clone());
                     }
-                    self.ledger
+                    self.book
+                        .ledger
                         .catalogs
                         .insert(name.to_string(), ledger::Entry::new(running, true));
                     outcome.done.insert(name.to_string());
                     continue;
                 }
                 Step::Forget => {
-                    self.ledger.catalogs.remove(name);
+                    self.book.ledger.catalogs.remove(name);
                     outcome.done.insert(name.to_string());
                     continue;
                 }
@@ -262,13 +271,14 @@ impl Agent {
             let file = render::file_name(name);
             match written {
                 Ok(Some(spec)) => {
-                    self.ledger
+                    self.book
+                        .ledger
                         .catalogs
                         .insert(name.to_string(), ledger::Entry::new(spec.clone(), false));
                     tracing::info!(catalog = name, action = step.action(), outcome = "rendered", file = %target.join(&file).display(), "wrote the catalog file");
                 }
                 Ok(None) => {
-                    self.ledger.catalogs.remove(name);
+                    self.book.ledger.catalogs.remove(name);
                     tracing::info!(catalog = name, action = step.action(), outcome = "rendered", file = %target.join(&file).display(), "removed the catalog file");
                 }
                 Err(e) => {
@@ -284,10 +294,10 @@ impl Agent {
             rendered = true;
         }
         if rendered {
-            self.ledger.restart.pending = true;
-            self.ledger.restart.rendered_at_ms = Some(now_ms);
+            self.book.ledger.restart.pending = true;
+            self.book.ledger.restart.rendered_at_ms = Some(now_ms);
         }
-        self.save_ledger();
+        self.book.save();
 
         if self.settings.render_only {
             // An init step before the coordinator starts: the files are what it will load.
@@ -305,7 +315,7 @@ impl Agent {
                 "restart mode needs --container (the coordinator's container) to restart the coordinator; `sync` only renders the target folder".into(),
             ));
         }
-        if self.ledger.restart.pending && self.started_after_render().await {
+        if self.book.ledger.restart.pending && self.started_after_render().await {
             // It loads (or loaded) what the folder holds: wait for it and verify, as after a
             // restart of ours; a start that fails is rolled back the same way.
             tracing::info!(
@@ -314,12 +324,13 @@ impl Agent {
             let waiting = self.unverified();
             // Its log since the render holds its start.
             let since = self
+                .book
                 .ledger
                 .restart
                 .rendered_at_ms
                 .map_or(0, |ms| (ms / 1000) as i64);
             let restarter = self.restarter.as_ref().expect("checked above");
-            let heartbeats = self.heartbeats.clone();
+            let heartbeats = self.out.heartbeats.clone();
             match restarter
                 .wait_ready(&self.client, || heartbeats.beat_reconcile())
                 .await
@@ -340,21 +351,21 @@ impl Agent {
         let drift = running.as_ref().is_some_and(|r| {
             *r != in_folder && self.accepted_drift.as_ref() != Some(&(r.clone(), in_folder.clone()))
         });
-        if !self.ledger.restart.pending && !drift {
+        if !self.book.ledger.restart.pending && !drift {
             if running.is_some()
-                && self.ledger.restart.known_good.as_ref() != Some(&self.owned_specs())
+                && self.book.ledger.restart.known_good.as_ref() != Some(&self.owned_specs())
             {
                 // The coordinator runs the folder as it is: that is the set to roll back to.
                 for name in self.unverified() {
                     outcome.done.insert(name);
                 }
-                self.ledger.restart.known_good = Some(self.owned_specs());
-                self.save_ledger();
+                self.book.ledger.restart.known_good = Some(self.owned_specs());
+                self.book.save();
             }
             return Ok(outcome);
         }
         let waiting = self.unverified();
-        if drift && !self.ledger.restart.pending {
+        if drift && !self.book.ledger.restart.pending {
             tracing::info!(
                 running = ?running,
                 folder = ?in_folder,
@@ -363,7 +374,7 @@ impl Agent {
         }
 
         // 3. At most one restart per --min-restart-interval.
-        if let Some(last) = self.last_restart {
+        if let Some(last) = self.view.last_restart() {
             // After a rollback that did not bring the coordinator back, the next attempts back
             // off (1, 2, 4 … 30 minutes): something outside the catalogs is wrong.
             let min = self
@@ -412,7 +423,7 @@ impl Agent {
                     since,
                     container,
                 }) => {
-                    self.last_restart = Some(Instant::now());
+                    self.view.restarting(Instant::now());
                     let not_ready = NotReady {
                         reason: error.to_string(),
                         exit_code: None,
@@ -437,7 +448,7 @@ impl Agent {
         // ends (PrestoDB's GracefulShutdownHandler; measured: 20 queries cut a restart). A SIGTERM
         // does not wait for queries either.
         let restarter = self.restarter.as_ref().expect("checked above");
-        let heartbeats = self.heartbeats.clone();
+        let heartbeats = self.out.heartbeats.clone();
         if running.is_some()
             && (has_workers
                 || matches!(
@@ -488,7 +499,7 @@ impl Agent {
         let since = match restarter
             .restart(
                 &self.client,
-                self.flavour == Flavour::Presto,
+                self.view.flavour() == Flavour::Presto,
                 running.is_some(),
                 || heartbeats.beat_reconcile(),
             )
@@ -498,8 +509,9 @@ impl Agent {
             Err(e) => {
                 // Docker is down or refuses: the files stay rendered and the restart is retried
                 // with backoff; the catalogs say what they wait for.
-                self.metrics.count_restart("failed");
-                self.metrics
+                self.out.metrics.count_restart("failed");
+                self.out
+                    .metrics
                     .observe_apply("restart", false, started.elapsed().as_secs_f64());
                 tracing::warn!(action = "restart", outcome = "error", error = %e, "cannot restart the coordinator");
                 for name in &waiting {
@@ -512,7 +524,7 @@ impl Agent {
                 return Ok(outcome);
             }
         };
-        self.last_restart = Some(Instant::now());
+        self.view.restarting(Instant::now());
         let ready = restarter
             .wait_ready(&self.client, || heartbeats.beat_reconcile())
             .await;
@@ -521,14 +533,15 @@ impl Agent {
                 let seconds = started.elapsed().as_secs_f64();
                 self.verify_after_restart(&info, &waiting, &mut outcome)
                     .await;
-                self.metrics.count_restart("ok");
-                self.metrics.observe_apply("restart", true, seconds);
+                self.out.metrics.count_restart("ok");
+                self.out.metrics.observe_apply("restart", true, seconds);
                 tracing::info!(action = "restart", outcome = "ok", duration_ms = (seconds * 1000.0) as u64, changed = ?waiting, "the coordinator restarted with the new catalogs");
             }
             Err(not_ready) => {
                 self.roll_back(prepared, since, not_ready, &waiting, &mut outcome, None)
                     .await?;
-                self.metrics
+                self.out
+                    .metrics
                     .observe_apply("restart", false, started.elapsed().as_secs_f64());
             }
         }
@@ -544,7 +557,7 @@ impl Agent {
         &mut self,
         info: &ServerInfo,
         waiting: &BTreeSet<String>,
-        outcome: &mut ApplyOutcome,
+        outcome: &mut Applied,
     ) {
         let _ = self.engine_info().await;
         let deadline = Instant::now() + VERIFY_TIMEOUT;
@@ -595,7 +608,8 @@ impl Agent {
                             "the coordinator started and lists this catalog, but no query through it answered within {}: {error}",
                             humantime::format_duration(VERIFY_TIMEOUT)
                         );
-                        let fingerprint = self.ledger.catalogs.get(name).map(|e| e.fingerprint);
+                        let fingerprint =
+                            self.book.ledger.catalogs.get(name).map(|e| e.fingerprint);
                         self.note_failure(
                             name,
                             fingerprint,
@@ -608,19 +622,20 @@ impl Agent {
                     }
                 }
             }
-            self.failures.remove(name);
-            self.ledger.restart.broken.remove(name);
+            self.holds.succeeded(name);
+            self.book.ledger.restart.broken.remove(name);
             outcome.done.insert(name.clone());
         }
         self.failed_rollbacks = 0;
         self.accepted_drift = (running != in_folder).then(|| (running.clone(), in_folder.clone()));
         for name in missing {
-            if self.ledger.catalogs.contains_key(name) {
+            if self.book.ledger.catalogs.contains_key(name) {
                 let error = format!(
                     "the coordinator ({} {}) started but does not list this catalog",
-                    self.flavour, info.node_version.version
+                    self.view.flavour(),
+                    info.node_version.version
                 );
-                let fingerprint = self.ledger.catalogs[name].fingerprint;
+                let fingerprint = self.book.ledger.catalogs[name].fingerprint;
                 self.note_failure(
                     name,
                     Some(fingerprint),
@@ -631,9 +646,9 @@ impl Agent {
                 outcome.refused.insert(name.clone(), (error, None, None));
             }
         }
-        self.ledger.restart.pending = false;
-        self.ledger.restart.known_good = Some(self.owned_specs());
-        self.save_ledger();
+        self.book.ledger.restart.pending = false;
+        self.book.ledger.restart.known_good = Some(self.owned_specs());
+        self.book.save();
     }
 
     /// Whether a query through the catalog answers: it reads one row of one of its tables (found
@@ -714,7 +729,7 @@ impl Agent {
         since: i64,
         not_ready: NotReady,
         changed: &BTreeSet<String>,
-        outcome: &mut ApplyOutcome,
+        outcome: &mut Applied,
         worker: Option<(&Node, Option<&Restarter>)>,
     ) -> Result<(), PassError> {
         let who = worker.map_or_else(
@@ -731,7 +746,7 @@ impl Agent {
             .values()
             .map(|c| &c.spec)
             .collect();
-        specs.extend(self.ledger.catalogs.values().map(|e| &e.spec));
+        specs.extend(self.book.ledger.catalogs.values().map(|e| &e.spec));
         // A worker's log is within the agent's reach only through its container.
         let log = match worker {
             None => restarter.log_since(since, LOG_LINES_READ).await,
@@ -750,7 +765,13 @@ impl Agent {
             "a node did not come up with the new catalogs; rolling back to the last known-good set"
         );
 
-        let good = self.ledger.restart.known_good.clone().unwrap_or_default();
+        let good = self
+            .book
+            .ledger
+            .restart
+            .known_good
+            .clone()
+            .unwrap_or_default();
         let target = self.target_dir();
         for name in changed {
             let restored = match good.get(name) {
@@ -765,30 +786,31 @@ impl Agent {
             };
             match restored {
                 Ok(Some(spec)) => {
-                    self.ledger
+                    self.book
+                        .ledger
                         .catalogs
                         .insert(name.clone(), ledger::Entry::new(spec.clone(), false));
                 }
                 Ok(None) => {
-                    self.ledger.catalogs.remove(name);
+                    self.book.ledger.catalogs.remove(name);
                 }
                 Err(e) => {
                     tracing::error!(catalog = %name, error = %e, "cannot restore the catalog file")
                 }
             }
         }
-        self.save_ledger();
+        self.book.save();
 
         let restarter = self
             .restarter
             .as_ref()
             .expect("restart mode has a restarter");
-        let heartbeats = self.heartbeats.clone();
+        let heartbeats = self.out.heartbeats.clone();
         if changed.is_empty() {
             // Nothing of ours changed since the last good start: restarting again with the same
             // files would fail the same way.
             self.failed_rollbacks = self.failed_rollbacks.saturating_add(1);
-            self.metrics.count_restart("failed");
+            self.out.metrics.count_restart("failed");
             tracing::error!(reason = %not_ready.reason, engine_error = engine_error.as_deref().unwrap_or("(none found in its log)"), "the coordinator does not start, and none of its catalogs changed; not restarting it again until something changes or the back-off ends");
             return Err(PassError::Engine(EngineError::Protocol(format!(
                 "the coordinator does not start, and none of its catalogs changed: {}",
@@ -821,9 +843,12 @@ impl Agent {
         } else {
             match restarter
                 // A coordinator that did not come up has nothing to drain: killed at once.
-                .restart(&self.client, self.flavour == Flavour::Presto, false, || {
-                    heartbeats.beat_reconcile()
-                })
+                .restart(
+                    &self.client,
+                    self.view.flavour() == Flavour::Presto,
+                    false,
+                    || heartbeats.beat_reconcile(),
+                )
                 .await
             {
                 Ok(_) => restarter
@@ -836,7 +861,7 @@ impl Agent {
                 }),
             }
         };
-        self.last_restart = Some(Instant::now());
+        self.view.restarting(Instant::now());
         let recovered = again.is_ok();
         let why = match &engine_error {
             Some(error) => format!(
@@ -858,7 +883,7 @@ impl Agent {
                 super::Until::FileChanges,
             );
             if let Some(fingerprint) = fingerprint {
-                self.ledger.restart.broken.insert(
+                self.book.ledger.restart.broken.insert(
                     name.clone(),
                     ledger::Broken {
                         fingerprint,
@@ -897,14 +922,14 @@ impl Agent {
         }
         if recovered {
             self.failed_rollbacks = 0;
-            self.metrics.count_restart("rolled_back");
-            self.ledger.restart.pending = false;
-            self.save_ledger();
+            self.out.metrics.count_restart("rolled_back");
+            self.book.ledger.restart.pending = false;
+            self.book.save();
             tracing::warn!(action = "rollback", outcome = "ok", culprits = ?culprits, node = %who, "the node is back with the last known-good catalogs");
             Ok(())
         } else {
             self.failed_rollbacks = self.failed_rollbacks.saturating_add(1);
-            self.metrics.count_restart("failed");
+            self.out.metrics.count_restart("failed");
             let reason = again.err().map(|e| e.reason).unwrap_or_default();
             tracing::error!(action = "rollback", outcome = "failed", reason = %reason, node = %who, "the node does not start with the last known-good catalogs either");
             Err(PassError::Engine(EngineError::Protocol(format!(

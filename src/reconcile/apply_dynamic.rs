@@ -2,42 +2,82 @@
 //! replacement is a drop and a create; when the engine refuses the new definition, the previous one
 //! is created again so queries keep working.
 
-use super::{Agent, Applied, ApplyOutcome, Prepared, one_line, scrub};
-use crate::catalog::{self, CatalogSpec};
-use crate::engine::EngineError;
-use crate::engine::catalogs as dynamic;
+use super::book::LedgerBook;
+use super::engine_view::EngineView;
+use super::holds::{Holds, Until};
+use super::observe::Observer;
+use super::pass::{Applied, Prepared, StepResult, one_line, scrub};
+use super::record::Outputs;
+use super::settings::Settings;
+use crate::catalog::{self, CatalogSpec, Fingerprint};
+use crate::engine::catalogs;
+use crate::engine::{Client, EngineError, Management, ModeChoice};
 use crate::ledger::{self, Change};
 use crate::plan::Step;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// A create answered "already exists" although the listing did not show the catalog: read again
 /// this many times (the passes' own re-reads included) before calling it a failure.
 const RACES_BEFORE_FAILING: u32 = 3;
 
-impl Agent {
-    /// Applies the plan's changes with CREATE/DROP CATALOG, one statement at a time.
-    pub(super) async fn apply_dynamic(
+/// What dynamic mode remembers between passes, per catalog.
+#[derive(Default)]
+pub(super) struct DynamicMemory {
+    /// "Already exists" answers in a row per catalog the listing did not show.
+    races: BTreeMap<String, u32>,
+    /// Literal secret values already warned about: (catalog, key, definition).
+    warned_secrets: BTreeSet<(String, String, Fingerprint)>,
+}
+
+impl DynamicMemory {
+    /// Nothing is kept of a catalog that `known` says nothing names any more, nor a warning
+    /// about a definition that is not the one `current` says is in the folder.
+    pub fn forget(
         &mut self,
-        prepared: &Prepared,
-    ) -> Result<ApplyOutcome, EngineError> {
-        let mut outcome = ApplyOutcome::default();
+        known: impl Fn(&str) -> bool,
+        current: impl Fn(&str) -> Option<Fingerprint>,
+    ) {
+        self.races.retain(|name, _| known(name));
+        self.warned_secrets
+            .retain(|(name, _, fingerprint)| current(name) == Some(*fingerprint));
+    }
+}
+
+/// The dynamic-mode apply stage, with what it may touch.
+pub(super) struct ApplyDynamic<'a> {
+    pub settings: &'a Settings,
+    pub client: &'a Client,
+    pub book: &'a mut LedgerBook,
+    pub holds: &'a mut Holds,
+    pub view: &'a mut EngineView,
+    pub observer: &'a mut Observer,
+    pub memory: &'a mut DynamicMemory,
+    pub out: &'a Outputs,
+    pub stop: &'a AtomicBool,
+}
+
+impl ApplyDynamic<'_> {
+    /// Applies the plan's changes with CREATE/DROP CATALOG, one statement at a time.
+    pub async fn apply(&mut self, prepared: &Prepared) -> Result<Applied, EngineError> {
+        let mut outcome = Applied::default();
         // A held refusal is remembered only while its file still says it.
-        let before = self.ledger.refused.len();
-        self.ledger.refused.retain(|name, refused| {
+        let before = self.book.ledger.refused.len();
+        self.book.ledger.refused.retain(|name, refused| {
             prepared
                 .desired
                 .catalogs
                 .get(name)
                 .is_some_and(|c| c.fingerprint == refused.fingerprint)
         });
-        if self.ledger.refused.len() != before {
-            self.save_ledger();
+        if self.book.ledger.refused.len() != before {
+            self.book.save();
         }
         for (name, step) in prepared.plan.changes() {
             // A long pass is a live one: /healthz must not call it stuck.
-            self.beat();
+            self.out.beat();
             if self.stop.load(Ordering::Relaxed) {
                 tracing::info!("stopping: remaining changes are left for the next start");
                 break;
@@ -61,41 +101,41 @@ impl Agent {
                 }
                 Step::Drop { previous } => self.drop_owned(name, previous).await,
                 Step::Adopt { spec } => {
-                    self.change_ledger(Change::Own {
+                    self.book.change(Change::Own {
                         name: name.to_string(),
                         entry: ledger::Entry::new(spec.clone(), true),
                     });
-                    Ok(Applied::Done)
+                    Ok(StepResult::Done)
                 }
                 Step::Forget => {
-                    self.change_ledger(Change::Disown {
+                    self.book.change(Change::Disown {
                         name: name.to_string(),
                     });
-                    Ok(Applied::Done)
+                    Ok(StepResult::Done)
                 }
                 Step::Keep | Step::Conflict { .. } | Step::Invalid { .. } | Step::Held { .. } => {
                     continue;
                 }
             };
             let result = match result {
-                Ok(Applied::Raced(why)) => Ok(self.count_race(name, why)),
+                Ok(StepResult::Raced(why)) => Ok(self.count_race(name, why)),
                 other => other,
             };
             let seconds = started.elapsed().as_secs_f64();
             let duration_ms = started.elapsed().as_millis() as u64;
             match result {
-                Ok(Applied::Done) => {
+                Ok(StepResult::Done) => {
                     if !matches!(step, Step::Adopt { .. } | Step::Forget) {
-                        self.metrics.observe_apply(action, true, seconds);
-                        self.note_change(name);
+                        self.out.metrics.observe_apply(action, true, seconds);
+                        self.holds.note_change(name, Instant::now());
                         // The engine took a CREATE/DROP: its catalog management is dynamic.
-                        self.management = Some(crate::engine::Management::Dynamic);
+                        self.view.learn(Management::Dynamic);
                     }
-                    self.failures.remove(name);
-                    if self.ledger.refused.remove(name).is_some() {
-                        self.save_ledger();
+                    self.holds.succeeded(name);
+                    if self.book.ledger.refused.remove(name).is_some() {
+                        self.book.save();
                     }
-                    self.races.remove(name);
+                    self.memory.races.remove(name);
                     tracing::info!(
                         catalog = name,
                         action,
@@ -103,27 +143,27 @@ impl Agent {
                         duration_ms,
                         "applied"
                     );
-                    self.record_progress(prepared, name, step);
+                    self.out.progress(prepared, name, step);
                     outcome.done.insert(name.to_string());
                 }
-                Ok(Applied::Raced(why)) => {
+                Ok(StepResult::Raced(why)) => {
                     tracing::info!(catalog = name, action, outcome = "raced", duration_ms, error = %why, "live state changed under us; reading it again after the other changes");
                     outcome.raced = true;
                 }
-                Ok(Applied::StaticStore) => {
+                Ok(StepResult::StaticStore) => {
                     // Not this catalog's failure: the pass is planned again in restart mode.
                     self.learn_static_management();
                     outcome.raced = true;
                     break;
                 }
-                Ok(Applied::Refused {
+                Ok(StepResult::Refused {
                     error,
                     error_name,
                     note,
                     lasting,
                 }) => {
-                    self.metrics.observe_apply(action, false, seconds);
-                    self.note_change(name);
+                    self.out.metrics.observe_apply(action, false, seconds);
+                    self.holds.note_change(name, Instant::now());
                     let fingerprint = match step {
                         Step::Create { spec, .. } | Step::Replace { to: spec, .. } => {
                             Some(spec.fingerprint())
@@ -139,23 +179,22 @@ impl Agent {
                         Some(fingerprint) if lasting => {
                             self.hold_refusal(name, fingerprint, error.clone(), error_name.clone())
                         }
-                        _ => self.note_failure(
+                        _ => self.holds.note_failure(
                             name,
                             fingerprint,
                             error.clone(),
                             error_name.clone(),
-                            super::Until::Backoff,
+                            Until::Backoff,
+                            Instant::now(),
                         ),
                     }
-                    if let Some(failure) = self.failures.get_mut(name) {
-                        failure.note = note.clone();
-                    }
+                    self.holds.set_note(name, note.clone());
                     outcome
                         .refused
                         .insert(name.to_string(), (error, error_name, note));
                 }
                 Err(e) => {
-                    self.metrics.observe_apply(action, false, seconds);
+                    self.out.metrics.observe_apply(action, false, seconds);
                     tracing::warn!(catalog = name, action, outcome = "error", duration_ms, error = %e, "lost the engine while applying");
                     return Err(e);
                 }
@@ -164,7 +203,7 @@ impl Agent {
         Ok(outcome)
     }
 
-    /// The watched file of a catalog and its bytes now, for [`Agent::keep_users_file`].
+    /// The watched file of a catalog and its bytes now, for [`ApplyDynamic::keep_users_file`].
     fn source_file(&self, prepared: &Prepared, name: &str) -> Option<(PathBuf, Vec<u8>)> {
         let file = &prepared.desired.catalogs.get(name)?.file;
         let path = self.settings.catalog_dir.join(file);
@@ -204,19 +243,19 @@ impl Agent {
         spec: &CatalogSpec,
         fallback: Option<&CatalogSpec>,
         source: Option<(PathBuf, Vec<u8>)>,
-    ) -> Result<Applied, EngineError> {
+    ) -> Result<StepResult, EngineError> {
         let error = match self.send_create(spec).await {
             Ok(()) => {
-                self.change_ledger(Change::Created {
+                self.book.change(Change::Created {
                     name: name.to_string(),
                     entry: ledger::Entry::new(spec.clone(), false),
                 });
-                return Ok(Applied::Done);
+                return Ok(StepResult::Done);
             }
             Err(e) => e,
         };
         match (fallback, &error) {
-            (Some(from), EngineError::Query(q)) if !dynamic::is_already_exists(q) => {
+            (Some(from), EngineError::Query(q)) if !catalogs::is_already_exists(q) => {
                 let note = self.restore(from, spec).await;
                 self.keep_users_file(source);
                 self.refusal(error, &[from, spec], Some(note?))
@@ -235,7 +274,7 @@ impl Agent {
         match self.send_create(from).await {
             Ok(()) => {
                 // The ledger still owns `from`, which is what runs again.
-                self.change_ledger(Change::Answered {
+                self.book.change(Change::Answered {
                     name: from.name.clone(),
                 });
                 Ok("the previous definition was restored".to_string())
@@ -254,20 +293,20 @@ impl Agent {
         from: &CatalogSpec,
         to: &CatalogSpec,
         source: Option<(PathBuf, Vec<u8>)>,
-    ) -> Result<Applied, EngineError> {
-        match dynamic::drop_catalog(&self.client, name).await {
+    ) -> Result<StepResult, EngineError> {
+        match catalogs::drop_catalog(self.client, name).await {
             Ok(()) => self.note_drop(name, &from.connector),
-            Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
+            Err(EngineError::Query(q)) if catalogs::is_not_found(&q) => {}
             Err(e) => return self.refusal(e, &[from, to], None),
         }
-        self.cache_live(name, None);
+        self.observer.engine_changed(name, None);
         let create_error = match self.send_create(to).await {
             Ok(()) => {
-                self.change_ledger(Change::Created {
+                self.book.change(Change::Created {
                     name: name.to_string(),
                     entry: ledger::Entry::new(to.clone(), false),
                 });
-                return Ok(Applied::Done);
+                return Ok(StepResult::Done);
             }
             Err(e) if !matches!(e, EngineError::Query(_)) => {
                 self.keep_users_file(source);
@@ -287,30 +326,30 @@ impl Agent {
         &mut self,
         name: &str,
         previous: &CatalogSpec,
-    ) -> Result<Applied, EngineError> {
-        match dynamic::drop_catalog(&self.client, name).await {
+    ) -> Result<StepResult, EngineError> {
+        match catalogs::drop_catalog(self.client, name).await {
             Ok(()) => self.note_drop(name, &previous.connector),
-            Err(EngineError::Query(q)) if dynamic::is_not_found(&q) => {}
+            Err(EngineError::Query(q)) if catalogs::is_not_found(&q) => {}
             Err(e) => return self.refusal(e, &[previous], None),
         }
-        self.cache_live(name, None);
-        self.change_ledger(Change::Disown {
+        self.observer.engine_changed(name, None);
+        self.book.change(Change::Disown {
             name: name.to_string(),
         });
-        Ok(Applied::Done)
+        Ok(StepResult::Done)
     }
 
     /// "Already exists" for a catalog the listing did not show is a race: read live state again.
     /// The third time in a row, the engine keeps saying it exists while its listing does not show
     /// it — a catalog hidden from the agent's user: refused, so it blocks nothing else.
-    fn count_race(&mut self, name: &str, why: String) -> Applied {
-        let races = self.races.entry(name.to_string()).or_default();
+    fn count_race(&mut self, name: &str, why: String) -> StepResult {
+        let races = self.memory.races.entry(name.to_string()).or_default();
         *races += 1;
         if *races < RACES_BEFORE_FAILING {
-            return Applied::Raced(why);
+            return StepResult::Raced(why);
         }
-        self.races.remove(name);
-        Applied::Refused {
+        self.memory.races.remove(name);
+        StepResult::Refused {
             error: format!(
                 "{why}, but the engine's catalog list does not show it to this agent's user (access control?); it is left alone"
             ),
@@ -325,30 +364,61 @@ impl Agent {
     /// instead of becoming a conflict.
     async fn send_create(&mut self, spec: &CatalogSpec) -> Result<(), EngineError> {
         self.warn_literal_secrets(spec);
-        self.change_ledger(Change::Unanswered { spec: spec.clone() });
-        let result = dynamic::create(&self.client, spec).await;
+        self.book.change(Change::Unanswered { spec: spec.clone() });
+        let result = catalogs::create(self.client, spec).await;
         if result.is_ok() {
-            self.cache_live(&spec.name, Some(spec));
+            self.observer.engine_changed(&spec.name, Some(spec));
         }
         // Accepted: the caller records the catalog as owned and answered in one change.
         if matches!(result, Err(EngineError::Query(_))) {
-            self.change_ledger(Change::Answered {
+            self.book.change(Change::Answered {
                 name: spec.name.clone(),
             });
         }
         result
     }
 
-    /// Keeps the cached listing as the engine now is after a change it accepted.
-    fn cache_live(&mut self, name: &str, created: Option<&CatalogSpec>) {
-        if self.live_cache.is_none() {
-            return;
-        }
-        let catalog = created.map(|spec| crate::engine::LiveCatalog {
-            connector: Some(spec.connector.clone()),
-            fingerprint: None,
+    /// A refusal that repeats: held until the file or the coordinator changes, and remembered in
+    /// the ledger so a restarted agent does not send it again either.
+    fn hold_refusal(
+        &mut self,
+        name: &str,
+        fingerprint: Fingerprint,
+        error: String,
+        error_name: Option<String>,
+    ) {
+        self.holds.note_failure(
+            name,
+            Some(fingerprint),
+            error.clone(),
+            error_name.clone(),
+            Until::FileOrEngineChanges,
+            Instant::now(),
+        );
+        self.book.ledger.refused.insert(
+            name.to_string(),
+            ledger::Refused {
+                fingerprint,
+                error,
+                error_name,
+                engine_started_ms: self.view.started_ms(),
+            },
+        );
+        self.book.save();
+    }
+
+    /// The coordinator refused a change as "not supported by the static catalog store": from now
+    /// on `auto` applies in restart mode, and remembers it (per coordinator URL).
+    fn learn_static_management(&mut self) {
+        tracing::info!(
+            "the coordinator refused CREATE/DROP CATALOG as not supported by its static catalog store: it runs with catalog.management=static; changes are applied in restart mode from now on"
+        );
+        self.view.learn(Management::Static);
+        self.book.ledger.engine = Some(ledger::EngineMemo {
+            server: self.client.server().to_string(),
+            dynamic: false,
         });
-        self.live_changes.push((name.to_string(), catalog));
+        self.book.save();
     }
 
     /// A sensitive property with a literal value travels in the CREATE CATALOG statement, which
@@ -360,7 +430,7 @@ impl Agent {
                 continue;
             }
             let seen = (spec.name.clone(), key.clone(), spec.fingerprint());
-            if !self.warned_secrets.insert(seen) {
+            if !self.memory.warned_secrets.insert(seen) {
                 continue;
             }
             tracing::warn!(
@@ -377,12 +447,12 @@ impl Agent {
         let Some(leaky) = catalog::leaky_connector(connector) else {
             return;
         };
-        self.leaky_drops = self.leaky_drops.saturating_add(1);
-        self.metrics.count_leaky_drop(leaky);
+        let drops = self.view.leaky_drop();
+        self.out.metrics.count_leaky_drop(leaky);
         tracing::warn!(
             catalog = name,
             connector = leaky,
-            drops_since_coordinator_start = self.leaky_drops,
+            drops_since_coordinator_start = drops,
             "Trino does not release all resources of {leaky} catalogs on DROP CATALOG; restart the coordinator at a quiet moment to reclaim them"
         );
     }
@@ -394,26 +464,25 @@ impl Agent {
         e: EngineError,
         specs: &[&CatalogSpec],
         note: Option<String>,
-    ) -> Result<Applied, EngineError> {
+    ) -> Result<StepResult, EngineError> {
         match e {
-            EngineError::Query(q) if dynamic::is_already_exists(&q) && note.is_none() => {
-                Ok(Applied::Raced(q.to_string()))
+            EngineError::Query(q) if catalogs::is_already_exists(&q) && note.is_none() => {
+                Ok(StepResult::Raced(q.to_string()))
             }
             EngineError::Query(q)
-                if dynamic::is_static_store(&q)
-                    && self.settings.mode == crate::engine::ModeChoice::Auto =>
+                if catalogs::is_static_store(&q) && self.settings.mode == ModeChoice::Auto =>
             {
-                Ok(Applied::StaticStore)
+                Ok(StepResult::StaticStore)
             }
             EngineError::Query(q) => {
                 let mut error = scrub(&q.to_string(), specs);
-                if dynamic::is_static_store(&q) {
+                if catalogs::is_static_store(&q) {
                     // --mode dynamic on a static coordinator: say how to fix it.
                     error.push_str(" (the coordinator runs with static catalog management: set catalog.management=dynamic on every node, or use --mode auto or restart)");
                 }
-                Ok(Applied::Refused {
+                Ok(StepResult::Refused {
                     error,
-                    lasting: dynamic::is_lasting(&q),
+                    lasting: catalogs::is_lasting(&q),
                     error_name: Some(q.error_name),
                     note,
                 })
