@@ -56,43 +56,39 @@ impl std::fmt::Debug for Token {
 
 /// Reads a token file: one token a line, `NAME rw|ro TOKEN`; blank lines and `#` comments are
 /// skipped. Errors name the file and line, never the token.
-pub fn load_tokens(path: &std::path::Path) -> Result<Vec<Token>, String> {
-    let bytes = crate::files::read_regular(path, 1024 * 1024)
-        .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("{}: the token file is not UTF-8", path.display()))?;
+pub fn load_tokens(path: &std::path::Path) -> Result<Vec<Token>, TokenFileError> {
+    let file = || path.to_path_buf();
+    let bytes =
+        crate::files::read_regular(path, 1024 * 1024).map_err(|source| TokenFileError::Read {
+            file: file(),
+            source,
+        })?;
+    let text = String::from_utf8(bytes).map_err(|_| TokenFileError::NotUtf8(file()))?;
     let mut tokens: Vec<Token> = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let at = || format!("{}:{}", path.display(), i + 1);
+        let bad = |problem: TokenLine| TokenFileError::Line {
+            file: file(),
+            line: i + 1,
+            problem,
+        };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [name, access, secret] = fields[..] else {
-            return Err(format!(
-                "{}: expected three fields, NAME rw|ro TOKEN (the token itself is not shown)",
-                at()
-            ));
+            return Err(bad(TokenLine::Fields));
         };
         let access = match access {
             "rw" => Access::ReadWrite,
             "ro" => Access::ReadOnly,
-            _ => {
-                return Err(format!(
-                    "{}: the second field must be rw or ro, not '{access}'",
-                    at()
-                ));
-            }
+            _ => return Err(bad(TokenLine::Access(access.to_string()))),
         };
         if secret.len() < 16 {
-            return Err(format!(
-                "{}: the token of '{name}' is shorter than 16 characters",
-                at()
-            ));
+            return Err(bad(TokenLine::Short(name.to_string())));
         }
         if tokens.iter().any(|t| t.name == name) {
-            return Err(format!("{}: a second token named '{name}'", at()));
+            return Err(bad(TokenLine::Twice(name.to_string())));
         }
         tokens.push(Token {
             name: name.to_string(),
@@ -101,9 +97,42 @@ pub fn load_tokens(path: &std::path::Path) -> Result<Vec<Token>, String> {
         });
     }
     if tokens.is_empty() {
-        return Err(format!("{}: no token in the file", path.display()));
+        return Err(TokenFileError::Empty(file()));
     }
     Ok(tokens)
+}
+
+/// Why a token file cannot be used. Names the file and line, never a token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    #[error("cannot read the token file {}: {source}", .file.display())]
+    Read {
+        file: PathBuf,
+        source: crate::files::OpenError,
+    },
+    #[error("{}: the token file is not UTF-8", .0.display())]
+    NotUtf8(PathBuf),
+    #[error("{}:{line}: {problem}", .file.display())]
+    Line {
+        file: PathBuf,
+        line: usize,
+        problem: TokenLine,
+    },
+    #[error("{}: no token in the file", .0.display())]
+    Empty(PathBuf),
+}
+
+/// What is wrong with one line of a token file.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenLine {
+    #[error("expected three fields, NAME rw|ro TOKEN (the token itself is not shown)")]
+    Fields,
+    #[error("the second field must be rw or ro, not '{0}'")]
+    Access(String),
+    #[error("the token of '{0}' is shorter than 16 characters")]
+    Short(String),
+    #[error("a second token named '{0}'")]
+    Twice(String),
 }
 
 /// Equal without an early exit on the first differing byte (the time taken tells nothing about
@@ -132,17 +161,17 @@ pub struct ApiState {
 
 /// What the engine itself lists, asked at the time of a `GET` (one listing query): `live` is the
 /// engine's word, not the agent's memory of it.
-async fn live_now(state: &ApiState) -> Result<crate::engine::Live, String> {
-    state
-        .lister
-        .live(&state.client)
-        .await
-        .map_err(|e| e.to_string())
+async fn live_now(state: &ApiState) -> Result<crate::engine::Live, crate::engine::EngineError> {
+    state.lister.live(&state.client).await
 }
 
 /// `live` for one catalog: its connector as the engine lists it (`null` when the engine does not
 /// say), `false` when the engine has no such catalog, and why when the engine could not be asked.
-fn live_field(out: &mut Value, live: &Result<crate::engine::Live, String>, name: &str) {
+fn live_field(
+    out: &mut Value,
+    live: &Result<crate::engine::Live, crate::engine::EngineError>,
+    name: &str,
+) {
     match live {
         Ok(live) => {
             out["live"] = match live.get(name) {
@@ -152,7 +181,7 @@ fn live_field(out: &mut Value, live: &Result<crate::engine::Live, String>, name:
         }
         Err(e) => {
             out["live"] = Value::Null;
-            out["live_error"] = Value::String(e.clone());
+            out["live_error"] = Value::String(e.to_string());
         }
     }
 }
@@ -160,7 +189,7 @@ fn live_field(out: &mut Value, live: &Result<crate::engine::Live, String>, name:
 impl ApiState {
     fn flavour(&self) -> Flavour {
         match self.status.lock().expect("status lock").engine.as_ref() {
-            Some(engine) if engine.flavour == "presto" => Flavour::Presto,
+            Some(engine) if engine.flavour == Some(Flavour::Presto) => Flavour::Presto,
             Some(_) => Flavour::Trino,
             None => self.flavour_hint,
         }
@@ -596,8 +625,8 @@ async fn run_check(
     spec: &CatalogSpec,
     allow_leak: bool,
 ) -> Result<crate::check::CheckResult, Response> {
-    let mode = state.status.lock().expect("status lock").mode.clone();
-    if mode.as_deref() == Some("restart") {
+    let mode = state.status.lock().expect("status lock").mode;
+    if mode == Some(crate::engine::Mode::Restart) {
         return Err(problem(
             StatusCode::CONFLICT,
             "the connection check needs an engine that creates catalogs at run time (dynamic catalog management); this one applies catalogs by restarting",

@@ -350,42 +350,55 @@ pub struct Warning {
     pub message: String,
 }
 
+/// Why a file name stands for no catalog name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("not a .properties file")]
+    NotProperties,
+    #[error("the file name has no catalog name before .properties")]
+    Empty,
+    #[error("the catalog name is {0} bytes long; at most {MAX_NAME_BYTES} are allowed")]
+    TooLong(usize),
+    #[error(
+        "catalog names must be lower case: Trino would create '{0}' from this file; rename it to {0}.properties"
+    )]
+    UpperCase(String),
+    #[error("the catalog name '{name}' contains {bad:?}; only a-z, 0-9, '_' and '-' are allowed")]
+    Character { name: String, bad: char },
+    #[error("'system' is reserved for Trino's internal catalog")]
+    System,
+    #[error("names starting with '{CHECK_PREFIX}' are reserved for the agent's connection checks")]
+    CheckPrefix,
+}
+
 /// The catalog name a file name stands for, or why it cannot stand for one.
-pub fn catalog_name(file_name: &str) -> Result<String, String> {
+pub fn catalog_name(file_name: &str) -> Result<String, NameError> {
     let stem = file_name
         .strip_suffix(".properties")
-        .ok_or_else(|| "not a .properties file".to_string())?;
+        .ok_or(NameError::NotProperties)?;
     if stem.is_empty() {
-        return Err("the file name has no catalog name before .properties".into());
+        return Err(NameError::Empty);
     }
     if stem.len() > MAX_NAME_BYTES {
-        return Err(format!(
-            "the catalog name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
-            stem.len()
-        ));
+        return Err(NameError::TooLong(stem.len()));
     }
     if stem.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(format!(
-            "catalog names must be lower case: Trino would create '{}' from this file; rename it to {}.properties",
-            stem.to_ascii_lowercase(),
-            stem.to_ascii_lowercase()
-        ));
+        return Err(NameError::UpperCase(stem.to_ascii_lowercase()));
     }
     if let Some(bad) = stem
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
     {
-        return Err(format!(
-            "the catalog name '{stem}' contains {bad:?}; only a-z, 0-9, '_' and '-' are allowed"
-        ));
+        return Err(NameError::Character {
+            name: stem.to_string(),
+            bad,
+        });
     }
     if stem == "system" {
-        return Err("'system' is reserved for Trino's internal catalog".into());
+        return Err(NameError::System);
     }
     if is_check_catalog(stem) {
-        return Err(format!(
-            "names starting with '{CHECK_PREFIX}' are reserved for the agent's connection checks"
-        ));
+        return Err(NameError::CheckPrefix);
     }
     Ok(stem.to_string())
 }
@@ -511,9 +524,12 @@ const TRINO_RESERVED: [&str; 82] = [
 /// 'x'` is read as a comment). Trino maps `-` to `_` for names read from files (deprecated, with a
 /// warning), so the agent does the same and says so. PrestoDB looks connectors up by their exact
 /// name, and its names contain `-` (`hive-hadoop2`): `[a-z][a-z0-9_-]*`.
-pub fn connector_name(value: &str, flavour: Flavour) -> Result<(String, Option<String>), String> {
+pub fn connector_name(
+    value: &str,
+    flavour: Flavour,
+) -> Result<(String, Option<String>), ConnectorNameError> {
     if value.is_empty() {
-        return Err("connector.name is empty".into());
+        return Err(ConnectorNameError::Empty);
     }
     let (name, note) = match flavour {
         Flavour::Trino if value.contains('-') => {
@@ -534,27 +550,73 @@ pub fn connector_name(value: &str, flavour: Flavour) -> Result<(String, Option<S
     let starts_well = name.starts_with(|c: char| c.is_ascii_lowercase());
     if !starts_well || !name.chars().all(allowed) {
         let lower = value.to_ascii_lowercase();
-        let hint =
-            if lower != value && connector_name(&lower, flavour).is_ok_and(|(n, _)| n != name) {
-                format!(" (connector names are lower case: write connector.name={lower})")
-            } else {
-                String::new()
-            };
-        let rule = match flavour {
-            Flavour::Trino => "a lower-case letter, then lower-case letters, digits and '_'",
-            Flavour::Presto => "a lower-case letter, then lower-case letters, digits, '_' and '-'",
-        };
-        return Err(format!(
-            "invalid connector name '{value}': a connector name is {rule}{hint}"
-        ));
+        let lower_case = (lower != value
+            && connector_name(&lower, flavour).is_ok_and(|(n, _)| n != name))
+        .then_some(lower);
+        return Err(ConnectorNameError::Invalid {
+            value: value.to_string(),
+            flavour,
+            lower_case,
+        });
     }
     if flavour == Flavour::Trino && TRINO_RESERVED.contains(&name.as_str()) {
-        return Err(format!(
-            "invalid connector name '{value}': it is a reserved word of Trino's SQL, and no connector has this name"
-        ));
+        return Err(ConnectorNameError::Reserved(value.to_string()));
     }
     Ok((name, note))
 }
+
+/// Why a `connector.name` value names no connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectorNameError {
+    Empty,
+    /// Outside the engine's rule; `lower_case` is the value in lower case where that would pass.
+    Invalid {
+        value: String,
+        flavour: Flavour,
+        lower_case: Option<String>,
+    },
+    /// A reserved word of Trino's SQL.
+    Reserved(String),
+}
+
+impl fmt::Display for ConnectorNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectorNameError::Empty => f.write_str("connector.name is empty"),
+            ConnectorNameError::Invalid {
+                value,
+                flavour,
+                lower_case,
+            } => {
+                let rule = match flavour {
+                    Flavour::Trino => {
+                        "a lower-case letter, then lower-case letters, digits and '_'"
+                    }
+                    Flavour::Presto => {
+                        "a lower-case letter, then lower-case letters, digits, '_' and '-'"
+                    }
+                };
+                write!(
+                    f,
+                    "invalid connector name '{value}': a connector name is {rule}"
+                )?;
+                match lower_case {
+                    Some(lower) => write!(
+                        f,
+                        " (connector names are lower case: write connector.name={lower})"
+                    ),
+                    None => Ok(()),
+                }
+            }
+            ConnectorNameError::Reserved(value) => write!(
+                f,
+                "invalid connector name '{value}': it is a reserved word of Trino's SQL, and no connector has this name"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConnectorNameError {}
 
 /// `java.lang.String.trim()`: strips leading and trailing characters <= U+0020.
 pub fn java_trim(text: &str) -> &str {
@@ -643,8 +705,8 @@ pub fn parse_file_noting(
             }
         };
         if entry.key == CONNECTOR_KEY {
-            let (name, note) =
-                connector_name(&value, flavour).map_err(|reason| fail(Some(entry.line), reason))?;
+            let (name, note) = connector_name(&value, flavour)
+                .map_err(|reason| fail(Some(entry.line), reason.to_string()))?;
             if let Some(note) = note {
                 notes.push(format!("line {}: {note}", entry.line));
             }
@@ -766,9 +828,15 @@ mod tests {
         assert!(
             trino("Memory")
                 .unwrap_err()
+                .to_string()
                 .contains("write connector.name=memory")
         );
-        assert!(trino("with").unwrap_err().contains("reserved word"));
+        assert!(
+            trino("with")
+                .unwrap_err()
+                .to_string()
+                .contains("reserved word")
+        );
         assert!(trino("select").is_err());
         // Non-reserved keywords are names like any other (measured: `USING comment` reaches the
         // connector lookup).
@@ -851,17 +919,29 @@ mod tests {
         assert!(
             catalog_name("Sales.properties")
                 .unwrap_err()
+                .to_string()
                 .contains("rename it to sales.properties")
         );
-        assert!(catalog_name("a.b.properties").unwrap_err().contains("'.'"));
+        assert!(
+            catalog_name("a.b.properties")
+                .unwrap_err()
+                .to_string()
+                .contains("'.'")
+        );
         assert!(
             catalog_name("system.properties")
                 .unwrap_err()
+                .to_string()
                 .contains("reserved")
         );
         assert!(catalog_name(".properties").is_err());
         let long = format!("{}.properties", "a".repeat(129));
-        assert!(catalog_name(&long).unwrap_err().contains("129 bytes"));
+        assert!(
+            catalog_name(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("129 bytes")
+        );
         assert!(catalog_name(&format!("{}.properties", "a".repeat(128))).is_ok());
     }
 

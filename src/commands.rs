@@ -32,7 +32,8 @@ use crate::files;
 use crate::health::{Heartbeats, Readiness};
 use crate::ledger;
 use crate::metrics::Metrics;
-use crate::reconcile::{self, Agent, PassResult, Settings, Trigger};
+use crate::metrics::PassErrorKind;
+use crate::reconcile::{self, Agent, PassFailure, PassResult, Settings, Trigger};
 use crate::report;
 use crate::scan;
 use crate::server::{self, ServerState};
@@ -72,18 +73,47 @@ impl Wiring {
     }
 }
 
+/// What keeps a subcommand from starting: reported, and the process exits (the runtime side —
+/// what a pass meets — is [`reconcile::PassError`], reported and survived).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Credentials(#[from] crate::config::CredentialsError),
+    #[error(transparent)]
+    Client(#[from] crate::engine::EngineError),
+    #[error("cannot create --state-dir {}: {source}", .dir.display())]
+    StateDir {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
+    #[error(transparent)]
+    ClusterKey(#[from] crate::release::KeyError),
+    #[error(transparent)]
+    Tokens(#[from] crate::api::TokenFileError),
+    #[error(
+        "--api on {0} answers other machines: give --api-token-file, or listen on a loopback address (127.0.0.1)"
+    )]
+    OpenApi(std::net::SocketAddr),
+    /// Flags that do not go together.
+    #[error("{0}")]
+    Flags(&'static str),
+}
+
 fn build_agent(
     folder: &FolderArgs,
     engine: &EngineArgs,
     restart: &RestartArgs,
     wiring: Wiring,
-) -> Result<Agent, String> {
-    let client_config = engine.client_config()?;
-    let client = Client::new(client_config).map_err(|e| e.to_string())?;
+) -> Result<Agent, StartError> {
+    let client = Client::new(engine.client_config()?)?;
     let store = match &engine.state_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create --state-dir {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| StartError::StateDir {
+                dir: dir.clone(),
+                source,
+            })?;
             ledger::Store::in_dir(dir)
         }
         None => ledger::Store::in_memory(),
@@ -91,15 +121,15 @@ fn build_agent(
     let mut restart_options = restart.options();
     if let Some(file) = &restart.cluster_key_file {
         if restart.target_dir.is_none() {
-            return Err(
-                "--cluster-key-file leads followers in restart mode: it needs --target-dir".into(),
-            );
+            return Err(StartError::Flags(
+                "--cluster-key-file leads followers in restart mode: it needs --target-dir",
+            ));
         }
         restart_options.cluster_key = Some(crate::release::ClusterKey::load(file)?);
     } else if restart.follower_port.is_some() {
-        return Err(
-            "--follower-port needs --cluster-key-file (the secret the followers share)".into(),
-        );
+        return Err(StartError::Flags(
+            "--follower-port needs --cluster-key-file (the secret the followers share)",
+        ));
     }
     let settings = Settings {
         catalog_dir: folder.catalog_dir.clone(),
@@ -118,7 +148,7 @@ fn build_agent(
         wiring.metrics,
         wiring.heartbeats,
     )
-    .map_err(|e| e.to_string())
+    .map_err(StartError::from)
 }
 
 pub fn validate(args: &ValidateArgs) -> ExitCode {
@@ -186,7 +216,7 @@ pub async fn sync(args: &SyncArgs) -> ExitCode {
     if let Some(e) = agent.save_ledger_now()
         && !matches!(report.result, PassResult::Error(_))
     {
-        report.result = PassResult::Error(e);
+        report.result = PassResult::Error(PassFailure::new(PassErrorKind::Ledger, e));
     }
     let status = status.lock().expect("status lock").clone();
     for (name, c) in &status.catalogs {
@@ -240,7 +270,8 @@ pub async fn check(args: &CheckArgs) -> ExitCode {
     let client = match args
         .connection
         .client_config()
-        .and_then(|c| Client::new(c).map_err(|e| e.to_string()))
+        .map_err(StartError::from)
+        .and_then(|c| Client::new(c).map_err(StartError::from))
     {
         Ok(client) => client,
         Err(e) => {
@@ -285,22 +316,17 @@ pub async fn check(args: &CheckArgs) -> ExitCode {
 fn api_state(
     args: &RunArgs,
     status: &SharedStatus,
-) -> Result<Option<Arc<crate::api::ApiState>>, String> {
+) -> Result<Option<Arc<crate::api::ApiState>>, StartError> {
     if !args.api.api {
         if args.api.api_token_file.is_some() {
-            return Err("--api-token-file is given without --api".into());
+            return Err(StartError::Flags("--api-token-file is given without --api"));
         }
         return Ok(None);
     }
     let tokens = match &args.api.api_token_file {
         Some(path) => Some(crate::api::load_tokens(path)?),
         None if args.watch.listen.ip().is_loopback() => None,
-        None => {
-            return Err(format!(
-                "--api on {} answers other machines: give --api-token-file, or listen on a loopback address (127.0.0.1)",
-                args.watch.listen
-            ));
-        }
+        None => return Err(StartError::OpenApi(args.watch.listen)),
     };
     Ok(Some(Arc::new(crate::api::ApiState {
         folder: args.folder.catalog_dir.clone(),
@@ -308,7 +334,7 @@ fn api_state(
         tokens,
         flavour_hint: args.folder.flavour_hint(),
         writers: tokio::sync::Mutex::new(()),
-        client: Client::new(args.engine.client_config()?).map_err(|e| e.to_string())?,
+        client: Client::new(args.engine.client_config()?)?,
         lister: crate::engine::catalogs::CatalogLister::default(),
     })))
 }

@@ -495,24 +495,28 @@ impl FolderArgs {
     }
 }
 
+/// Why the flags give no way to authenticate.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("--password is set but the TRINO_PASSWORD environment variable is empty or unset")]
+    NoPassword,
+    #[error("use either --password or --access-token, not both")]
+    Both,
+}
+
 impl EngineArgs {
     /// The client settings; reads `TRINO_PASSWORD` when `--password` is set.
-    pub fn client_config(&self) -> Result<ClientConfig, String> {
+    pub fn client_config(&self) -> Result<ClientConfig, CredentialsError> {
         let password = if self.password {
             match std::env::var("TRINO_PASSWORD") {
                 Ok(p) if !p.is_empty() => Some(p),
-                _ => {
-                    return Err(
-                        "--password is set but the TRINO_PASSWORD environment variable is empty or unset"
-                            .into(),
-                    );
-                }
+                _ => return Err(CredentialsError::NoPassword),
             }
         } else {
             None
         };
         if password.is_some() && self.access_token.is_some() {
-            return Err("use either --password or --access-token, not both".into());
+            return Err(CredentialsError::Both);
         }
         Ok(ClientConfig {
             server: self.server.clone(),

@@ -281,7 +281,7 @@ pub async fn run(
     // Until this follower changes something: the newest of the agent's files already there.
     let mut changed_at_ms = newest_change_ms(&follower.target);
     loop {
-        match fetch(&client, &url).await {
+        match fetch(&client, &url).await.map_err(|e| e.to_string()) {
             Ok(released) => {
                 if last_error.take().is_some() {
                     tracing::info!(leader = %leader, "the leader answers again");

@@ -84,36 +84,51 @@ pub struct Refused {
     pub engine_started_ms: Option<u64>,
 }
 
+/// Why a ledger read from disk cannot be trusted.
+#[derive(Debug, thiserror::Error)]
+enum BadEntry {
+    #[error("the entry {key:?} defines the catalog {name:?}")]
+    Misfiled { key: String, name: String },
+    #[error("catalog {0:?}: {1}")]
+    Connector(String, crate::catalog::ConnectorNameError),
+    #[error("catalog {0:?}: a property without a usable key")]
+    PropertyKey(String),
+    #[error("{0:?} is no catalog name")]
+    NoName(String),
+    #[error("{0:?}: {1}")]
+    Name(String, crate::catalog::NameError),
+}
+
 impl Ledger {
     /// A ledger is read from disk, where anyone with access to the state dir may have edited it,
     /// and its names and connectors go into statements and file paths: each must pass the rules a
     /// catalog file's would, under the key it is filed under. Fingerprints are recomputed, not
     /// trusted.
-    fn check(&mut self) -> Result<(), String> {
-        fn spec_ok(key: &str, spec: &CatalogSpec) -> Result<(), String> {
+    fn check(&mut self) -> Result<(), BadEntry> {
+        fn spec_ok(key: &str, spec: &CatalogSpec) -> Result<(), BadEntry> {
             if spec.name != key {
-                return Err(format!(
-                    "the entry {key:?} defines the catalog {:?}",
-                    spec.name
-                ));
+                return Err(BadEntry::Misfiled {
+                    key: key.to_string(),
+                    name: spec.name.clone(),
+                });
             }
             name_ok(key)?;
             crate::catalog::connector_name(&spec.connector, crate::catalog::Flavour::Presto)
-                .map_err(|e| format!("catalog {key:?}: {e}"))?;
+                .map_err(|e| BadEntry::Connector(key.to_string(), e))?;
             if spec
                 .properties
                 .keys()
                 .any(|k| k.is_empty() || k == crate::catalog::CONNECTOR_KEY)
             {
-                return Err(format!("catalog {key:?}: a property without a usable key"));
+                return Err(BadEntry::PropertyKey(key.to_string()));
             }
             Ok(())
         }
-        fn name_ok(name: &str) -> Result<(), String> {
+        fn name_ok(name: &str) -> Result<(), BadEntry> {
             match crate::catalog::catalog_name(&format!("{name}.properties")) {
                 Ok(n) if n == name => Ok(()),
-                Ok(_) => Err(format!("{name:?} is no catalog name")),
-                Err(e) => Err(format!("{name:?}: {e}")),
+                Ok(_) => Err(BadEntry::NoName(name.to_string())),
+                Err(e) => Err(BadEntry::Name(name.to_string(), e)),
             }
         }
         for (name, entry) in &mut self.catalogs {
@@ -377,7 +392,7 @@ impl Store {
             Some(Err(e)) => return self.set_aside(path, e.to_string()),
         };
         if let Err(why) = ledger.check() {
-            return self.set_aside(path, why);
+            return self.set_aside(path, why.to_string());
         }
         // Changes made since the ledger was last written. A line cut short by a crash, and
         // anything after it, is ignored: it was never synced, so nothing depended on it.

@@ -33,6 +33,72 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+/// Why a pass could not run: the `kind` of `catalog_reloader_pass_errors_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassErrorKind {
+    /// A catalog folder (the watched one, or the coordinator's) cannot be read.
+    Scan,
+    /// The coordinator does not answer, answers with an HTTP error, refuses the credentials or is
+    /// still starting.
+    EngineUnreachable,
+    /// The coordinator answered, but not as the pass needed (a node that does not start).
+    Engine,
+    /// A node's restart could not be done (Docker down or refusing, a refused shutdown).
+    Node,
+    /// The configuration cannot do what the engine needs (restart mode without --target-dir).
+    Unsupported,
+    /// The ledger cannot be saved.
+    Ledger,
+}
+
+impl PassErrorKind {
+    pub const ALL: [PassErrorKind; 6] = [
+        PassErrorKind::Scan,
+        PassErrorKind::EngineUnreachable,
+        PassErrorKind::Engine,
+        PassErrorKind::Node,
+        PassErrorKind::Unsupported,
+        PassErrorKind::Ledger,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PassErrorKind::Scan => "scan",
+            PassErrorKind::EngineUnreachable => "engine_unreachable",
+            PassErrorKind::Engine => "engine",
+            PassErrorKind::Node => "node",
+            PassErrorKind::Unsupported => "unsupported",
+            PassErrorKind::Ledger => "ledger",
+        }
+    }
+}
+
+/// How a restart of a node ended: the `result` of `catalog_reloader_restarts_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartResult {
+    /// It came back with the new catalogs.
+    Ok,
+    /// It did not, and came back with the last known-good ones.
+    RolledBack,
+    /// It could not be restarted, or did not come back even with the last known-good catalogs.
+    Failed,
+}
+
+impl RestartResult {
+    pub fn label(self) -> &'static str {
+        match self {
+            RestartResult::Ok => "ok",
+            RestartResult::RolledBack => "rolled_back",
+            RestartResult::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConnectorLabels {
     connector: &'static str,
 }
@@ -50,6 +116,7 @@ pub struct Metrics {
     apply: Family<ApplyLabels, Counter>,
     apply_duration: Histogram,
     passes: Family<TriggerLabels, Counter>,
+    pass_errors: Family<KindLabels, Counter>,
     last_success: Gauge<f64, AtomicU64>,
     engine_up: Gauge,
     watch_events: Counter,
@@ -94,6 +161,12 @@ impl Metrics {
             "Reconcile passes, by what triggered them (startup, event, resync, retry)",
             passes.clone(),
         );
+        let pass_errors = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "pass_errors",
+            "Passes that could not run, by kind (scan, engine_unreachable, engine, node, unsupported, ledger)",
+            pass_errors.clone(),
+        );
         let last_success = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "last_success_timestamp_seconds",
@@ -136,6 +209,7 @@ impl Metrics {
             apply,
             apply_duration,
             passes,
+            pass_errors,
             last_success,
             engine_up,
             watch_events,
@@ -146,6 +220,11 @@ impl Metrics {
         };
         for state in State::ALL {
             metrics.set_catalogs(state, 0);
+        }
+        for kind in PassErrorKind::ALL {
+            let _ = metrics
+                .pass_errors
+                .get_or_create(&KindLabels { kind: kind.label() });
         }
         metrics.set_build("unknown", "unknown");
         metrics
@@ -173,6 +252,12 @@ impl Metrics {
         self.passes.get_or_create(&TriggerLabels { trigger }).inc();
     }
 
+    pub fn count_pass_error(&self, kind: PassErrorKind) {
+        self.pass_errors
+            .get_or_create(&KindLabels { kind: kind.label() })
+            .inc();
+    }
+
     pub fn set_last_success(&self, unix_seconds: f64) {
         self.last_success.set(unix_seconds);
     }
@@ -185,8 +270,12 @@ impl Metrics {
         self.watch_events.inc();
     }
 
-    pub fn count_restart(&self, result: &'static str) {
-        self.restarts.get_or_create(&ResultLabels { result }).inc();
+    pub fn count_restart(&self, result: RestartResult) {
+        self.restarts
+            .get_or_create(&ResultLabels {
+                result: result.label(),
+            })
+            .inc();
     }
 
     /// `connector` is one of [`crate::catalog::LEAKY_CONNECTORS`]: a fixed vocabulary.
@@ -237,7 +326,8 @@ mod tests {
         m.count_watch_event();
         m.set_engine_up(true);
         m.set_catalogs(State::Applied, 3);
-        m.count_restart("ok");
+        m.count_restart(RestartResult::Ok);
+        m.count_pass_error(PassErrorKind::EngineUnreachable);
         m.count_leaky_drop("hive");
         m.set_last_success(1_700_000_000.0);
         let text = m.render().replace(env!("CARGO_PKG_VERSION"), "<version>");

@@ -40,18 +40,42 @@ impl std::fmt::Debug for ClusterKey {
     }
 }
 
+/// Why a cluster key file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read the cluster key file {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: crate::files::OpenError,
+    },
+    #[error(
+        "the cluster key in {} is shorter than {MIN_KEY_BYTES} bytes (make one with `openssl rand -hex 32`)",
+        .0.display()
+    )]
+    TooShort(PathBuf),
+}
+
+/// Why a leader or a follower gave no announcement.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Request(reqwest::Error),
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+}
+
 impl ClusterKey {
     /// Reads the key file: its bytes, without surrounding whitespace.
-    pub fn load(path: &Path) -> Result<ClusterKey, String> {
-        let bytes = crate::files::read_regular(path, 64 * 1024)
-            .map_err(|e| format!("cannot read the cluster key file {}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<ClusterKey, KeyError> {
+        let bytes =
+            crate::files::read_regular(path, 64 * 1024).map_err(|source| KeyError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let text = String::from_utf8_lossy(&bytes);
         let key = text.trim().as_bytes().to_vec();
         if key.len() < MIN_KEY_BYTES {
-            return Err(format!(
-                "the cluster key in {} is shorter than {MIN_KEY_BYTES} bytes (make one with `openssl rand -hex 32`)",
-                path.display()
-            ));
+            return Err(KeyError::TooShort(path.to_path_buf()));
         }
         Ok(ClusterKey(key))
     }
@@ -219,12 +243,12 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 }
 
 /// Asks `url` for an [`Announcement`].
-pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Announcement, String> {
-    let answer = client.get(url).send().await.map_err(|e| e.to_string())?;
+pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Announcement, FetchError> {
+    let answer = client.get(url).send().await.map_err(FetchError::Request)?;
     if !answer.status().is_success() {
-        return Err(format!("HTTP {}", answer.status()));
+        return Err(FetchError::Status(answer.status()));
     }
-    answer.json().await.map_err(|e| e.to_string())
+    answer.json().await.map_err(FetchError::Request)
 }
 
 /// The follower's address for a node the coordinator lists at `node_uri`: the same host (the

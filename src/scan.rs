@@ -165,7 +165,7 @@ fn scan_entry(
     let name = match catalog::catalog_name(&file) {
         Ok(name) => name,
         Err(reason) => {
-            desired.invalid.push(invalid(reason));
+            desired.invalid.push(invalid(reason.to_string()));
             return;
         }
     };

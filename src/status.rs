@@ -1,7 +1,8 @@
 //! Per-catalog status and the last pass, shared by `/status`, the metrics and the log. Written only
 //! by the reconcile loop, from what the engine answered — never from what was merely sent.
 
-use crate::catalog::ShortFingerprint;
+use crate::catalog::{Flavour, ShortFingerprint};
+use crate::engine::Mode;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -68,7 +69,9 @@ pub struct CatalogStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EngineStatus {
-    pub flavour: String,
+    /// `trino` or `presto`; `unknown` before the engine first answered.
+    #[serde(serialize_with = "serialize_flavour")]
+    pub flavour: Option<Flavour>,
     pub version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
@@ -92,7 +95,7 @@ pub struct PassStatus {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
     /// `dynamic` or `restart` once known.
-    pub mode: Option<String>,
+    pub mode: Option<Mode>,
     pub engine: Option<EngineStatus>,
     pub last_pass: Option<PassStatus>,
     pub catalogs: BTreeMap<String, CatalogStatus>,
@@ -107,6 +110,16 @@ impl Status {
 }
 
 pub type SharedStatus = Arc<Mutex<Status>>;
+
+fn serialize_flavour<S: serde::Serializer>(
+    flavour: &Option<Flavour>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match flavour {
+        Some(flavour) => flavour.serialize(serializer),
+        None => serializer.serialize_str("unknown"),
+    }
+}
 
 fn serialize_rfc3339<S: serde::Serializer>(unix: &u64, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&humantime::format_rfc3339_seconds(

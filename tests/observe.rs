@@ -70,6 +70,53 @@ fn readiness_follows_the_engine_and_health_stays_green() {
 }
 
 #[test]
+fn a_pass_that_cannot_run_is_counted_by_what_failed() {
+    let mut engine = Emulator::trino().dynamic().memory_store().start();
+    let folder = Folder::new();
+    let watched = folder.path().join("catalogs");
+    std::fs::create_dir(&watched).unwrap();
+    std::fs::write(watched.join("a.properties"), "connector.name=tpch\n").unwrap();
+    let agent = agent("run", &watched, &engine.url())
+        .args(["--resync-interval", "300ms"])
+        .start();
+    agent.wait_state("a", "applied");
+    let errors = |kind: &str| {
+        metric(
+            &agent,
+            &format!("catalog_reloader_pass_errors_total{{kind=\"{kind}\"}}"),
+        )
+    };
+    // Every kind is there from the start, at zero, so that an alert's rate() has a series.
+    for kind in [
+        "scan",
+        "engine_unreachable",
+        "engine",
+        "node",
+        "unsupported",
+        "ledger",
+    ] {
+        assert_eq!(errors(kind), Some(0.0), "{kind}");
+    }
+
+    // The folder goes away: the pass cannot read it, and nothing is dropped.
+    let moved = folder.path().join("elsewhere");
+    std::fs::rename(&watched, &moved).unwrap();
+    wait_for(PATIENCE, "a scan error counted", || {
+        (errors("scan").unwrap_or(0.0) >= 1.0).then_some(())
+    });
+    assert!(engine.show_catalogs().contains(&"a".to_string()));
+    std::fs::rename(&moved, &watched).unwrap();
+
+    // The coordinator goes away.
+    engine.stop();
+    wait_for(PATIENCE, "an unreachable engine counted", || {
+        (errors("engine_unreachable").unwrap_or(0.0) >= 1.0).then_some(())
+    });
+    assert_eq!(errors("engine"), Some(0.0));
+    assert_eq!(errors("ledger"), Some(0.0));
+}
+
+#[test]
 fn a_failed_catalog_shows_in_status_and_metrics_and_the_log_has_stable_fields() {
     let engine = Emulator::trino().dynamic().memory_store().start();
     let folder = Folder::new();

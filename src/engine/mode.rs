@@ -4,7 +4,8 @@
 use crate::catalog::Flavour;
 
 /// How a catalog change reaches the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// `CREATE CATALOG` / `DROP CATALOG` while the engine runs.
     Dynamic,

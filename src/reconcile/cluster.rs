@@ -168,7 +168,9 @@ impl Agent {
             .await
             {
                 Ok(_) => {
-                    self.out.metrics.count_restart("ok");
+                    self.out
+                        .metrics
+                        .count_restart(crate::metrics::RestartResult::Ok);
                     tracing::info!(action = "restart", node = %worker.id, outcome = "ok", duration_ms = started.elapsed().as_millis() as u64, "the worker serves again with the folder's catalogs");
                 }
                 Err(error) => {

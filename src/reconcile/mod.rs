@@ -18,7 +18,7 @@ mod restart;
 mod run;
 mod settings;
 
-pub use pass::{PassError, PassReport, PassResult, Prepared, Trigger};
+pub use pass::{PassError, PassFailure, PassReport, PassResult, Prepared, Trigger};
 pub use run::run;
 pub use settings::{RestartOptions, Settings};
 
@@ -35,7 +35,7 @@ use crate::engine::restart::Restarter;
 use crate::engine::{Client, EngineError, Live, Management, Mode, ServerInfo};
 use crate::health::Heartbeats;
 use crate::ledger::{self, LedgerError};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, PassErrorKind};
 use crate::plan;
 use crate::scan::Desired;
 use crate::status::SharedStatus;
@@ -472,8 +472,11 @@ impl Agent {
         {
             // The catalogs are right, but a restarted agent would not know which are its own:
             // not converged, not ready, said in /status; tried again soon.
-            report.result = PassResult::Error(format!(
-                "{e}: the catalogs are applied, but a restarted agent would not know which are its own"
+            report.result = PassResult::Error(PassFailure::new(
+                PassErrorKind::Ledger,
+                format!(
+                    "{e}: the catalogs are applied, but a restarted agent would not know which are its own"
+                ),
             ));
             report.retry_in = Some(
                 report
@@ -488,7 +491,7 @@ impl Agent {
     }
 
     async fn pass_inner(&mut self, trigger: Trigger) -> PassReport {
-        let error_report = |e: String, retry_in: Option<Duration>| PassReport {
+        let error_report = |e: PassFailure, retry_in: Option<Duration>| PassReport {
             result: PassResult::Error(e),
             retry_in,
             settled: false,
@@ -514,7 +517,10 @@ impl Agent {
                 }
                 Err(e) => {
                     self.observer.forget_folder();
-                    return error_report(e.to_string(), None);
+                    return error_report(
+                        PassFailure::new(PassErrorKind::Scan, e.to_string()),
+                        None,
+                    );
                 }
             }
         }
@@ -557,7 +563,9 @@ impl Agent {
                         None => self.failed_passes = 0,
                         Some(e) => {
                             self.failed_passes += 1;
-                            report.result = PassResult::Error(e);
+                            // The restart could not be made (Docker down or refusing).
+                            report.result =
+                                PassResult::Error(PassFailure::new(PassErrorKind::Node, e));
                             report.settled = false;
                             report.retry_in = Some(holds::engine_backoff(self.failed_passes));
                         }
@@ -582,7 +590,7 @@ impl Agent {
                     } else {
                         None
                     };
-                    return error_report(e.to_string(), retry_in);
+                    return error_report(PassFailure::new(e.kind(), e.to_string()), retry_in);
                 }
             }
         }

@@ -4,6 +4,7 @@
 use crate::catalog::CatalogSpec;
 use crate::engine::restart::RestartError;
 use crate::engine::{EngineError, Live, Mode, ServerInfo};
+use crate::metrics::PassErrorKind;
 use crate::plan::{Plan, SYSTEM_CATALOG};
 use crate::scan::{Desired, ScanError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -54,7 +55,29 @@ pub enum PassResult {
     /// Some catalog is invalid, failed, in conflict or waiting.
     Degraded,
     /// The pass could not run: the folder, the engine or Docker could not be used.
-    Error(String),
+    Error(PassFailure),
+}
+
+/// Why a pass could not run: what kind of thing failed (a metric's label) and what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassFailure {
+    pub kind: PassErrorKind,
+    pub message: String,
+}
+
+impl PassFailure {
+    pub fn new(kind: PassErrorKind, message: impl Into<String>) -> Self {
+        PassFailure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for PassFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 impl PassResult {
@@ -106,6 +129,16 @@ pub enum PassError {
 }
 
 impl PassError {
+    pub fn kind(&self) -> PassErrorKind {
+        match self {
+            PassError::Scan(_) => PassErrorKind::Scan,
+            PassError::Engine(e) if e.is_connection() => PassErrorKind::EngineUnreachable,
+            PassError::Engine(_) => PassErrorKind::Engine,
+            PassError::Restart(_) => PassErrorKind::Node,
+            PassError::Unsupported(_) => PassErrorKind::Unsupported,
+        }
+    }
+
     /// Failures that go away by themselves (engine or Docker down): retried with backoff.
     pub fn is_transient(&self) -> bool {
         matches!(

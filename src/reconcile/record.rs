@@ -47,16 +47,14 @@ impl Outputs {
         let previous = status.engine.take();
         status.engine = Some(match info {
             Some(info) => EngineStatus {
-                flavour: flavour.to_string(),
+                flavour: Some(flavour),
                 version: info.node_version.version.clone(),
                 environment: info.environment.clone(),
                 up: true,
                 error: None,
             },
             None => EngineStatus {
-                flavour: previous
-                    .as_ref()
-                    .map_or_else(|| "unknown".into(), |p| p.flavour.clone()),
+                flavour: previous.as_ref().and_then(|p| p.flavour),
                 version: previous.map_or_else(|| "unknown".into(), |p| p.version),
                 environment: None,
                 up: false,
@@ -69,7 +67,7 @@ impl Outputs {
     pub fn mode(&self, mode: Mode, flavour: Flavour, info: Option<&ServerInfo>, why: &str) {
         {
             let mut status = self.status.lock().expect("status lock");
-            if status.mode.as_deref() != Some(mode.as_str()) {
+            if status.mode != Some(mode) {
                 tracing::info!(
                     mode = mode.as_str(),
                     engine = %flavour,
@@ -77,7 +75,7 @@ impl Outputs {
                     reason = why,
                     "apply mode"
                 );
-                status.mode = Some(mode.as_str().to_string());
+                status.mode = Some(mode);
             }
         }
         self.metrics.set_build(mode.as_str(), &flavour.to_string());
@@ -86,7 +84,10 @@ impl Outputs {
     /// The end of a pass: its line in `/status`, the catalogs by state in the metrics, and the log.
     pub fn pass(&self, trigger: Trigger, started_unix: u64, duration_ms: u64, report: &PassReport) {
         let error = match &report.result {
-            PassResult::Error(e) => Some(e.clone()),
+            PassResult::Error(e) => {
+                self.metrics.count_pass_error(e.kind);
+                Some(e.message.clone())
+            }
             _ => None,
         };
         if report.result == PassResult::Converged {

@@ -509,7 +509,9 @@ impl Agent {
             Err(e) => {
                 // Docker is down or refuses: the files stay rendered and the restart is retried
                 // with backoff; the catalogs say what they wait for.
-                self.out.metrics.count_restart("failed");
+                self.out
+                    .metrics
+                    .count_restart(crate::metrics::RestartResult::Failed);
                 self.out
                     .metrics
                     .observe_apply("restart", false, started.elapsed().as_secs_f64());
@@ -533,7 +535,9 @@ impl Agent {
                 let seconds = started.elapsed().as_secs_f64();
                 self.verify_after_restart(&info, &waiting, &mut outcome)
                     .await;
-                self.out.metrics.count_restart("ok");
+                self.out
+                    .metrics
+                    .count_restart(crate::metrics::RestartResult::Ok);
                 self.out.metrics.observe_apply("restart", true, seconds);
                 tracing::info!(action = "restart", outcome = "ok", duration_ms = (seconds * 1000.0) as u64, changed = ?waiting, "the coordinator restarted with the new catalogs");
             }
@@ -810,7 +814,9 @@ impl Agent {
             // Nothing of ours changed since the last good start: restarting again with the same
             // files would fail the same way.
             self.failed_rollbacks = self.failed_rollbacks.saturating_add(1);
-            self.out.metrics.count_restart("failed");
+            self.out
+                .metrics
+                .count_restart(crate::metrics::RestartResult::Failed);
             tracing::error!(reason = %not_ready.reason, engine_error = engine_error.as_deref().unwrap_or("(none found in its log)"), "the coordinator does not start, and none of its catalogs changed; not restarting it again until something changes or the back-off ends");
             return Err(PassError::Engine(EngineError::Protocol(format!(
                 "the coordinator does not start, and none of its catalogs changed: {}",
@@ -922,14 +928,18 @@ impl Agent {
         }
         if recovered {
             self.failed_rollbacks = 0;
-            self.out.metrics.count_restart("rolled_back");
+            self.out
+                .metrics
+                .count_restart(crate::metrics::RestartResult::RolledBack);
             self.book.ledger.restart.pending = false;
             self.book.save();
             tracing::warn!(action = "rollback", outcome = "ok", culprits = ?culprits, node = %who, "the node is back with the last known-good catalogs");
             Ok(())
         } else {
             self.failed_rollbacks = self.failed_rollbacks.saturating_add(1);
-            self.out.metrics.count_restart("failed");
+            self.out
+                .metrics
+                .count_restart(crate::metrics::RestartResult::Failed);
             let reason = again.err().map(|e| e.reason).unwrap_or_default();
             tracing::error!(action = "rollback", outcome = "failed", reason = %reason, node = %who, "the node does not start with the last known-good catalogs either");
             Err(PassError::Engine(EngineError::Protocol(format!(
