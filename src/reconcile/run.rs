@@ -1,7 +1,7 @@
 //! The loop that drives passes: one at a time, triggers that arrive meanwhile coalesced into one
 //! more pass, retries scheduled from the last report, readiness recorded from each.
 
-use super::Agent;
+use super::agent::Agent;
 use super::pass::{PassResult, Trigger};
 use crate::health::Readiness;
 use crate::watch::Signal;

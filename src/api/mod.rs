@@ -6,10 +6,18 @@
 //! Access: bearer tokens from `--api-token-file`, each read-write or read-only; without a token
 //! file the API answers on a loopback address only. Every change is one audit line (who — the
 //! token's name —, what, the outcome); values are never logged or returned unmasked.
+//!
+//! [`auth`] reads the token file and says who a request comes from; `openapi.json` describes the
+//! API (served at `/v1/openapi.json`).
 
 // Helpers return the refusing `Response` itself as their error: one per request, moved once, so
 // its size (what clippy's result_large_err is about) costs nothing that matters.
 #![allow(clippy::result_large_err)]
+
+mod auth;
+
+use auth::Refusal;
+pub use auth::{Access, Token, TokenFileError, TokenLine, load_tokens};
 
 use crate::catalog::{self, CONNECTOR_KEY, CatalogSpec, Flavour};
 use crate::properties;
@@ -30,119 +38,6 @@ use std::time::Duration;
 const MAX_WAIT: Duration = Duration::from_secs(300);
 /// A request body may be at most a catalog file's size (and some JSON around it).
 const MAX_BODY_BYTES: usize = catalog::MAX_FILE_BYTES as usize + 64 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    ReadOnly,
-    ReadWrite,
-}
-
-#[derive(Clone)]
-pub struct Token {
-    pub name: String,
-    pub access: Access,
-    secret: Vec<u8>,
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token")
-            .field("name", &self.name)
-            .field("access", &self.access)
-            .field("secret", &"***")
-            .finish()
-    }
-}
-
-/// Reads a token file: one token a line, `NAME rw|ro TOKEN`; blank lines and `#` comments are
-/// skipped. Errors name the file and line, never the token.
-pub fn load_tokens(path: &std::path::Path) -> Result<Vec<Token>, TokenFileError> {
-    let file = || path.to_path_buf();
-    let bytes =
-        crate::files::read_regular(path, 1024 * 1024).map_err(|source| TokenFileError::Read {
-            file: file(),
-            source,
-        })?;
-    let text = String::from_utf8(bytes).map_err(|_| TokenFileError::NotUtf8(file()))?;
-    let mut tokens: Vec<Token> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let bad = |problem: TokenLine| TokenFileError::Line {
-            file: file(),
-            line: i + 1,
-            problem,
-        };
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let [name, access, secret] = fields[..] else {
-            return Err(bad(TokenLine::Fields));
-        };
-        let access = match access {
-            "rw" => Access::ReadWrite,
-            "ro" => Access::ReadOnly,
-            _ => return Err(bad(TokenLine::Access(access.to_string()))),
-        };
-        if secret.len() < 16 {
-            return Err(bad(TokenLine::Short(name.to_string())));
-        }
-        if tokens.iter().any(|t| t.name == name) {
-            return Err(bad(TokenLine::Twice(name.to_string())));
-        }
-        tokens.push(Token {
-            name: name.to_string(),
-            access,
-            secret: secret.as_bytes().to_vec(),
-        });
-    }
-    if tokens.is_empty() {
-        return Err(TokenFileError::Empty(file()));
-    }
-    Ok(tokens)
-}
-
-/// Why a token file cannot be used. Names the file and line, never a token.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenFileError {
-    #[error("cannot read the token file {}: {source}", .file.display())]
-    Read {
-        file: PathBuf,
-        source: crate::files::OpenError,
-    },
-    #[error("{}: the token file is not UTF-8", .0.display())]
-    NotUtf8(PathBuf),
-    #[error("{}:{line}: {problem}", .file.display())]
-    Line {
-        file: PathBuf,
-        line: usize,
-        problem: TokenLine,
-    },
-    #[error("{}: no token in the file", .0.display())]
-    Empty(PathBuf),
-}
-
-/// What is wrong with one line of a token file.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenLine {
-    #[error("expected three fields, NAME rw|ro TOKEN (the token itself is not shown)")]
-    Fields,
-    #[error("the second field must be rw or ro, not '{0}'")]
-    Access(String),
-    #[error("the token of '{0}' is shorter than 16 characters")]
-    Short(String),
-    #[error("a second token named '{0}'")]
-    Twice(String),
-}
-
-/// Equal without an early exit on the first differing byte (the time taken tells nothing about
-/// how much of a guess was right).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 pub struct ApiState {
     pub folder: PathBuf,
@@ -224,39 +119,28 @@ fn problem(code: StatusCode, message: impl Into<String>) -> Response {
 
 /// Who is asking, or the answer that refuses them.
 fn caller(state: &ApiState, headers: &HeaderMap, write: bool) -> Result<String, Response> {
-    let Some(tokens) = &state.tokens else {
-        return Ok("local".into());
-    };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let Some(given) = given else {
-        let mut refused = problem(
-            StatusCode::UNAUTHORIZED,
-            "a bearer token is required (Authorization: Bearer TOKEN)",
-        );
-        refused
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("header"));
-        return Err(refused);
-    };
-    // Every token is compared, whichever matches.
-    let mut found: Option<&Token> = None;
-    for token in tokens {
-        if constant_time_eq(token.secret.as_slice(), given.as_bytes()) {
-            found = Some(token);
+    auth::who(state.tokens.as_deref(), given, write).map_err(|refusal| match refusal {
+        Refusal::NoToken => {
+            let mut refused = problem(
+                StatusCode::UNAUTHORIZED,
+                "a bearer token is required (Authorization: Bearer TOKEN)",
+            );
+            refused
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("header"));
+            refused
         }
-    }
-    match found {
-        None => Err(problem(StatusCode::UNAUTHORIZED, "unknown token")),
-        Some(t) if write && t.access == Access::ReadOnly => Err(problem(
+        Refusal::Unknown => problem(StatusCode::UNAUTHORIZED, "unknown token"),
+        Refusal::ReadOnly(name) => problem(
             StatusCode::FORBIDDEN,
-            format!("the token '{}' may read only", t.name),
-        )),
-        Some(t) => Ok(t.name.clone()),
-    }
+            format!("the token '{name}' may read only"),
+        ),
+    })
 }
 
 fn audit(who: &str, action: &str, catalog: &str, outcome: &str) {
@@ -734,222 +618,27 @@ async fn openapi() -> Response {
     answer(StatusCode::OK, openapi_document())
 }
 
-/// The OpenAPI 3 description of the catalog API.
+/// The OpenAPI 3 description of the catalog API (`openapi.json`, with this build's version).
 pub fn openapi_document() -> Value {
-    let error = json!({ "$ref": "#/components/schemas/Error" });
-    let catalog = json!({ "$ref": "#/components/schemas/Catalog" });
-    let name = json!({
-        "name": "name", "in": "path", "required": true,
-        "description": "The catalog name: a-z, 0-9, '_' and '-', at most 128 bytes, not 'system'",
-        "schema": { "type": "string", "pattern": "^[a-z0-9_-]{1,128}$" }
-    });
-    let wait = json!({
-        "name": "wait", "in": "query", "required": false,
-        "description": "Answer only once the agent applied (or failed) the change, waiting at most this long (30s, 2m; at most 5m)",
-        "schema": { "type": "string", "pattern": "^[0-9]+(ms|s|m)$" }
-    });
-    let check = json!({
-        "name": "check", "in": "query", "required": false,
-        "description": "Run the connection check first; write nothing if it fails",
-        "schema": { "type": "boolean" }
-    });
-    let allow_leak = json!({
-        "name": "allow_leak", "in": "query", "required": false,
-        "description": "Check even a connector whose DROP does not release all resources (hive, iceberg, delta_lake, hudi, paimon)",
-        "schema": { "type": "boolean" }
-    });
-    let definition_body = |required: bool| {
-        json!({
-            "required": required,
-            "content": {
-                "text/plain": {
-                    "schema": { "type": "string" },
-                    "example": "connector.name=memory\nmemory.max-data-per-node=64MB\n"
-                },
-                "application/json": {
-                    "schema": { "$ref": "#/components/schemas/Definition" },
-                    "example": { "connector": "memory", "properties": { "memory.max-data-per-node": "64MB" } }
-                }
-            }
-        })
-    };
-    let json_check = |description: &str| {
-        json!({
-            "description": description,
-            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CheckAnswer" } } }
-        })
-    };
-    let json_error = |description: &str| {
-        json!({
-            "description": description,
-            "content": { "application/json": { "schema": error } }
-        })
-    };
-    let json_catalog = |description: &str| {
-        json!({
-            "description": description,
-            "content": { "application/json": { "schema": catalog } }
-        })
-    };
-    json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "catalog-reloader catalog API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Read and change the catalogs of the watched folder. A change is validated like a file and written into the folder; the agent applies it like any file. Values of sensitive properties are shown as ***."
-        },
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Error": {
-                    "type": "object", "required": ["error"],
-                    "properties": {
-                        "error": { "type": "string" },
-                        "file": { "type": "string" },
-                        "line": { "type": "integer", "nullable": true },
-                        "reason": { "type": "string" }
-                    }
-                },
-                "Catalog": {
-                    "type": "object", "required": ["name"],
-                    "properties": {
-                        "name": { "type": "string" },
-                        "state": { "type": "string", "enum": ["applied", "pending", "invalid", "failed", "conflict", "removed", "written", "file removed", "not written"] },
-                        "check": { "type": "object" },
-                        "live": {
-                            "description": "What the engine lists now: its connector (null when the engine does not say), false when it has no such catalog; null with live_error when it could not be asked",
-                            "nullable": true,
-                            "oneOf": [
-                                { "type": "boolean" },
-                                { "type": "object", "properties": { "connector": { "type": "string", "nullable": true } } }
-                            ]
-                        },
-                        "live_error": { "type": "string" },
-                        "connector": { "type": "string" },
-                        "fingerprint": { "type": "string" },
-                        "file": { "type": "string" },
-                        "error": { "type": "string" },
-                        "error_name": { "type": "string" },
-                        "note": { "type": "string" },
-                        "last_change": { "type": "string" },
-                        "desired": {
-                            "type": "object", "nullable": true,
-                            "properties": {
-                                "connector": { "type": "string" },
-                                "properties": { "type": "object", "additionalProperties": { "type": "string" } }
-                            }
-                        }
-                    }
-                },
-                "CheckAnswer": {
-                    "type": "object",
-                    "properties": {
-                        "name": { "type": "string" },
-                        "error": { "type": "string" },
-                        "file": { "type": "string" },
-                        "line": { "type": "integer", "nullable": true },
-                        "reason": { "type": "string" },
-                        "check": {
-                            "type": "object", "required": ["ok", "stage"],
-                            "properties": {
-                                "ok": { "type": "boolean" },
-                                "stage": { "type": "string", "enum": ["create", "probe", "done"] },
-                                "error": { "type": "string" },
-                                "error_name": { "type": "string" },
-                                "schemas": { "type": "integer" },
-                                "cleanup": { "type": "string" }
-                            }
-                        }
-                    }
-                },
-                "Definition": {
-                    "type": "object", "required": ["connector"], "additionalProperties": false,
-                    "properties": {
-                        "connector": { "type": "string" },
-                        "properties": { "type": "object", "additionalProperties": { "type": "string" } }
-                    }
-                }
-            }
-        },
-        "security": [ { "bearer": [] } ],
-        "paths": {
-            "/v1/catalogs/{name}/check": {
-                "parameters": [ name ],
-                "post": {
-                    "summary": "Connection check: the engine creates the definition (the body, or the catalog's file when the body is empty) under a temporary name, its connector lists its schemas, and it is dropped",
-                    "parameters": [ allow_leak ],
-                    "requestBody": definition_body(false),
-                    "responses": {
-                        "200": json_check("The engine created it and the connector answered"),
-                        "400": json_error("Not a valid name or body"),
-                        "401": json_error("No token, or an unknown one"),
-                        "403": json_error("A read-only token"),
-                        "404": json_error("No body and no file for this catalog"),
-                        "409": json_error("Not run: a leaky connector, or an engine that applies catalogs by restarting"),
-                        "413": { "description": "The body is larger than a catalog file may be" },
-                        "422": json_check("Invalid (file, line and reason), or the engine's refusal or the connector's failure"),
-                        "502": json_error("The engine could not be reached")
-                    }
-                }
-            },
-            "/v1/catalogs": {
-                "get": {
-                    "summary": "Every catalog the agent knows, with its state",
-                    "responses": {
-                        "200": {
-                            "description": "The catalogs",
-                            "content": { "application/json": { "schema": {
-                                "type": "object", "required": ["catalogs"],
-                                "properties": { "catalogs": { "type": "array", "items": catalog } }
-                            } } }
-                        },
-                        "401": json_error("No token, or an unknown one")
-                    }
-                }
-            },
-            "/v1/catalogs/{name}": {
-                "parameters": [ name ],
-                "get": {
-                    "summary": "One catalog: its state and the file's definition (sensitive values masked)",
-                    "responses": {
-                        "200": json_catalog("The catalog"),
-                        "400": json_error("Not a valid catalog name"),
-                        "401": json_error("No token, or an unknown one"),
-                        "404": json_error("No such catalog")
-                    }
-                },
-                "put": {
-                    "summary": "Write the catalog's file: properties text, or a JSON definition",
-                    "parameters": [ wait, check, allow_leak ],
-                    "requestBody": definition_body(true),
-                    "responses": {
-                        "200": json_catalog("Replaced (and, with wait, applied)"),
-                        "201": json_catalog("Created (and, with wait, applied)"),
-                        "202": json_catalog("Written; not applied within the wait"),
-                        "400": json_error("Not a valid name, body or wait"),
-                        "401": json_error("No token, or an unknown one"),
-                        "403": json_error("A read-only token"),
-                        "409": json_error("The folder cannot be written (a ConfigMap), or a check that is not run (a leaky connector, restart mode)"),
-                        "413": { "description": "The body is larger than a catalog file may be" },
-                        "422": json_error("Invalid (file, line and reason), refused by the engine (its own words), or a failed check"),
-                        "502": json_error("The engine could not be reached for the check")
-                    }
-                },
-                "delete": {
-                    "summary": "Remove the catalog's file",
-                    "parameters": [ wait ],
-                    "responses": {
-                        "200": json_catalog("Removed (and, with wait, dropped)"),
-                        "202": json_catalog("Removed; not dropped within the wait"),
-                        "400": json_error("Not a valid name or wait"),
-                        "401": json_error("No token, or an unknown one"),
-                        "403": json_error("A read-only token"),
-                        "404": json_error("No file for this catalog"),
-                        "409": json_error("The folder cannot be written (a ConfigMap)"),
-                        "422": json_error("The engine refused the drop")
-                    }
-                }
-            }
+    let mut document: Value = serde_json::from_str(include_str!("openapi.json"))
+        .expect("openapi.json is JSON (a unit test reads it)");
+    document["info"]["version"] = Value::String(env!("CARGO_PKG_VERSION").to_string());
+    document
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_is_json_with_this_builds_version_and_every_route() {
+        let document = super::openapi_document();
+        assert_eq!(document["openapi"], "3.0.3");
+        assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+        for path in [
+            "/v1/catalogs",
+            "/v1/catalogs/{name}",
+            "/v1/catalogs/{name}/check",
+        ] {
+            assert!(document["paths"][path].is_object(), "{path}");
         }
-    })
+    }
 }
