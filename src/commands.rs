@@ -1,5 +1,5 @@
 //! The four subcommands, wired from their arguments. Exit codes are part of the contract
-//! (DESIGN.md "Command line").
+//! (the README's "Command line" section; `tests/cli.rs` holds them to it).
 
 /// `println!` and friends without their panic: the agent's output may go to a pipe that is closed
 /// (`catalog-reloader plan | head -1`), and that must never crash it.

@@ -1,5 +1,5 @@
-//! Flags and environment → a checked configuration. The names are a contract (DESIGN.md "Command
-//! line"): every flag also reads `CATALOG_RELOADER_<FLAG>`, and names follow the Trino CLI.
+//! Flags and environment → a checked configuration. The names are a contract (the README's
+//! "Command line"): every flag also reads `CATALOG_RELOADER_<FLAG>`, and names follow the Trino CLI.
 
 use crate::catalog::Flavour;
 use crate::engine::cluster::WorkerRestartMethod;

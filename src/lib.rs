@@ -1,7 +1,7 @@
 //! catalog-reloader: keeps a Trino or PrestoDB coordinator's catalogs in sync with a folder of
 //! `NAME.properties` files.
 //!
-//! The flow runs one way (DESIGN.md):
+//! The flow runs one way (ARCHITECTURE.md draws it):
 //! [`watch`] → [`scan`] (files → desired, via [`catalog`] and [`properties`]) →
 //! [`plan::diff`] (desired × live × [`ledger`], pure) → [`engine`] (apply with [`sql`]) →
 //! [`ledger`] + [`status`] + [`metrics`]. [`reconcile`] drives one pass at a time; [`server`] shows

@@ -1,6 +1,6 @@
 //! desired × live × ledger → [`Plan`]: for every catalog name involved, one [`Step`]. Pure.
 //!
-//! The rules (DESIGN.md "Apply modes"): never touch `system` or a catalog the agent does not own; a
+//! The rules (the README's "Apply modes"): never touch `system` or a catalog the agent does not own; a
 //! live catalog of a desired name that the agent does not own is a conflict unless `--adopt` and the
 //! connector matches; an invalid file never removes or changes the live catalog of its name; a change
 //! that is being held back (failure backoff, rate limit) waits.

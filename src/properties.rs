@@ -3,7 +3,7 @@
 //! Why not the `java-properties` crate: it rejects the UTF-16 surrogate pairs that Java's own
 //! `Properties.store` writes (which Trino's file catalog store produces for non-BMP characters), keeps
 //! only the last of duplicate keys without a trace, defaults to Windows-1252, and has `panic!` paths
-//! (shared/reference/rust-crates.md §1.3). We need per-entry line numbers and duplicate detection
+//! (seen with its 2.x releases). We need per-entry line numbers and duplicate detection
 //! anyway, so the ~200 lines below follow `Properties.load`'s line reader and escape rules directly.
 
 use std::fmt;

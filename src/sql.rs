@@ -19,7 +19,8 @@ pub fn quote_literal(text: &str) -> String {
 }
 
 /// `CREATE CATALOG "name" USING connector [WITH ("k" = 'v', …)]`. No `IF NOT EXISTS`: early
-/// versions of the grammar lack it (facts §1.2), and the agent checks live state itself.
+/// versions of Trino's grammar (before `CoordinatorDynamicCatalogManager` took a `notExists` flag)
+/// lack it, and the agent checks live state itself.
 ///
 /// The connector must have passed [`crate::catalog::connector_name`]; a name that did not (a
 /// hand-built spec) is quoted, which Trino refuses rather than misreads.
@@ -56,10 +57,11 @@ pub fn drop_catalog(name: &str) -> String {
     format!("DROP CATALOG {}", quote_identifier(name))
 }
 
-/// Live catalogs with their connector (newer Trino and PrestoDB, facts §2.2).
+/// Live catalogs with their connector (`system.metadata.catalogs` has `connector_name` in newer
+/// Trino and PrestoDB; older ones have only `catalog_name` and `connector_id`).
 pub const LIST_CATALOGS: &str = "SELECT catalog_name, connector_name FROM system.metadata.catalogs";
 
-/// The portable fallback when `connector_name` does not exist (older versions, facts §2.2).
+/// The portable fallback when `connector_name` does not exist (older versions).
 pub const SHOW_CATALOGS: &str = "SHOW CATALOGS";
 
 #[cfg(test)]

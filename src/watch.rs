@@ -1,6 +1,6 @@
 //! Turns the folder's changes and the clock into triggers; decides nothing else. The watch is on
 //! the directory, never on single files (atomic saves and ConfigMap `..data` swaps replace inodes,
-//! rust-crates.md §1.2), and any relevant event means "look now": the pass rescans everything.
+//! they end a watch on the file), and any relevant event means "look now": the pass rescans everything.
 //!
 //! Sources: inotify (native) or polling with a content digest (`--poll`, for NFS and macOS bind
 //! mounts); plus a resync tick. A trailing debounce turns a burst of events into one trigger.
@@ -88,7 +88,7 @@ pub struct WatchConfig {
 }
 
 /// The watched directory's identity, to notice it being replaced (`rm -rf dir && mkdir dir`
-/// silently ends an inotify watch, rust-crates.md §1.2.7).
+/// silently ends an inotify watch: the kernel removes a watch with its inode).
 fn dir_identity(dir: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }

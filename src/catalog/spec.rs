@@ -11,13 +11,14 @@ use std::fmt;
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Catalog names longer than this are refused (Trino puts no explicit limit, but names become file
-/// names and SQL identifiers; 128 bytes is what DESIGN.md promises).
+/// names and SQL identifiers; 128 bytes is what the README promises).
 pub const MAX_NAME_BYTES: usize = 128;
 
 pub const CONNECTOR_KEY: &str = "connector.name";
 
 /// Connectors that Trino's documentation says do not release all resources when their catalog is
-/// dropped (facts §1.9; Paimon in newer docs). Each drop of one costs the coordinator memory that
+/// dropped (the warning in Trino's `DROP CATALOG` documentation: Hive, Iceberg, Delta Lake, Hudi;
+/// Paimon in newer versions). Each drop of one costs the coordinator memory that
 /// only a restart gives back, so the agent counts them and says so.
 pub const LEAKY_CONNECTORS: [&str; 5] = ["hive", "iceberg", "delta_lake", "hudi", "paimon"];
 
@@ -30,7 +31,8 @@ pub fn leaky_connector(connector: &str) -> Option<&'static str> {
 }
 
 /// Which engine's normalisation applies. Trino maps `-` to `_` in connector names when it loads a
-/// file (facts §1.3), PrestoDB keeps them (facts §5).
+/// file (deprecated, with a warning), PrestoDB keeps them (it looks connectors up by their exact
+/// name: `hive-hadoop2`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavour {

@@ -24,15 +24,15 @@ pub struct LiveCatalog {
 /// The live catalogs by name.
 pub type Live = BTreeMap<String, LiveCatalog>;
 
-/// `NOT_SUPPORTED` with "… is not supported by the static catalog store" (StaticCatalogManager,
-/// facts §1.6).
+/// `NOT_SUPPORTED` with "… is not supported by the static catalog store" (Trino's
+/// `StaticCatalogManager`).
 pub fn is_static_store(q: &QueryError) -> bool {
     q.error_name == "NOT_SUPPORTED" && q.message.contains("static catalog store")
 }
 
 /// Whether a refusal repeats until the definition or the engine changes, so that sending the
 /// same statement again is pointless. From the answers of a real Trino 476
-/// (`reference/trino-476-measured.md` §4, §6): configuration errors, an unknown connector, a
+/// (recorded in `tests/emulator/`'s replies and checked by `tests/real_trino.rs`): configuration errors, an unknown connector, a
 /// property that is not a varchar, an unset environment variable or unknown secret provider,
 /// and statements the engine does not support. Anything else — a permission not granted yet, a
 /// data source the connector could not reach while starting, an internal error — may pass later
@@ -54,12 +54,12 @@ pub fn is_lasting(q: &QueryError) -> bool {
     }
 }
 
-/// `Catalog '…' already exists` (facts §1.6).
+/// `Catalog '…' already exists` (Trino's `CoordinatorDynamicCatalogManager`).
 pub fn is_already_exists(q: &QueryError) -> bool {
     q.error_name == "ALREADY_EXISTS" || q.message.ends_with("already exists")
 }
 
-/// `Catalog '…' does not exist` (facts §1.6).
+/// `Catalog '…' does not exist` (Trino's `CoordinatorDynamicCatalogManager`).
 pub fn is_not_found(q: &QueryError) -> bool {
     q.error_name == "NOT_FOUND"
         || q.error_name == "CATALOG_NOT_FOUND"
@@ -67,7 +67,7 @@ pub fn is_not_found(q: &QueryError) -> bool {
 }
 
 /// Reads live catalogs. Remembers when `connector_name` is missing (older Trino and PrestoDB,
-/// facts §2.2) so later passes go straight to the fallback.
+/// only `catalog_name` and `connector_id`) so later passes go straight to the fallback.
 #[derive(Default)]
 pub struct CatalogLister {
     legacy: AtomicBool,
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn refusals_that_repeat_are_told_from_those_that_may_pass() {
-        // Real Trino 476 answers (trino-476-measured.md §4, §6).
+        // Real Trino 476 answers (as `tests/real_trino.rs` meets them).
         for lasting in [
             q(
                 "GENERIC_INTERNAL_ERROR",

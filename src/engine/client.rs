@@ -1,4 +1,4 @@
-//! The coordinator's client REST protocol (facts §3): `POST /v1/statement`, follow `nextUri` until it
+//! The coordinator's client REST protocol (Trino's and PrestoDB's `client/` documentation): `POST /v1/statement`, follow `nextUri` until it
 //! is absent, retry 502/503/504, fail on any other status; plus `GET /v1/info`. One code path serves
 //! Trino and PrestoDB: only the header prefix differs (`X-Trino-` / `X-Presto-`).
 
@@ -97,7 +97,7 @@ impl EngineError {
     }
 }
 
-/// `GET /v1/info` (facts §4). Field sets vary across versions, so everything but the version is
+/// `GET /v1/info`. Field sets vary across versions, so everything but the version is
 /// optional.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -119,7 +119,7 @@ pub struct NodeVersion {
 }
 
 impl ServerInfo {
-    /// PrestoDB versions look like `0.293`, Trino's like `476` (facts §8.1).
+    /// PrestoDB versions look like `0.293`, Trino's like `476`.
     pub fn flavour(&self) -> Flavour {
         if self.node_version.version.starts_with("0.") {
             Flavour::Presto
@@ -185,7 +185,7 @@ struct WireError {
     error_type: Option<String>,
 }
 
-/// One entry of `GET /v1/query` (BasicQueryInfo; facts §4).
+/// One entry of `GET /v1/query` (the engines' `BasicQueryInfo`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueryInfo {
@@ -234,7 +234,8 @@ impl Client {
                 crate::catalog::redact_value("server", &base)
             )));
         }
-        // Trino only accepts credentials over TLS (facts §3.1), and its CLI refuses to send them
+        // Trino only accepts credentials over TLS (`http-server.authentication.allow-insecure-over-http`
+        // is off by default), and its CLI refuses to send them
         // over plain HTTP; so do we, rather than leak them.
         if !https && config.password.is_some() {
             return Err(EngineError::Config(
@@ -355,7 +356,7 @@ impl Client {
             .collect())
     }
 
-    /// Picks the header family: `X-Presto-*` for PrestoDB (facts §4), `X-Trino-*` otherwise.
+    /// Picks the header family: `X-Presto-*` for PrestoDB, `X-Trino-*` otherwise.
     pub fn set_flavour(&mut self, flavour: Flavour) {
         self.header_prefix = match flavour {
             Flavour::Trino => "X-Trino-",
@@ -403,7 +404,7 @@ impl Client {
         self.get_json("/v1/info", Some(limit)).await
     }
 
-    /// Queries that are not finished yet (`GET /v1/query`, facts §4), for draining.
+    /// Queries that are not finished yet (`GET /v1/query`), for draining.
     pub async fn unfinished_queries(&self) -> Result<Vec<QueryInfo>, EngineError> {
         let all: Vec<QueryInfo> = self.get_json("/v1/query", None).await?;
         Ok(all
@@ -412,7 +413,7 @@ impl Client {
             .collect())
     }
 
-    /// PrestoDB's `GET /v1/cluster` (facts §4), as raw JSON.
+    /// PrestoDB's `GET /v1/cluster`, as raw JSON.
     pub async fn cluster_stats(&self) -> Result<Value, EngineError> {
         self.get_json("/v1/cluster", None).await
     }
@@ -436,7 +437,7 @@ impl Client {
     }
 
     /// `PUT /v1/info/state "SHUTTING_DOWN"`: a PrestoDB coordinator then waits its grace period and
-    /// its running queries, and exits (facts §4). Trino coordinators refuse it.
+    /// its running queries, and exits. Trino coordinators refuse it.
     pub async fn request_shutdown(&self) -> Result<(), EngineError> {
         let url = format!("{}/v1/info/state", self.base);
         let resp = self
@@ -514,7 +515,7 @@ impl Client {
     /// Sends a request, retrying HTTP 502/503/504 (and, for the `nextUri` GETs, any failure of
     /// the connection: refused, reset, an answer cut off or not given in time) after 100 ms ×
     /// attempt, capped at 1 s, until the deadline — what the protocol asks of clients and what
-    /// Trino's Java client does (facts §3). A page GET may be repeated: the coordinator answers
+    /// Trino's Java client does. A page GET may be repeated: the coordinator answers
     /// the same token with the same page. The POST is not: a second one is a second statement.
     /// No single request outlives the statement's deadline (a proxy that holds an answer back
     /// would otherwise keep a pass waiting for the request timeout, 30 s, per page).

@@ -2,7 +2,8 @@
 //!
 //! Both engines log in airlift's format, `TIME<TAB>LEVEL<TAB>THREAD<TAB>LOGGER<TAB>MESSAGE`, a
 //! message's further lines following without a timestamp. What they wrote when a catalog kept
-//! them from starting (measured on Trino 476 and PrestoDB 0.296, `reference/*-measured.md`):
+//! them from starting (measured on Trino 476 and PrestoDB 0.296; `tests/real_restart.rs` starts
+//! them with such catalogs):
 //!
 //! * Trino: `-- Loading catalog bad --` for each catalog, `-- Added catalog good using connector
 //!   tpch --` for each that loaded, then `ERROR … io.trino.server.Server Configuration errors:`

@@ -441,7 +441,8 @@ impl ApplyDynamic<'_> {
         }
     }
 
-    /// Trino documents that some connectors keep resources after DROP CATALOG (facts §1.9): each
+    /// Trino documents that some connectors keep resources after DROP CATALOG (the warning in its
+    /// `DROP CATALOG` documentation): each
     /// such drop is counted and named, so operators can plan a coordinator restart.
     fn note_drop(&mut self, name: &str, connector: &str) {
         let Some(leaky) = catalog::leaky_connector(connector) else {
