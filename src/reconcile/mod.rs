@@ -13,7 +13,8 @@ mod restart;
 
 use crate::catalog::{CatalogSpec, Fingerprint, Flavour};
 use crate::engine::catalogs::CatalogLister;
-use crate::engine::restart::{RestartError, RestartSettings, Restarter};
+use crate::engine::nodes::method::Restarter;
+use crate::engine::nodes::{NodeError, RestartSettings};
 use crate::engine::{Client, EngineError, ServerInfo};
 use crate::engine::{Live, LiveCatalog, Management, Mode, ModeChoice};
 use crate::health::{Heartbeats, Readiness};
@@ -74,7 +75,7 @@ pub struct RestartOptions {
     /// Clusters: a worker is restarted only while this many other workers are active.
     pub min_active_workers: usize,
     /// Clusters: how workers are restarted.
-    pub worker_method: crate::engine::cluster::WorkerRestartMethod,
+    pub worker_method: crate::engine::nodes::WorkerRestartMethod,
     /// Clusters without a shared volume: the port of each worker's follower.
     pub follower_port: Option<u16>,
     /// The key the leader and its followers exchange fingerprints with.
@@ -151,7 +152,7 @@ pub enum PassError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
-    Restart(#[from] RestartError),
+    Restart(#[from] NodeError),
     #[error("{0}")]
     Unsupported(String),
 }
@@ -159,10 +160,8 @@ pub enum PassError {
 impl PassError {
     /// Failures that go away by themselves (engine or Docker down): retried with backoff.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            PassError::Engine(_) | PassError::Restart(RestartError::Docker { .. })
-        )
+        matches!(self, PassError::Engine(_))
+            || matches!(self, PassError::Restart(e) if e.is_transient())
     }
 }
 
