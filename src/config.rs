@@ -2,8 +2,9 @@
 //! "Command line"): every flag also reads `CATALOG_RELOADER_<FLAG>`, and names follow the Trino CLI.
 
 use crate::catalog::Flavour;
-use crate::engine::cluster::WorkerRestartMethod;
-use crate::engine::restart::{DrainTimeoutAction, RestartMethod, RestartSettings};
+use crate::engine::nodes::{
+    DrainTimeoutAction, RestartMethod, RestartSettings, WorkerRestartMethod,
+};
 use crate::engine::{ClientConfig, ModeChoice};
 use crate::reconcile::RestartOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -11,7 +11,7 @@ use super::record::Outputs;
 use super::settings::Settings;
 
 use crate::catalog::Fingerprint;
-use crate::engine::restart::Restarter;
+use crate::engine::nodes::method::Restarter;
 use crate::engine::{Client, EngineError, Live, Management, Mode, ServerInfo};
 use crate::health::Heartbeats;
 use crate::ledger::{self, LedgerError};

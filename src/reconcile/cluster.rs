@@ -1,15 +1,15 @@
 //! Restart mode on a cluster: before the coordinator, every worker is restarted, one at a time,
-//! by the engine's own shutdown and its restart policy ([`crate::engine::cluster`]) — or through
-//! its container where the agent has Docker ([`WorkerRestartMethod`]) —, and waited for until it
-//! serves again with the folder's catalogs. A worker that already announces exactly
-//! the folder's catalogs (restarted by an earlier pass, or started since the render) is left
-//! alone, so a pass that stops half-way goes on where it stopped.
+//! by the engine's own shutdown and its restart policy — or through its container where the agent
+//! has Docker ([`crate::engine::nodes::WorkerRestartMethod`]) —, and waited for until it serves
+//! again with the folder's catalogs ([`crate::engine::nodes`]). A worker that already announces
+//! exactly the folder's catalogs (restarted by an earlier pass, or started since the render) is
+//! left alone, so a pass that stops half-way goes on where it stopped.
 
 use super::{Agent, catalog_names};
 use crate::catalog::Flavour;
 use crate::engine::client::ServerInfo;
-use crate::engine::cluster::{self, Node, NodeError, NodeLimits, WorkerRestartMethod};
-use crate::engine::restart::{Drain, DrainTimeoutAction, RestartMethod, Restarter};
+use crate::engine::nodes::method::Method;
+use crate::engine::nodes::{self, Node, NodeError};
 use crate::release;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -26,13 +26,13 @@ const FOLLOWER_WAIT: Duration = Duration::from_secs(180);
 /// How a roll of the workers ended, when it did not end with every worker serving the folder.
 pub(super) enum RollStop {
     /// A worker did not come back with the new catalogs: roll back. `since` (Unix seconds) is
-    /// when its restart began; `container` is its container when Docker has it (for its log, and
-    /// to start it again).
+    /// when its restart began; `method` is how it was restarted (through its container, that
+    /// container has its log, and starts it again).
     Failed {
         node: Node,
+        method: Method,
         error: NodeError,
         since: i64,
-        container: Option<Box<Restarter>>,
     },
     /// The roll cannot go on now (too few active workers, a refusal); nothing is rolled back,
     /// the next pass tries again.
@@ -40,21 +40,6 @@ pub(super) enum RollStop {
 }
 
 impl Agent {
-    /// The limits of one node's restart.
-    pub(super) fn node_limits(&self) -> NodeLimits {
-        let coordinator = self
-            .settings
-            .restart
-            .coordinator
-            .as_ref()
-            .expect("restart mode has restart settings");
-        NodeLimits {
-            // The node's grace period and its running tasks: bounded like the coordinator's drain.
-            stop_timeout: coordinator.drain_timeout + Duration::from_secs(180),
-            start_timeout: coordinator.start_timeout,
-        }
-    }
-
     /// The catalogs every node must announce after a start, when the engine says (PrestoDB).
     pub(super) async fn expected_announcement(&self) -> Option<BTreeSet<String>> {
         if self.view.flavour() != Flavour::Presto {
@@ -66,7 +51,7 @@ impl Agent {
     /// Restarts the workers that do not run the folder's catalogs, one at a time.
     /// Returns whether the cluster has workers.
     pub(super) async fn roll_workers(&mut self) -> Result<bool, RollStop> {
-        let listed = match cluster::nodes(&self.client).await {
+        let listed = match nodes::nodes(&self.client).await {
             Ok(listed) => listed,
             Err(e) => {
                 // An engine without system.runtime.nodes (or a user who may not read it): the
@@ -75,12 +60,11 @@ impl Agent {
                 return Ok(false);
             }
         };
-        let workers = cluster::workers_to_roll(&listed);
+        let workers = nodes::workers_to_roll(&listed);
         if workers.is_empty() {
-            return Ok(listed.iter().any(|n| !n.coordinator));
+            return Ok(listed.iter().any(|n| !n.is_coordinator()));
         }
         let expected = self.expected_announcement().await;
-        let limits = self.node_limits();
         let min = self.settings.restart.min_active_workers;
         let heartbeats = self.out.heartbeats.clone();
         let rendered_at_ms = self.book.ledger.restart.rendered_at_ms;
@@ -136,8 +120,8 @@ impl Agent {
             let deadline = tokio::time::Instant::now() + ENOUGH_WORKERS_WAIT;
             loop {
                 heartbeats.beat_reconcile();
-                let now = cluster::nodes(&self.client).await.unwrap_or_default();
-                let others = cluster::active_workers_besides(&now, &worker.id);
+                let now = nodes::nodes(&self.client).await.unwrap_or_default();
+                let others = nodes::active_workers_besides(&now, &worker.id);
                 if others >= min {
                     break;
                 }
@@ -145,7 +129,7 @@ impl Agent {
                     return Err(RollStop::Waiting(format!(
                         "restarting worker {} would leave {others} other active workers, fewer than --min-active-workers {min}{}",
                         worker.id,
-                        if min > 0 && now.iter().filter(|n| !n.coordinator).count() <= min {
+                        if min > 0 && now.iter().filter(|n| !n.is_coordinator()).count() <= min {
                             " (the cluster has no more workers than that: lower --min-active-workers to restart them at all)"
                         } else {
                             ""
@@ -156,16 +140,15 @@ impl Agent {
             }
             let started = std::time::Instant::now();
             let since = (crate::clock::now_millis() / 1000) as i64;
-            let container = self.restart_worker(&worker, limits).await?;
-            match cluster::wait_back(
-                &self.client,
-                &worker,
-                expected.as_ref(),
-                limits,
-                true,
-                || heartbeats.beat_reconcile(),
-            )
-            .await
+            let method = self.restart_worker(&worker).await?;
+            match self
+                .restarter
+                .as_ref()
+                .expect("restart mode has a restarter")
+                .wait_worker_serving(&self.client, &worker, expected.as_ref(), true, || {
+                    heartbeats.beat_reconcile()
+                })
+                .await
             {
                 Ok(_) => {
                     self.out
@@ -176,9 +159,9 @@ impl Agent {
                 Err(error) => {
                     return Err(RollStop::Failed {
                         node: worker,
+                        method,
                         error,
                         since,
-                        container: container.map(Box::new),
                     });
                 }
             }
@@ -186,94 +169,29 @@ impl Agent {
         Ok(true)
     }
 
-    /// The worker's container, when workers go through Docker (see [`WorkerRestartMethod`]).
-    async fn worker_container(&self, worker: &Node) -> Result<Option<Restarter>, RollStop> {
-        let method = self.settings.restart.worker_method;
-        let Some(restarter) = self.restarter.as_ref() else {
-            return Ok(None);
-        };
-        let docker = match method {
-            WorkerRestartMethod::EngineShutdown => return Ok(None),
-            WorkerRestartMethod::Docker => true,
-            WorkerRestartMethod::Auto => restarter.settings.method == RestartMethod::Docker,
-        };
-        if !docker {
-            return Ok(None);
-        }
-        let explicit = method == WorkerRestartMethod::Docker;
-        match restarter.container_at(&worker.uri).await {
-            Ok(Some(name)) => Ok(Some(restarter.for_container(&name))),
-            Ok(None) if explicit => Err(RollStop::Waiting(format!(
-                "worker {} is not restarted: no container Docker runs has its address {} (--worker-restart-method docker finds a worker's container by its address on a Docker network)",
-                worker.id, worker.uri
-            ))),
-            Err(e) if explicit => Err(RollStop::Waiting(format!(
-                "worker {} is not restarted: {e}",
-                worker.id
-            ))),
-            Ok(None) => {
-                tracing::debug!(node = %worker.id, uri = %worker.uri, "no container Docker runs has the worker's address; it is restarted by the engine's shutdown");
-                Ok(None)
-            }
-            Err(e) => {
-                tracing::warn!(node = %worker.id, error = %e, "cannot look the worker's container up; it is restarted by the engine's shutdown");
-                Ok(None)
-            }
-        }
-    }
-
-    /// Stops the worker so that it starts again with the folder's catalogs: the engine's own
-    /// shutdown (its running tasks finish) and its restart policy — or, with its container, Docker
-    /// where no restart policy starts it again or the engine refuses to shut down. Returns the
-    /// container it went through.
-    async fn restart_worker(
-        &self,
-        worker: &Node,
-        limits: NodeLimits,
-    ) -> Result<Option<Restarter>, RollStop> {
+    /// Stops the worker so that it starts again with the folder's catalogs, by its method (see
+    /// [`crate::engine::nodes::WorkerRestartMethod`]): the engine's own shutdown (its running
+    /// tasks finish) and its restart policy — or, with its container, Docker where no restart
+    /// policy starts it again or the engine refuses to shut down. Returns the method it went by.
+    async fn restart_worker(&self, worker: &Node) -> Result<Method, RollStop> {
         let heartbeats = self.out.heartbeats.clone();
-        let container = self.worker_container(worker).await?;
-        let before = match &container {
-            Some(c) => c.container_state().await.and_then(|s| s.started_at_ms),
-            None => None,
-        };
-        let docker_failed = |e: crate::engine::restart::RestartError| {
-            RollStop::Waiting(format!("worker {}: {e}", worker.id))
-        };
-        match cluster::shut_down(&self.client, worker, limits, || heartbeats.beat_reconcile()).await
+        let restarter = self
+            .restarter
+            .as_ref()
+            .expect("restart mode has a restarter");
+        let method = restarter
+            .worker_method(worker, self.settings.restart.worker_method)
+            .await
+            .map_err(|e| {
+                RollStop::Waiting(format!("worker {} is not restarted: {e}", worker.id))
+            })?;
+        match restarter
+            .restart_worker(&self.client, worker, &method, || {
+                heartbeats.beat_reconcile()
+            })
+            .await
         {
-            Ok(()) => {
-                if let Some(c) = &container {
-                    c.start_after_exit(before, || heartbeats.beat_reconcile())
-                        .await
-                        .map_err(docker_failed)?;
-                }
-                Ok(container)
-            }
-            // The engine refuses (a Trino worker without system-information write): its
-            // container, once no query runs — a restart through Docker cuts the worker's tasks.
-            Err(NodeError::Refused { detail, .. }) if container.is_some() => {
-                let c = container.as_ref().expect("checked");
-                tracing::info!(node = %worker.id, container = %c.settings.container.as_deref().unwrap_or_default(), refusal = %detail, "the worker refused the engine's shutdown; restarting its container once no query runs");
-                let coordinator = self
-                    .restarter
-                    .as_ref()
-                    .expect("a container comes with a restarter");
-                if let Drain::TimedOut { running } = coordinator
-                    .drain(&self.client, || heartbeats.beat_reconcile())
-                    .await
-                {
-                    if coordinator.settings.drain_timeout_action == DrainTimeoutAction::Skip {
-                        return Err(RollStop::Waiting(format!(
-                            "worker {} waits for a quiet moment: {running} queries were still running at the drain timeout",
-                            worker.id
-                        )));
-                    }
-                    tracing::warn!(running, node = %worker.id, "queries still running at the drain timeout; restarting the worker's container anyway");
-                }
-                c.docker_restart(true).await.map_err(docker_failed)?;
-                Ok(container)
-            }
+            Ok(()) => Ok(method),
             // Nothing changed on the node yet: no rollback. A worker that accepted the shutdown
             // but still runs waits for its tasks — PrestoDB 0.296 also for the task of a query
             // its client abandoned, until the coordinator cleans it up (measured: 4 minutes); it
@@ -282,6 +200,7 @@ impl Agent {
                 NodeError::DidNotStop { .. } => format!(
                     "{e}: it waits for tasks it still runs (PrestoDB keeps the tasks of abandoned queries for minutes); it takes no new work — restart its container or pod by hand if it stays"
                 ),
+                e if e.is_docker() => format!("worker {}: {e}", worker.id),
                 _ => e.to_string(),
             })),
         }
@@ -349,38 +268,8 @@ impl Agent {
 }
 
 /// Whether the node that answered `info` at `now_ms` started after `rendered_ms`, counted so that
-/// a doubt means "no": airlift prints uptime with two decimals of its unit, so the start may be
-/// up to a hundredth of it earlier than it says.
+/// a doubt means "no" (see [`ServerInfo::start_window`]).
 pub(super) fn started_after(info: &ServerInfo, rendered_ms: u64, now_ms: u64) -> bool {
-    let Some(uptime) = info.uptime_seconds() else {
-        return false;
-    };
-    let margin = uptime / 100.0 + 0.05;
-    now_ms as f64 - (uptime + margin) * 1000.0 > rendered_ms as f64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info(uptime: &str) -> ServerInfo {
-        serde_json::from_value(serde_json::json!({
-            "nodeVersion": {"version": "0.296"},
-            "coordinator": false,
-            "uptime": uptime,
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn a_node_started_after_the_render_only_when_its_uptime_leaves_no_doubt() {
-        let now = 1_000_000_000;
-        // Up 10 s, rendered 5 s ago: started before (an edit keeps the names: it must restart).
-        assert!(!started_after(&info("10.00s"), now - 5_000, now));
-        // Up 10 s, rendered 12 s ago: after.
-        assert!(started_after(&info("10.00s"), now - 12_000, now));
-        // 1.00m may be up to 0.6 s longer: a render 60.3 s ago is in doubt, hence "no".
-        assert!(!started_after(&info("1.00m"), now - 60_300, now));
-        assert!(!started_after(&info("junk"), 0, now));
-    }
+    info.start_window(now_ms)
+        .is_some_and(|start| start.after(rendered_ms))
 }

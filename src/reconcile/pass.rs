@@ -2,7 +2,7 @@
 //! planned ([`Prepared`]), what the engine accepted ([`Applied`]), how it ended ([`PassReport`]).
 
 use crate::catalog::CatalogSpec;
-use crate::engine::restart::RestartError;
+use crate::engine::nodes::NodeError;
 use crate::engine::{EngineError, Live, Mode, ServerInfo};
 use crate::metrics::PassErrorKind;
 use crate::plan::{Plan, SYSTEM_CATALOG};
@@ -123,7 +123,7 @@ pub enum PassError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
-    Restart(#[from] RestartError),
+    Restart(#[from] NodeError),
     #[error("{0}")]
     Unsupported(String),
 }
@@ -141,10 +141,8 @@ impl PassError {
 
     /// Failures that go away by themselves (engine or Docker down): retried with backoff.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            PassError::Engine(_) | PassError::Restart(RestartError::Docker { .. })
-        )
+        matches!(self, PassError::Engine(_))
+            || matches!(self, PassError::Restart(e) if e.is_transient())
     }
 }
 

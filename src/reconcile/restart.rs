@@ -9,8 +9,9 @@
 use super::cluster::RollStop;
 use super::{Agent, Applied, PassError, Prepared, catalog_names, scrub};
 use crate::catalog::{CatalogSpec, Flavour};
-use crate::engine::cluster::{self, Node};
-use crate::engine::restart::{Drain, DrainTimeoutAction, NotReady, RestartMethod, Restarter};
+use crate::engine::nodes::drain::AfterDrain;
+use crate::engine::nodes::method::Method;
+use crate::engine::nodes::{Node, NodeError, RestartMethod};
 use crate::engine::startlog;
 use crate::engine::{EngineError, ServerInfo};
 use crate::ledger;
@@ -118,7 +119,7 @@ impl Agent {
             // nothing: measured after the compose sandbox's init step).
             let heartbeats = self.out.heartbeats.clone();
             info = restarter
-                .wait_ready(&self.client, || heartbeats.beat_reconcile())
+                .wait_serving(&self.client, || heartbeats.beat_reconcile())
                 .await
                 .ok();
         }
@@ -332,7 +333,7 @@ impl Agent {
             let restarter = self.restarter.as_ref().expect("checked above");
             let heartbeats = self.out.heartbeats.clone();
             match restarter
-                .wait_ready(&self.client, || heartbeats.beat_reconcile())
+                .wait_serving(&self.client, || heartbeats.beat_reconcile())
                 .await
             {
                 Ok(info) => {
@@ -419,22 +420,18 @@ impl Agent {
                 }
                 Err(RollStop::Failed {
                     node,
+                    method,
                     error,
                     since,
-                    container,
                 }) => {
                     self.view.restarting(Instant::now());
-                    let not_ready = NotReady {
-                        reason: error.to_string(),
-                        exit_code: None,
-                    };
                     self.roll_back(
                         prepared,
                         since,
-                        not_ready,
+                        error,
                         &waiting,
                         &mut outcome,
-                        Some((&node, container.as_deref())),
+                        Some((&node, &method)),
                     )
                     .await?;
                     return Ok(outcome);
@@ -455,42 +452,22 @@ impl Agent {
                     restarter.settings.method,
                     RestartMethod::Docker | RestartMethod::Signal
                 ))
-        {
-            match restarter
-                .drain(&self.client, || heartbeats.beat_reconcile())
+            && let AfterDrain::WaitForQuiet { running } = restarter
+                .drain_or_wait(
+                    &self.client,
+                    &Node::coordinator(self.client.server()),
+                    || heartbeats.beat_reconcile(),
+                )
                 .await
-            {
-                Drain::Quiet { waited } => {
-                    if !waited.is_zero() {
-                        tracing::info!(
-                            waited_ms = waited.as_millis() as u64,
-                            "running queries finished"
-                        );
-                    }
-                }
-                Drain::TimedOut { running } => match restarter.settings.drain_timeout_action {
-                    DrainTimeoutAction::Skip => {
-                        tracing::info!(
-                            running,
-                            "queries still running at the drain timeout; the restart waits for a quiet moment"
-                        );
-                        for name in &waiting {
-                            outcome.pending.insert(
-                                name.clone(),
-                                format!("waiting for a quiet moment: {running} queries were still running at the drain timeout"),
-                            );
-                        }
-                        outcome.retry_in = Some(SKIPPED_DRAIN_RETRY);
-                        return Ok(outcome);
-                    }
-                    DrainTimeoutAction::Restart => {
-                        tracing::warn!(
-                            running,
-                            "queries still running at the drain timeout; restarting anyway"
-                        );
-                    }
-                },
+        {
+            for name in &waiting {
+                outcome.pending.insert(
+                    name.clone(),
+                    format!("waiting for a quiet moment: {running} queries were still running at the drain timeout"),
+                );
             }
+            outcome.retry_in = Some(SKIPPED_DRAIN_RETRY);
+            return Ok(outcome);
         }
 
         // 6. Restart, wait, verify.
@@ -528,7 +505,7 @@ impl Agent {
         };
         self.view.restarting(Instant::now());
         let ready = restarter
-            .wait_ready(&self.client, || heartbeats.beat_reconcile())
+            .wait_serving(&self.client, || heartbeats.beat_reconcile())
             .await;
         match ready {
             Ok(info) => {
@@ -731,10 +708,10 @@ impl Agent {
         &mut self,
         prepared: &Prepared,
         since: i64,
-        not_ready: NotReady,
+        not_ready: NodeError,
         changed: &BTreeSet<String>,
         outcome: &mut Applied,
-        worker: Option<(&Node, Option<&Restarter>)>,
+        worker: Option<(&Node, &Method)>,
     ) -> Result<(), PassError> {
         let who = worker.map_or_else(
             || "the coordinator".to_string(),
@@ -752,17 +729,17 @@ impl Agent {
             .collect();
         specs.extend(self.book.ledger.catalogs.values().map(|e| &e.spec));
         // A worker's log is within the agent's reach only through its container.
-        let log = match worker {
+        let log = match worker.map(|(_, method)| method.container()) {
             None => restarter.log_since(since, LOG_LINES_READ).await,
-            Some((_, Some(container))) => container.log_since(since, LOG_LINES_READ).await,
-            Some((_, None)) => String::new(),
+            Some(Some(container)) => container.log_since(since, LOG_LINES_READ).await,
+            Some(None) => String::new(),
         };
         let diagnosis = startlog::diagnose(&log);
         let engine_error = diagnosis.error.as_deref().map(|e| scrub(e, &specs));
         let new_specs = self.owned_specs();
         let culprits = culprits(changed, &new_specs, &diagnosis);
         tracing::error!(
-            reason = %not_ready.reason,
+            reason = %not_ready,
             engine_error = engine_error.as_deref().unwrap_or("(none found in its log)"),
             culprits = ?culprits,
             node = %who,
@@ -817,35 +794,25 @@ impl Agent {
             self.out
                 .metrics
                 .count_restart(crate::metrics::RestartResult::Failed);
-            tracing::error!(reason = %not_ready.reason, engine_error = engine_error.as_deref().unwrap_or("(none found in its log)"), "the coordinator does not start, and none of its catalogs changed; not restarting it again until something changes or the back-off ends");
+            tracing::error!(reason = %not_ready, engine_error = engine_error.as_deref().unwrap_or("(none found in its log)"), "the coordinator does not start, and none of its catalogs changed; not restarting it again until something changes or the back-off ends");
             return Err(PassError::Engine(EngineError::Protocol(format!(
-                "the coordinator does not start, and none of its catalogs changed: {}",
-                not_ready.reason
+                "the coordinator does not start, and none of its catalogs changed: {not_ready}"
             ))));
         }
-        let again = if let Some((worker, container)) = worker {
+        let again = if let Some((worker, method)) = worker {
             // Its restart policy starts it again (or already did, crash-looping): with the files
             // restored, that start is a good one. Without a policy, Docker starts its container.
-            if let Some(container) = container
+            if let Some(container) = method.container()
                 && let Err(e) = container.start_if_stopped().await
             {
                 tracing::warn!(node = %worker.id, error = %e, "cannot start the worker's container");
             }
             let expected = self.expected_announcement().await;
-            cluster::wait_back(
-                &self.client,
-                worker,
-                expected.as_ref(),
-                self.node_limits(),
-                false,
-                || heartbeats.beat_reconcile(),
-            )
-            .await
-            .map(drop)
-            .map_err(|e| NotReady {
-                reason: e.to_string(),
-                exit_code: None,
-            })
+            restarter
+                .wait_worker_serving(&self.client, worker, expected.as_ref(), false, || {
+                    heartbeats.beat_reconcile()
+                })
+                .await
         } else {
             match restarter
                 // A coordinator that did not come up has nothing to drain: killed at once.
@@ -858,25 +825,18 @@ impl Agent {
                 .await
             {
                 Ok(_) => restarter
-                    .wait_ready(&self.client, || heartbeats.beat_reconcile())
+                    .wait_serving(&self.client, || heartbeats.beat_reconcile())
                     .await
                     .map(drop),
-                Err(e) => Err(NotReady {
-                    reason: e.to_string(),
-                    exit_code: None,
-                }),
+                Err(e) => Err(e),
             }
         };
         self.view.restarting(Instant::now());
         let recovered = again.is_ok();
         let why = match &engine_error {
-            Some(error) => format!(
-                "{who} did not start with this catalog ({}): {error}",
-                not_ready.reason
-            ),
+            Some(error) => format!("{who} did not start with this catalog ({not_ready}): {error}"),
             None => format!(
-                "{who} did not start with this catalog: {} (its log names no error)",
-                not_ready.reason
+                "{who} did not start with this catalog: {not_ready} (its log names no error)"
             ),
         };
         for name in &culprits {
@@ -940,7 +900,7 @@ impl Agent {
             self.out
                 .metrics
                 .count_restart(crate::metrics::RestartResult::Failed);
-            let reason = again.err().map(|e| e.reason).unwrap_or_default();
+            let reason = again.err().map(|e| e.to_string()).unwrap_or_default();
             tracing::error!(action = "rollback", outcome = "failed", reason = %reason, node = %who, "the node does not start with the last known-good catalogs either");
             Err(PassError::Engine(EngineError::Protocol(format!(
                 "{who} does not start, even with the last known-good catalogs: {reason}"

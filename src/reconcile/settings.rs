@@ -2,8 +2,7 @@
 
 use crate::catalog::Flavour;
 use crate::engine::ModeChoice;
-use crate::engine::cluster::WorkerRestartMethod;
-use crate::engine::restart::RestartSettings;
+use crate::engine::nodes::{RestartSettings, WorkerRestartMethod};
 use std::path::PathBuf;
 use std::time::Duration;
 
