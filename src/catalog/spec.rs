@@ -145,7 +145,9 @@ mod hex32 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let text = String::deserialize(d)?;
         let err = || serde::de::Error::custom("expected 64 hex digits");
-        if text.len() != 64 {
+        // Checked as bytes first: a ledger anyone may have edited can hold any text here, and
+        // slicing a multi-byte character in two would panic.
+        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(err());
         }
         let mut out = [0u8; 32];
@@ -212,5 +214,19 @@ mod tests {
             properties: [("a".to_string(), "bc".to_string())].into(),
         };
         assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+
+    #[test]
+    fn a_fingerprint_that_is_not_64_hex_digits_is_refused_without_a_panic() {
+        let read = |text: &str| serde_json::from_value::<Fingerprint>(serde_json::json!(text));
+        let good = "76970266a9552b17a34fcda50cac437f6f8146bc32011dfc0e37cdcb9f5b595a";
+        assert!(read(good).is_ok());
+        // Found by `ledger::tests::loading_never_panics`: two bytes flipped into a multi-byte
+        // character at an odd offset.
+        let odd = "76970266a9552b17a34fcda50\u{3ca}ac437f6f8146bc32011dfc0e37cdcb9f5b595";
+        assert_eq!(odd.len(), 64);
+        assert!(read(odd).is_err());
+        assert!(read(&good[..63]).is_err());
+        assert!(read(&good.replace('a', "g")).is_err());
     }
 }
