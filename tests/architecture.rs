@@ -1,7 +1,11 @@
 //! The shape of `src/`, checked on every test run (ARCHITECTURE.md says why each rule holds):
 //!
 //! * no import circle between modules — a module that imports another never gets imported back,
-//!   directly or through others.
+//!   directly or through others;
+//! * no file of `src/` longer than 800 lines;
+//! * one `impl Agent`: the reconciler only orchestrates its stages;
+//! * restarting a node has one of each: one drain, one wait until a node serves again (with the
+//!   one crash detection), one shutdown, one uptime rule.
 //!
 //! The module graph is read from the source text: every `crate::…`, `super::…` and `self::…` path
 //! (in `use` lines and in code), and every path that starts with the name of one of the module's
@@ -11,6 +15,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+const MAX_LINES: usize = 800;
 
 /// A module of the crate: its path (`engine::client`) and its code.
 struct Module {
@@ -376,6 +382,80 @@ fn no_module_imports_one_that_imports_it_back() {
         "import circles:\n{}",
         described.join("\n")
     );
+}
+
+#[test]
+fn no_file_of_src_is_over_800_lines() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .map(|f| (f, std::fs::read_to_string(f).unwrap().lines().count()))
+        .filter(|(_, n)| *n > MAX_LINES)
+        .map(|(f, n)| format!("{} ({n} lines)", f.display()))
+        .collect();
+    assert!(long.is_empty(), "over {MAX_LINES} lines: {long:?}");
+}
+
+#[test]
+fn the_agent_is_one_impl_block() {
+    let mut files = Vec::new();
+    rust_files(&src().join("reconcile"), &mut files);
+    let blocks: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines()
+                .filter(|l| l.starts_with("impl Agent") || l.starts_with("impl<'a> Agent"))
+                .map(|_| f.display().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(blocks.len(), 1, "impl Agent blocks: {blocks:?}");
+}
+
+/// Where `needle` (a definition's text) stands in `src/`, as `file:line`.
+fn defined(needle: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let relative = f.strip_prefix(src()).unwrap().display().to_string();
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.trim_start().starts_with(needle))
+                .map(|(n, _)| format!("{relative}:{}", n + 1))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn restarting_a_node_has_one_drain_one_wait_one_crash_detector_one_shutdown_one_uptime_rule() {
+    for needle in [
+        // The drain loop, and the one --drain-timeout-action decision.
+        "pub async fn drain(",
+        "Drain::TimedOut { running } => match (action",
+        // The wait until a restarted node serves again, coordinator or worker; it holds the
+        // one crash detection (a node that answered, then closed its port).
+        "pub async fn wait_serving<",
+        "if crash_fails && silent_since",
+        // The engine's own shutdown and its refusal texts.
+        "pub async fn shut_down(",
+        "pub fn refusal(",
+        // When a node started, from its uptime.
+        "pub fn start_window(",
+    ] {
+        let places = defined(needle);
+        assert_eq!(places.len(), 1, "{needle} is defined at {places:?}");
+        assert!(
+            places[0].starts_with("engine/"),
+            "{needle} belongs with the engine's nodes: {places:?}"
+        );
+    }
 }
 
 /// The checker itself: a circle made on purpose is found, with its arrows.

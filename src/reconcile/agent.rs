@@ -9,8 +9,8 @@ use super::observe::{self, Observer};
 use super::pass::{Applied, PassError, PassFailure, PassReport, PassResult, Prepared, Trigger};
 use super::record::Outputs;
 use super::settings::Settings;
+use super::stage::{Restart, RestartMemory, Stage};
 
-use crate::catalog::Fingerprint;
 use crate::engine::nodes::method::Restarter;
 use crate::engine::{Client, EngineError, Live, Management, Mode, ServerInfo};
 use crate::health::Heartbeats;
@@ -28,33 +28,26 @@ use std::time::{Duration, Instant};
 const LEDGER_RETRY: Duration = Duration::from_secs(5);
 
 pub struct Agent {
-    pub(super) settings: Settings,
-    pub(super) client: Client,
+    settings: Settings,
+    client: Client,
     /// The ledger: what the agent owns.
-    pub(super) book: LedgerBook,
+    book: LedgerBook,
     /// What the agent knows of the coordinator, and the mode.
-    pub(super) view: EngineView,
+    view: EngineView,
     /// What holds changes back: failures, rate limits, removals in their grace.
-    pub(super) holds: Holds,
+    holds: Holds,
     /// The folder and the engine as last read.
-    pub(super) observer: Observer,
+    observer: Observer,
     /// Dynamic mode's memory of races and secret warnings.
-    pub(super) dynamic: DynamicMemory,
-    pub(super) out: Outputs,
-    pub(super) stop: Arc<AtomicBool>,
+    dynamic: DynamicMemory,
+    out: Outputs,
+    stop: Arc<AtomicBool>,
     /// Passes in a row that could not run (the engine or Docker could not be used).
-    pub(super) failed_passes: u32,
-    /// Restart mode: how the coordinator is restarted.
-    pub(super) restarter: Option<Restarter>,
-    /// Restart mode: the difference between what the coordinator lists and the folder right after
-    /// a verified start (a disabled catalog, access control hiding one). Restarting again would
-    /// not change it, so it is no reason to restart.
-    pub(super) accepted_drift: Option<(BTreeSet<String>, BTreeSet<String>)>,
-    /// Restart mode: whether this process has compared the target files' render times with the
-    /// coordinator's start yet.
-    pub(super) checked_render_times: bool,
-    /// Restart mode: rollbacks in a row after which the coordinator still did not start.
-    pub(super) failed_rollbacks: u32,
+    failed_passes: u32,
+    /// Restart mode: how the nodes are restarted.
+    restarter: Option<Restarter>,
+    /// Restart mode's memory between passes.
+    restart: RestartMemory,
 }
 
 impl Agent {
@@ -128,9 +121,7 @@ impl Agent {
             stop: Arc::new(AtomicBool::new(false)),
             failed_passes: 0,
             restarter,
-            accepted_drift: None,
-            checked_render_times: false,
-            failed_rollbacks: 0,
+            restart: RestartMemory::default(),
         })
     }
 
@@ -163,90 +154,6 @@ impl Agent {
     pub fn save_ledger_now(&mut self) -> Option<String> {
         self.book.save();
         self.book.error().cloned()
-    }
-
-    pub(super) fn beat(&self) {
-        self.out.beat();
-    }
-
-    pub(super) fn note_change(&mut self, name: &str) {
-        self.holds.note_change(name, Instant::now());
-    }
-
-    pub(super) fn note_failure(
-        &mut self,
-        name: &str,
-        fingerprint: Option<Fingerprint>,
-        error: String,
-        error_name: Option<String>,
-        until: Until,
-    ) {
-        self.holds
-            .note_failure(name, fingerprint, error, error_name, until, Instant::now());
-    }
-
-    /// Reads `/v1/info`, learns the flavour, notices coordinator restarts.
-    pub(super) async fn engine_info(&mut self) -> Result<ServerInfo, EngineError> {
-        let info = match self.client.info().await {
-            Ok(info) if info.starting => Err(EngineError::Starting),
-            other => other,
-        };
-        let info = match info {
-            Ok(info) => info,
-            Err(e) => {
-                self.out.engine(self.view.flavour(), None, Some(&e));
-                return Err(e);
-            }
-        };
-        let seen = self
-            .view
-            .observe(&info, crate::clock::now_millis(), Instant::now());
-        if seen.flavour_changed {
-            self.client.set_flavour(self.view.flavour());
-            // Files are read with the engine's rules (connector names): read them again.
-            self.observer.forget_folder();
-        }
-        if let Some(restart) = seen.restart {
-            tracing::info!(
-                uptime = %info.uptime.as_deref().unwrap_or(""),
-                restarted_by_this_agent = restart.by_this_agent,
-                "the coordinator restarted; checking its catalogs again"
-            );
-            // A restart the agent did not make may come with a new configuration: a static
-            // coordinator may now be dynamic. (After its own restarts in restart mode, the
-            // configuration is the one it learnt.)
-            if restart.forgot_static {
-                self.book.ledger.engine = None;
-                self.book.save();
-            }
-            // What it refused may be accepted now (an environment variable set, a plugin
-            // installed). Definitions that broke a start in restart mode stay held.
-            if self.holds.forget_refusals() {
-                tracing::info!(
-                    "catalogs the coordinator refused before its restart are tried again"
-                );
-            }
-            if !self.book.ledger.refused.is_empty() {
-                self.book.ledger.refused.clear();
-                self.book.save();
-            }
-            self.observer.engine_restarted();
-        }
-        self.out.engine(self.view.flavour(), Some(&info), None);
-        if seen.first_answer {
-            let stale = self
-                .view
-                .refused_by_an_earlier_start(&self.book.ledger.refused);
-            if !stale.is_empty() {
-                for name in &stale {
-                    self.book.ledger.refused.remove(name);
-                    self.holds.forget_refusal(name);
-                }
-                tracing::info!(catalogs = ?stale, "the coordinator restarted since it refused these catalogs; trying them again");
-                self.book.save();
-            }
-        }
-        Ok(info)
     }
 
     /// The apply mode, said in `/status` and the log; an error when restart mode lacks what it
@@ -311,13 +218,6 @@ impl Agent {
         self.book.save();
     }
 
-    /// Restart mode's live state: the catalog files in the target folder, with what they define.
-    pub(super) async fn target_catalogs(&self) -> Result<Live, crate::scan::ScanError> {
-        observe::read_target(&self.target_dir(), self.view.flavour())
-            .await
-            .map(|(live, _)| live)
-    }
-
     /// Reads folder, engine (and in restart mode the target folder) and computes the plan;
     /// changes nothing.
     pub async fn prepare(&mut self) -> Result<Prepared, PassError> {
@@ -337,7 +237,7 @@ impl Agent {
         let info = if trigger == Trigger::Event && self.view.may_reuse_info() {
             self.view.last_info().cloned()
         } else if self.view.mode_needs_engine() {
-            match self.engine_info().await {
+            match self.stage().engine_info().await {
                 Ok(info) => Some(info),
                 Err(_) if self.view.restart_for_sure() => None,
                 Err(e) => return Err(e.into()),
@@ -380,7 +280,8 @@ impl Agent {
                     Some(desired) => desired,
                     None => self.observer.scan(flavour).await?,
                 };
-                let (live, ours) = observe::read_target(&self.target_dir(), flavour).await?;
+                let (live, ours) =
+                    observe::read_target(&self.settings.target_dir(), flavour).await?;
                 // Files the agent rendered are its own, ledger or not.
                 for spec in ours {
                     if !self.book.ledger.catalogs.contains_key(&spec.name) {
@@ -444,7 +345,7 @@ impl Agent {
     pub async fn pass(&mut self, trigger: Trigger) -> PassReport {
         let started = Instant::now();
         let started_unix = crate::clock::now_secs();
-        self.beat();
+        self.out.beat();
         self.out.metrics.count_pass(trigger.label());
         let mut report = self.pass_inner(trigger).await;
         if let Some(e) = self.book.persist().await
@@ -574,6 +475,35 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// What a stage may touch, for this pass.
+    fn stage(&mut self) -> Stage<'_> {
+        Stage {
+            client: &mut self.client,
+            book: &mut self.book,
+            holds: &mut self.holds,
+            view: &mut self.view,
+            observer: &mut self.observer,
+            out: &self.out,
+        }
+    }
+
+    /// Apply in restart mode: render the coordinator's folder and roll its nodes.
+    async fn apply_restart(&mut self, prepared: &Prepared) -> Result<Applied, PassError> {
+        Restart {
+            settings: &self.settings,
+            client: &mut self.client,
+            book: &mut self.book,
+            holds: &mut self.holds,
+            view: &mut self.view,
+            observer: &mut self.observer,
+            out: &self.out,
+            memory: &mut self.restart,
+            restarter: self.restarter.as_ref(),
+        }
+        .apply(prepared)
+        .await
     }
 
     /// Apply in dynamic mode: CREATE/DROP CATALOG.

@@ -4,10 +4,19 @@
 //! and the clock in; [`EngineView::observe`] says what changed, and the caller acts on it.
 
 use crate::catalog::Flavour;
-use crate::engine::{Management, Mode, ModeChoice, ServerInfo};
+use crate::engine::{Management, Mode, ModeChoice, ServerInfo, StartWindow};
 use crate::ledger::Refused;
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Two answers are of different starts only when their start windows stay apart by this much: the
+/// time between the engine's reading of its uptime and the agent's reading of its clock, for
+/// answers read seconds apart on a loaded machine.
+const ANSWERS_APART: Duration = Duration::from_secs(3);
+
+/// A refusal kept in the ledger is this coordinator's when its start instant is this close to
+/// this start (the instant was read from another answer, maybe by another agent process).
+const REFUSED_BY_THIS_START: Duration = Duration::from_secs(10);
 
 pub(super) struct EngineView {
     /// `--engine`, when not `auto`.
@@ -21,9 +30,8 @@ pub(super) struct EngineView {
     management: Option<Management>,
     /// `/v1/info` as the last pass that reached the engine saw it.
     last_info: Option<ServerInfo>,
-    /// When `/v1/info` was last read (Unix milliseconds): its uptime was true then.
-    last_info_at_ms: u64,
-    last_uptime: Option<f64>,
+    /// When the coordinator that answered last started (from its uptime), and that uptime.
+    last_start: Option<(StartWindow, f64)>,
     /// When the agent last restarted the coordinator itself.
     last_restart: Option<Instant>,
     /// Drops of catalogs whose connector leaks on DROP since the coordinator (last) started.
@@ -59,8 +67,7 @@ impl EngineView {
             flavour: forced_flavour.unwrap_or(Flavour::Trino),
             management: None,
             last_info: None,
-            last_info_at_ms: 0,
-            last_uptime: None,
+            last_start: None,
             last_restart: None,
             leaky_drops: 0,
         }
@@ -89,9 +96,11 @@ impl EngineView {
             observed.flavour_changed = true;
         }
         let uptime = info.uptime_seconds();
-        if let (Some(before), Some(up)) = (self.last_uptime, uptime)
-            && restarted_between((self.last_info_at_ms, before), (read_at_ms, up))
+        let start = info.start_window(read_at_ms).zip(uptime);
+        if let (Some(before), Some(current)) = (self.last_start, start)
+            && restarted_between(before, current)
         {
+            let up = current.1;
             let by_this_agent = self
                 .last_restart
                 .is_some_and(|at| now.saturating_duration_since(at).as_secs_f64() < up + 60.0);
@@ -106,10 +115,9 @@ impl EngineView {
                 forgot_static,
             });
         }
-        observed.first_answer = self.last_uptime.is_none();
-        self.last_uptime = uptime;
+        observed.first_answer = self.last_start.is_none();
+        self.last_start = start;
         self.last_info = Some(info.clone());
-        self.last_info_at_ms = read_at_ms;
         observed
     }
 
@@ -212,33 +220,31 @@ impl EngineView {
         self.last_info.is_some() && self.choice != ModeChoice::Restart
     }
 
-    /// When the coordinator started, as far as its last `/v1/info` tells (Unix milliseconds).
+    /// When the coordinator that answered last started, as far as it tells.
+    fn start(&self) -> Option<StartWindow> {
+        self.last_info.as_ref()?;
+        self.last_start.map(|(window, _)| window)
+    }
+
+    /// When the coordinator started, as far as its last `/v1/info` tells (Unix milliseconds; the
+    /// earliest instant its uptime allows), to be kept with what it refused.
     pub fn started_ms(&self) -> Option<u64> {
-        let uptime = self.last_info.as_ref()?.uptime_seconds()?;
-        Some(
-            self.last_info_at_ms
-                .saturating_sub((uptime * 1000.0) as u64),
-        )
+        self.start().map(|window| window.earliest_ms)
     }
 
     /// A fresh agent's held refusals stand only if the coordinator is the one that refused them:
     /// the names of those refused by a coordinator that started before this one (by more than the
     /// precision of its uptime).
     pub fn refused_by_an_earlier_start(&self, refused: &BTreeMap<String, Refused>) -> Vec<String> {
-        let (Some(started), Some(uptime)) = (
-            self.started_ms(),
-            self.last_info.as_ref().and_then(ServerInfo::uptime_seconds),
-        ) else {
+        let Some(this_start) = self.start() else {
             return Vec::new();
         };
-        // airlift prints uptime with two decimals of its unit (`3.65m`, `2.50d`): 1% of it, and
-        // some seconds for the time between the answer and the clock reading.
-        let tolerance_ms = 10_000 + (uptime * 10.0) as u64;
+        let this_start = this_start.widened(REFUSED_BY_THIS_START);
         refused
             .iter()
             .filter(|(_, r)| {
                 r.engine_started_ms
-                    .is_none_or(|then| then.abs_diff(started) > tolerance_ms)
+                    .is_none_or(|then| !this_start.contains(then))
             })
             .map(|(n, _)| n.clone())
             .collect()
@@ -246,21 +252,14 @@ impl EngineView {
 }
 
 /// Whether the coordinator answering now is another process than the one read before, from two
-/// `(read at, uptime)` readings. A smaller uptime says so at once; but a coordinator that was down
+/// answers' starts and uptimes. A smaller uptime says so at once; but a coordinator that was down
 /// longer than it had been up answers with a larger one (its start takes seconds, the agent's
-/// retries back off), so the start instants are compared too: they differ by at least the time the
-/// old process had been up, and by no more than the uptime's rounding (airlift prints two decimals
-/// of its unit: under 1%) plus the time between the engine's reading and the agent's.
-fn restarted_between(before: (u64, f64), now: (u64, f64)) -> bool {
-    let (before_at_ms, before_uptime) = before;
-    let (now_at_ms, now_uptime) = now;
-    if now_uptime < before_uptime {
-        return true;
-    }
-    let started_before = before_at_ms as f64 - before_uptime * 1000.0;
-    let started_now = now_at_ms as f64 - now_uptime * 1000.0;
-    let tolerance_ms = 3_000.0 + now_uptime * 10.0;
-    started_now - started_before > tolerance_ms
+/// retries back off), so the starts are compared too: beyond doubt apart (the uptime rule,
+/// [`StartWindow::later_than`]), with [`ANSWERS_APART`] for two readings seconds apart.
+fn restarted_between(before: (StartWindow, f64), now: (StartWindow, f64)) -> bool {
+    let (before_start, before_uptime) = before;
+    let (now_start, now_uptime) = now;
+    now_uptime < before_uptime || now_start.later_than(&before_start.widened(ANSWERS_APART))
 }
 
 #[cfg(test)]
@@ -279,6 +278,18 @@ mod tests {
         .unwrap()
     }
 
+    /// Two readings `(read at, uptime)` of `/v1/info`, as `restarted_between` compares them.
+    fn restarted(before: (u64, &str), now: (u64, &str)) -> bool {
+        let reading = |(at, uptime): (u64, &str)| {
+            let info = info("476", uptime);
+            (
+                info.start_window(at).unwrap(),
+                info.uptime_seconds().unwrap(),
+            )
+        };
+        restarted_between(reading(before), reading(now))
+    }
+
     fn auto() -> EngineView {
         EngineView::new(None, ModeChoice::Auto, false)
     }
@@ -286,28 +297,28 @@ mod tests {
     #[test]
     fn the_same_coordinator_read_again_is_not_a_restart() {
         // 12.5 s up, read again 60 s later (a little late: 0.8 s between its reading and ours).
-        assert!(!restarted_between((1_000_000, 12.5), (1_060_800, 72.5)));
+        assert!(!restarted((1_000_000, "12.50s"), (1_060_800, "72.50s")));
         // Rounded to two decimals of its unit: 3.65m then 5.00m, 81 s later.
-        assert!(!restarted_between((1_000_000, 219.0), (1_081_000, 300.0)));
+        assert!(!restarted((1_000_000, "3.65m"), (1_081_000, "5.00m")));
         // Days: 2.50d then 2.51d (rounded 0.005d = 432 s).
-        assert!(!restarted_between(
-            (1_000_000, 216_000.0),
-            (2_000_000, 216_864.0)
+        assert!(!restarted(
+            (1_000_000_000, "2.50d"),
+            (1_001_000_000, "2.51d")
         ));
     }
 
     #[test]
     fn a_smaller_uptime_is_a_restart() {
-        assert!(restarted_between((1_000_000, 30.0), (1_010_000, 5.0)));
+        assert!(restarted((1_000_000, "30.00s"), (1_010_000, "5.00s")));
     }
 
     #[test]
     fn a_coordinator_down_longer_than_it_had_been_up_is_a_restart() {
         // Seen at 15 s of uptime, stopped, started again and first answering (no longer starting)
         // 40 s later at 20 s of uptime: the one before started at 985 s, this one at 1 035 s.
-        assert!(restarted_between((1_000_000, 15.0), (1_055_000, 20.0)));
+        assert!(restarted((1_000_000, "15.00s"), (1_055_000, "20.00s")));
         // A short-lived one: seen at 5 s, the new one seen at 9 s, 13 s later.
-        assert!(restarted_between((1_000_000, 5.0), (1_013_000, 9.0)));
+        assert!(restarted((1_000_000, "5.00s"), (1_013_000, "9.00s")));
     }
 
     #[test]

@@ -8,22 +8,21 @@
 
 mod agent;
 mod apply_dynamic;
+mod apply_restart;
 mod book;
-mod cluster;
 mod engine_view;
 mod holds;
 mod observe;
 mod pass;
 mod record;
-mod restart;
+mod roll;
+mod rollback;
 mod run;
 mod settings;
+mod stage;
+mod verify;
 
 pub use agent::Agent;
 pub use pass::{PassError, PassFailure, PassReport, PassResult, Prepared, Trigger};
 pub use run::run;
 pub use settings::{RestartOptions, Settings};
-
-// The restart side (restart.rs, cluster.rs) still works on the Agent itself, through these.
-use holds::Until;
-use pass::{Applied, catalog_names, scrub};

@@ -37,3 +37,14 @@ pub struct Settings {
     /// coordinator starts); never restart.
     pub render_only: bool,
 }
+
+impl Settings {
+    /// Restart mode's target folder (the coordinator's catalog folder); the mode is restart only
+    /// with one (`--target-dir`).
+    pub fn target_dir(&self) -> PathBuf {
+        self.restart
+            .target_dir
+            .clone()
+            .expect("restart mode is decided only with --target-dir")
+    }
+}

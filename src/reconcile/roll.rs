@@ -1,18 +1,29 @@
-//! Restart mode on a cluster: before the coordinator, every worker is restarted, one at a time,
+//! Rolling the nodes in restart mode: on a cluster, every worker first, one at a time,
 //! by the engine's own shutdown and its restart policy — or through its container where the agent
 //! has Docker ([`crate::engine::nodes::WorkerRestartMethod`]) —, and waited for until it serves
 //! again with the folder's catalogs ([`crate::engine::nodes`]). A worker that already announces
 //! exactly the folder's catalogs (restarted by an earlier pass, or started since the render) is
-//! left alone, so a pass that stops half-way goes on where it stopped.
+//! left alone, so a pass that stops half-way goes on where it stopped. Then the coordinator:
+//! drained (where its restart would cut queries), restarted, waited for and verified.
 
-use super::{Agent, catalog_names};
+use super::pass::{Applied, PassError, Prepared, catalog_names};
+use super::stage::Restart;
 use crate::catalog::Flavour;
 use crate::engine::client::ServerInfo;
+use crate::engine::nodes::RestartMethod;
+use crate::engine::nodes::drain::AfterDrain;
 use crate::engine::nodes::method::Method;
 use crate::engine::nodes::{self, Node, NodeError};
 use crate::release;
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// A drain that timed out with `--drain-timeout-action skip` is tried again after this long (each
+/// try waits up to the drain timeout for the queries to finish).
+const SKIPPED_DRAIN_RETRY: Duration = Duration::from_secs(2);
+/// A roll of the workers that could not go on (too few active workers, a refusal) is tried
+/// again after this long.
+const WORKERS_RETRY: Duration = Duration::from_secs(10);
 
 /// How long the roll waits for enough other workers to be active before it gives up for this
 /// pass (a worker restarted by someone else, or still joining).
@@ -39,9 +50,146 @@ pub(super) enum RollStop {
     Waiting(String),
 }
 
-impl Agent {
+impl Restart<'_> {
+    /// Restarts the nodes so they load the folder: a cluster's workers first, then the
+    /// coordinator; waits for it and verifies, or rolls back. `serving` says whether the
+    /// coordinator answered before; `waiting` are the catalogs the restart is for.
+    pub async fn roll_nodes(
+        &mut self,
+        prepared: &Prepared,
+        serving: bool,
+        waiting: &BTreeSet<String>,
+        outcome: &mut Applied,
+    ) -> Result<(), PassError> {
+        // 4. A cluster's workers first, one at a time; each drains itself (the engine's shutdown
+        // waits for its tasks) and is back serving before the next goes.
+        let mut has_workers = false;
+        if serving {
+            match self.roll_workers().await {
+                Ok(workers) => has_workers = workers,
+                Err(RollStop::Waiting(why)) => {
+                    tracing::warn!(reason = %why, "the workers' restart cannot go on now; trying again later");
+                    for name in waiting {
+                        outcome.pending.insert(
+                            name.clone(),
+                            format!("waiting for the workers' restart: {why}"),
+                        );
+                    }
+                    outcome.retry_in = Some(WORKERS_RETRY);
+                    return Ok(());
+                }
+                Err(RollStop::Failed {
+                    node,
+                    method,
+                    error,
+                    since,
+                }) => {
+                    self.view.restarting(Instant::now());
+                    self.roll_back(
+                        prepared,
+                        since,
+                        error,
+                        waiting,
+                        outcome,
+                        Some((&node, &method)),
+                    )
+                    .await?;
+                    return Ok(());
+                }
+            }
+        }
+
+        // 5. Drain — unless the engine's own shutdown does: it waits for the tasks running on
+        // the coordinator itself, which are a lone coordinator's queries. With workers, the
+        // queries' tasks run there, and a coordinator's shutdown cuts them when its grace period
+        // ends (PrestoDB's GracefulShutdownHandler; measured: 20 queries cut a restart). A SIGTERM
+        // does not wait for queries either.
+        let restarter = self.restarter.as_ref().expect("checked above");
+        let heartbeats = self.out.heartbeats.clone();
+        if serving
+            && (has_workers
+                || matches!(
+                    restarter.settings.method,
+                    RestartMethod::Docker | RestartMethod::Signal
+                ))
+            && let AfterDrain::WaitForQuiet { running } = restarter
+                .drain_or_wait(
+                    self.client,
+                    &Node::coordinator(self.client.server()),
+                    || heartbeats.beat_reconcile(),
+                )
+                .await
+        {
+            for name in waiting {
+                outcome.pending.insert(
+                    name.clone(),
+                    format!("waiting for a quiet moment: {running} queries were still running at the drain timeout"),
+                );
+            }
+            outcome.retry_in = Some(SKIPPED_DRAIN_RETRY);
+            return Ok(());
+        }
+
+        // 6. Restart, wait, verify.
+        let started = Instant::now();
+        tracing::info!(container = restarter.settings.container.as_deref().unwrap_or("(none)"), method = ?restarter.settings.method, changed = ?waiting, "restarting the coordinator");
+        let since = match restarter
+            .restart(
+                self.client,
+                self.view.flavour() == Flavour::Presto,
+                serving,
+                || heartbeats.beat_reconcile(),
+            )
+            .await
+        {
+            Ok(since) => since,
+            Err(e) => {
+                // Docker is down or refuses: the files stay rendered and the restart is retried
+                // with backoff; the catalogs say what they wait for.
+                self.out
+                    .metrics
+                    .count_restart(crate::metrics::RestartResult::Failed);
+                self.out
+                    .metrics
+                    .observe_apply("restart", false, started.elapsed().as_secs_f64());
+                tracing::warn!(action = "restart", outcome = "error", error = %e, "cannot restart the coordinator");
+                for name in waiting {
+                    outcome.pending.insert(
+                        name.clone(),
+                        format!("waiting for the coordinator restart, which failed: {e}"),
+                    );
+                }
+                outcome.error = Some(e.to_string());
+                return Ok(());
+            }
+        };
+        self.view.restarting(Instant::now());
+        let ready = restarter
+            .wait_serving(self.client, || heartbeats.beat_reconcile())
+            .await;
+        match ready {
+            Ok(info) => {
+                let seconds = started.elapsed().as_secs_f64();
+                self.verify_after_restart(&info, waiting, outcome).await;
+                self.out
+                    .metrics
+                    .count_restart(crate::metrics::RestartResult::Ok);
+                self.out.metrics.observe_apply("restart", true, seconds);
+                tracing::info!(action = "restart", outcome = "ok", duration_ms = (seconds * 1000.0) as u64, changed = ?waiting, "the coordinator restarted with the new catalogs");
+            }
+            Err(not_ready) => {
+                self.roll_back(prepared, since, not_ready, waiting, outcome, None)
+                    .await?;
+                self.out
+                    .metrics
+                    .observe_apply("restart", false, started.elapsed().as_secs_f64());
+            }
+        }
+        Ok(())
+    }
+
     /// The catalogs every node must announce after a start, when the engine says (PrestoDB).
-    pub(super) async fn expected_announcement(&self) -> Option<BTreeSet<String>> {
+    pub async fn expected_announcement(&self) -> Option<BTreeSet<String>> {
         if self.view.flavour() != Flavour::Presto {
             return None;
         }
@@ -50,8 +198,8 @@ impl Agent {
 
     /// Restarts the workers that do not run the folder's catalogs, one at a time.
     /// Returns whether the cluster has workers.
-    pub(super) async fn roll_workers(&mut self) -> Result<bool, RollStop> {
-        let listed = match nodes::nodes(&self.client).await {
+    async fn roll_workers(&mut self) -> Result<bool, RollStop> {
+        let listed = match nodes::nodes(self.client).await {
             Ok(listed) => listed,
             Err(e) => {
                 // An engine without system.runtime.nodes (or a user who may not read it): the
@@ -120,7 +268,7 @@ impl Agent {
             let deadline = tokio::time::Instant::now() + ENOUGH_WORKERS_WAIT;
             loop {
                 heartbeats.beat_reconcile();
-                let now = nodes::nodes(&self.client).await.unwrap_or_default();
+                let now = nodes::nodes(self.client).await.unwrap_or_default();
                 let others = nodes::active_workers_besides(&now, &worker.id);
                 if others >= min {
                     break;
@@ -145,7 +293,7 @@ impl Agent {
                 .restarter
                 .as_ref()
                 .expect("restart mode has a restarter")
-                .wait_worker_serving(&self.client, &worker, expected.as_ref(), true, || {
+                .wait_worker_serving(self.client, &worker, expected.as_ref(), true, || {
                     heartbeats.beat_reconcile()
                 })
                 .await
@@ -186,9 +334,7 @@ impl Agent {
                 RollStop::Waiting(format!("worker {} is not restarted: {e}", worker.id))
             })?;
         match restarter
-            .restart_worker(&self.client, worker, &method, || {
-                heartbeats.beat_reconcile()
-            })
+            .restart_worker(self.client, worker, &method, || heartbeats.beat_reconcile())
             .await
         {
             Ok(()) => Ok(method),
@@ -205,9 +351,7 @@ impl Agent {
             })),
         }
     }
-}
 
-impl Agent {
     /// Clusters without a shared volume: waits until the worker's follower (at the worker's own
     /// address) holds exactly what the target folder holds, so the worker's restart reads it.
     /// Returns when the follower last changed the worker's folder.
