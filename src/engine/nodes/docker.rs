@@ -92,12 +92,14 @@ impl Container {
         else {
             return Ok(None);
         };
-        let daemon = Container::new("", settings);
-        let docker = daemon.connect_daemon().await?;
+        // Through the coordinator's connection (its container named in the connection's errors).
+        let coordinator =
+            Container::new(settings.container.as_deref().unwrap_or_default(), settings);
+        let docker = coordinator.connect_daemon().await?;
         let containers = docker
             .list_containers(None)
             .await
-            .map_err(|e| daemon.err(e))?;
+            .map_err(|e| docker_error(&coordinator.host, "", e))?;
         Ok(containers
             .iter()
             .find_map(|c| container_with_address(c, &host))
