@@ -221,6 +221,9 @@ impl Restart<'_> {
             // (its restart is the last step). One the coordinator lists active but the agent
             // cannot reach (its address is internal to a network the agent is not on) stops the
             // roll with the reason, before anything restarts.
+            // The uptime is true as of this reading, not of a moment after waiting for the
+            // worker's follower (up to minutes): taken later, the start would look later too.
+            let read_at_ms = crate::clock::now_millis();
             let info = match self
                 .client
                 .for_node(&worker.uri)
@@ -250,8 +253,8 @@ impl Restart<'_> {
             // stopped half-way, or a start by someone else) and — where the engine says —
             // announces exactly the folder's catalogs. The names alone are not enough: after an
             // edit they stay the same while the definition changed.
-            let started_after_render = written_at_ms
-                .is_some_and(|written| started_after(&info, written, crate::clock::now_millis()));
+            let started_after_render =
+                written_at_ms.is_some_and(|written| started_after(&info, written, read_at_ms));
             let announces = match &expected {
                 Some(expected) => self
                     .client
