@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use test_support::docker::{Container, Flavour, docker_ok, docker_output};
 use test_support::free_port;
-use test_support::real::{Engines, RunningTrino, Trino};
+use test_support::real::{Engines, RealEngine, Trino};
 
 struct Settings {
     smoke: bool,
@@ -457,7 +457,7 @@ fn drop_file(staging: &Path, folder: &Path, name: &str, text: &str) -> f64 {
     t0
 }
 
-fn agent_adds(s: &Settings, trino: &RunningTrino) -> Row {
+fn agent_adds(s: &Settings, trino: &RealEngine) -> Row {
     let (_root, folder, staging) = staged_folder();
     let agent = Agent::start(&folder, &trino.url(), &[]);
     let workload = Workload::start(&trino.url(), Flavour::Trino, s.queries, &s.trino_scan);
@@ -492,7 +492,7 @@ fn agent_adds(s: &Settings, trino: &RunningTrino) -> Row {
     row
 }
 
-fn by_hand_adds(s: &Settings, trino: &RunningTrino) -> Row {
+fn by_hand_adds(s: &Settings, trino: &RealEngine) -> Row {
     let workload = Workload::start(&trino.url(), Flavour::Trino, s.queries, &s.trino_scan);
     std::thread::sleep(Duration::from_secs(1));
     let mut millis = Vec::new();
@@ -982,7 +982,7 @@ fn scale(s: &Settings, engines: &Engines) {
 
 /// `COMPARE_BURST` files in about a second on a dynamic Trino; (CREATEs Trino received,
 /// distinct, seconds to all applied, the agent, its folder).
-fn burst(s: &Settings, trino: &RunningTrino) -> (usize, usize, f64, Agent, tempfile::TempDir) {
+fn burst(s: &Settings, trino: &RealEngine) -> (usize, usize, f64, Agent, tempfile::TempDir) {
     let (root, folder, staging) = staged_folder();
     let agent = Agent::start(&folder, &trino.url(), &["--max-changes-per-minute", "0"]);
     let names: Vec<String> = (0..s.burst).map(|i| format!("burst_{i:04}")).collect();
@@ -1040,7 +1040,7 @@ fn presto_burst(s: &Settings, coordinator: &Coordinator) {
     drop(agent);
 }
 
-fn footprint(s: &Settings, agent: &Agent, trino: &RunningTrino) {
+fn footprint(s: &Settings, agent: &Agent, trino: &RealEngine) {
     let trino_pid = trino.pid().expect("Trino runs");
     let (agent_before, trino_before) = (proc_sample(agent.pid()), proc_sample(trino_pid));
     let idle = if s.smoke { 5 } else { 60 };

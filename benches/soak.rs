@@ -19,13 +19,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use test_support::emulator::Emulator;
 use test_support::proxy::FaultyProxy;
-use test_support::real::{Engines, RunningTrino, Trino};
+use test_support::real::{Engines, RealEngine, Trino};
 
 /// Where the soak's statements go, and how to ask what the engine ended with.
 enum Engine {
     Emulator(test_support::emulator::RunningEmulator),
     Trino {
-        trino: RunningTrino,
+        trino: RealEngine,
         proxy: FaultyProxy,
     },
 }

@@ -48,13 +48,6 @@ fn call(
     (code, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-fn nations(trino: &test_support::real::RunningTrino, catalog: &str) -> Result<i64, String> {
-    trino
-        .query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-        .map(|out| out.rows[0][0].as_i64().expect("a count"))
-        .map_err(|e| e.to_string())
-}
-
 #[test]
 fn a_put_through_the_api_ends_with_a_catalog_that_answers_a_select_on_trino() {
     let Some(engines) = Engines::required() else {
@@ -78,7 +71,7 @@ fn a_put_through_the_api_ends_with_a_catalog_that_answers_a_select_on_trino() {
     );
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["state"], "applied", "{body}");
-    assert_eq!(nations(trino, "api_sales"), Ok(25));
+    assert_eq!(trino.nations("api_sales"), Ok(25));
     assert_eq!(
         std::fs::read_to_string(folder.file("api_sales.properties")).unwrap(),
         TPCH,
@@ -403,14 +396,14 @@ fn a_put_racing_an_edit_on_disk_ends_with_one_of_the_two_whole_on_trino() {
                 .then_some(())
         },
     );
-    assert_eq!(nations(trino, "api_raced"), Ok(25));
+    assert_eq!(trino.nations("api_raced"), Ok(25));
     folder.remove("api_raced.properties");
     wait_for(Duration::from_secs(60), "api_raced dropped", || {
         (!trino.has_catalog("api_raced")).then_some(())
     });
 }
 
-fn check_catalogs(trino: &test_support::real::RunningTrino) -> Vec<String> {
+fn check_catalogs(trino: &test_support::real::RealEngine) -> Vec<String> {
     trino
         .show_catalogs()
         .into_iter()
@@ -492,7 +485,7 @@ fn the_connection_check_reports_trinos_answer_and_leaves_nothing_behind() {
         Some(("text/plain", TPCH.into())),
     );
     assert_eq!(code, 201, "{body}");
-    assert_eq!(nations(trino, "chk_good"), Ok(25));
+    assert_eq!(trino.nations("chk_good"), Ok(25));
     // With an empty body, the check reads the catalog's file.
     let (code, body) = check("chk_good", "", Some(RW));
     assert_eq!(code, 200, "{body}");

@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 use test_support::docker::{Container, Flavour, Network, require_docker};
-use test_support::emulator::{QueryError, QueryOutput, run_query};
+use test_support::emulator::{QueryError, QueryOutput, count_nations, run_query};
 use test_support::free_port;
 use test_support::real::Engines;
 
@@ -130,9 +130,7 @@ impl Cluster {
     }
 
     fn nations(&self, catalog: &str) -> Result<i64, String> {
-        self.query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-            .map(|out| out.rows[0][0].as_i64().expect("a count"))
-            .map_err(|e| e.to_string())
+        count_nations(&self.url(), Flavour::Presto, catalog)
     }
 
     fn active_workers(&self) -> usize {
@@ -546,14 +544,7 @@ impl TrinoCluster {
 
     /// `SELECT count(*)` of the catalog's nations: it runs on the worker.
     fn nations(&self, catalog: &str) -> Result<i64, String> {
-        run_query(
-            &self.url,
-            Flavour::Trino,
-            "test",
-            &format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"),
-        )
-        .map(|out| out.rows[0][0].as_i64().expect("a count"))
-        .map_err(|e| e.to_string())
+        count_nations(&self.url, Flavour::Trino, catalog)
     }
 
     /// The agent in restart mode for this cluster, the coordinator through its container.
@@ -737,12 +728,7 @@ fn static_trino_coordinator_restarted_by_a_signal_through_a_shared_pid_namespace
         image,
     ]);
     let url = format!("http://127.0.0.1:{port}");
-    let query = |sql: &str| run_query(&url, Flavour::Trino, "test", sql);
-    let nations = |catalog: &str| {
-        query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-            .map(|out| out.rows[0][0].as_i64().expect("a count"))
-            .map_err(|e| e.to_string())
-    };
+    let nations = |catalog: &str| count_nations(&url, Flavour::Trino, catalog);
     wait_for(SLOW, "Trino to answer", || nations("keep").ok());
     let agent = Container::run(&[
         "--network",

@@ -11,7 +11,7 @@ use common::{Folder, agent, now_secs, wait_for};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 use test_support::docker::{Container, Flavour, require_docker};
-use test_support::emulator::{QueryError, QueryOutput, run_query, user_catalogs};
+use test_support::emulator::{QueryError, QueryOutput, count_nations, run_query, user_catalogs};
 use test_support::free_port;
 use test_support::real::Engines;
 
@@ -95,9 +95,7 @@ impl Sandbox {
 
     /// `SELECT count(*) FROM "catalog".tiny.nation`.
     fn nations(&self, catalog: &str) -> Result<i64, String> {
-        self.query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-            .map(|out| out.rows[0][0].as_i64().expect("a count"))
-            .map_err(|e| e.to_string())
+        count_nations(&self.url(), self.flavour, catalog)
     }
 
     /// Catalogs the coordinator lists, `system` excluded; `None` while it is down.

@@ -11,13 +11,13 @@ mod common;
 use common::{Folder, PATIENCE, agent, kubelet_update, wait_for};
 use std::time::Duration;
 use test_support::proxy::{Fault, FaultyProxy};
-use test_support::real::{Engines, HistoryEntry, RunningTrino, Trino, shared_dynamic_trino};
+use test_support::real::{Engines, HistoryEntry, RealEngine, Trino, shared_dynamic_trino};
 
 /// Time for things that go through a real engine (a CREATE takes 15–80 ms, a first query on a
 /// new catalog up to a second or two on two busy cores).
 const REAL_PATIENCE: Duration = Duration::from_secs(60);
 
-fn wait_gone(trino: &RunningTrino, name: &str) {
+fn wait_gone(trino: &RealEngine, name: &str) {
     wait_for(
         REAL_PATIENCE,
         &format!("{name} gone from SHOW CATALOGS"),
@@ -25,17 +25,9 @@ fn wait_gone(trino: &RunningTrino, name: &str) {
     );
 }
 
-/// `SELECT count(*) FROM "catalog".tiny.nation`: 25 through a working tpch catalog.
-fn nations(trino: &RunningTrino, catalog: &str) -> Result<i64, String> {
-    trino
-        .query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-        .map(|out| out.rows[0][0].as_i64().expect("a count"))
-        .map_err(|e| e.to_string())
-}
-
 /// The CREATE and DROP CATALOG statements the coordinator received for these catalogs, as
 /// `STATE SQL`, oldest first.
-fn ddl(trino: &RunningTrino, names: &[&str]) -> Vec<String> {
+fn ddl(trino: &RealEngine, names: &[&str]) -> Vec<String> {
     trino
         .history()
         .into_iter()
@@ -62,7 +54,7 @@ fn assert_created_once(statements: &[String], name: &str) {
 }
 
 /// Failed queries in the coordinator's history that mention any of these names.
-fn failed_queries(trino: &RunningTrino, names: &[&str]) -> Vec<String> {
+fn failed_queries(trino: &RealEngine, names: &[&str]) -> Vec<String> {
     trino
         .history()
         .into_iter()
@@ -88,7 +80,7 @@ fn a_dropped_file_answers_a_select_within_a_second_and_leaves_when_deleted() {
     folder.write_atomically("rt_sales.properties", TPCH);
     let dropped = std::time::Instant::now();
     wait_for(REAL_PATIENCE, "rt_sales to answer a SELECT", || {
-        nations(trino, "rt_sales").ok()
+        trino.nations("rt_sales").ok()
     });
     // How fast is measured by benches/real.rs (BENCHMARKS.md), not asserted here.
     eprintln!(
@@ -97,12 +89,12 @@ fn a_dropped_file_answers_a_select_within_a_second_and_leaves_when_deleted() {
     );
     let status = agent.wait_state("rt_sales", "applied");
     assert_eq!(status["connector"], "tpch");
-    assert_eq!(nations(trino, "rt_sales"), Ok(25));
+    assert_eq!(trino.nations("rt_sales"), Ok(25));
 
     folder.remove("rt_sales.properties");
     wait_gone(trino, "rt_sales");
     agent.wait_state("rt_sales", "removed");
-    let err = nations(trino, "rt_sales").unwrap_err();
+    let err = trino.nations("rt_sales").unwrap_err();
     assert!(err.contains("CATALOG_NOT_FOUND"), "{err}");
     assert_eq!(
         ddl(trino, &["rt_sales"]),
@@ -193,7 +185,7 @@ fn invalid_files_are_reported_with_file_and_line_and_never_reach_the_engine() {
     );
     let agent = agent("run", folder.path(), &trino.url()).start();
     agent.wait_state("rt_inv_good", "applied");
-    assert_eq!(nations(trino, "rt_inv_good"), Ok(25));
+    assert_eq!(trino.nations("rt_inv_good"), Ok(25));
 
     let error = |name: &str| {
         agent.wait_state(name, "invalid")["error"]
@@ -287,7 +279,7 @@ fn an_edit_the_engine_refuses_keeps_the_live_catalog_and_is_not_sent_again() {
         "{failed}"
     );
     // Queries keep working on the previous definition.
-    assert_eq!(nations(trino, "rt_ref"), Ok(25));
+    assert_eq!(trino.nations("rt_ref"), Ok(25));
 
     // Several resyncs later the refused definition has been sent once, not once per pass.
     let passes = agent.passes();
@@ -316,7 +308,7 @@ fn an_edit_the_engine_refuses_keeps_the_live_catalog_and_is_not_sent_again() {
         "connector.name=tpch\ntpch.splits-per-node=3\n",
     );
     agent.wait_state("rt_ref", "applied");
-    assert_eq!(nations(trino, "rt_ref"), Ok(25));
+    assert_eq!(trino.nations("rt_ref"), Ok(25));
 }
 
 #[test]
@@ -417,7 +409,7 @@ fn env_references_are_resolved_by_trino_and_an_unset_one_is_refused_with_its_nam
     );
     let agent = agent("run", folder.path(), &trino.url()).start();
     agent.wait_state("envset", "applied");
-    assert_eq!(nations(&trino, "envset"), Ok(25));
+    assert_eq!(trino.nations("envset"), Ok(25));
     let failed = agent.wait_state("envunset", "failed");
     assert_eq!(
         failed["error"],
@@ -439,8 +431,8 @@ fn names_that_need_quoting_work_and_are_warned_about() {
     let agent = agent("run", folder.path(), &trino.url()).start();
     agent.wait_state("rt-dash", "applied");
     agent.wait_state("9rt_digit", "applied");
-    assert_eq!(nations(trino, "rt-dash"), Ok(25));
-    assert_eq!(nations(trino, "9rt_digit"), Ok(25));
+    assert_eq!(trino.nations("rt-dash"), Ok(25));
+    assert_eq!(trino.nations("9rt_digit"), Ok(25));
     let out = common::validate(folder.path()).output();
     assert_eq!(out.code(), 0, "{}", out.stdout);
     assert!(
@@ -611,7 +603,7 @@ fn no_failed_query_and_no_catalog_permission_are_needed_to_learn_the_mode() {
         .args(["--user", "agent"])
         .output();
     assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
-    assert_eq!(nations(&trino, "perm"), Ok(25));
+    assert_eq!(trino.nations("perm"), Ok(25));
     let failed: Vec<HistoryEntry> = trino
         .history()
         .into_iter()
@@ -639,7 +631,7 @@ fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
     // starts empty). Whether the catalog is still missing when the test first looks is a race
     // with the agent's one-second resync, so the CREATE is what is asserted.
     wait_for(REAL_PATIENCE, "back to answer again", || {
-        nations(&trino, "back").ok()
+        trino.nations("back").ok()
     });
     let creates = ddl(&trino, &["back"]);
     assert!(
@@ -689,7 +681,7 @@ fn a_restart_seen_only_after_the_new_uptime_passed_the_old_one_is_still_a_restar
     proxy.set_unreachable(false);
 
     wait_for(REAL_PATIENCE, "late to answer again", || {
-        nations(&trino, "late").ok()
+        trino.nations("late").ok()
     });
     wait_for(
         REAL_PATIENCE,
@@ -707,7 +699,7 @@ fn a_restart_seen_only_after_the_new_uptime_passed_the_old_one_is_still_a_restar
 }
 
 /// Trino's `/v1/info` uptime in seconds (airlift's `12.34s`, `3.65m`, `1.02h`).
-fn uptime(trino: &RunningTrino) -> f64 {
+fn uptime(trino: &RealEngine) -> f64 {
     let info = trino.info().expect("Trino answers /v1/info");
     let text = info["uptime"].as_str().expect("an uptime").to_string();
     let split = text
@@ -779,8 +771,8 @@ fn a_coordinator_killed_in_the_middle_of_a_pass_ends_with_every_catalog_created_
     for name in missing {
         assert_created_once(&statements, name);
     }
-    assert_eq!(nations(&trino, "crash_000"), Ok(25));
-    assert_eq!(nations(&trino, "crash_149"), Ok(25));
+    assert_eq!(trino.nations("crash_000"), Ok(25));
+    assert_eq!(trino.nations("crash_149"), Ok(25));
     // All owned, the persisted ones too: deleting the files drops every one.
     for name in &names {
         folder.remove(&format!("{name}.properties"));
@@ -807,7 +799,7 @@ fn trinos_own_catalog_folder_as_the_watched_folder_loops_never() {
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, store.path().join("shared.properties")).unwrap();
     wait_for(REAL_PATIENCE, "shared to answer", || {
-        nations(&trino, "shared").ok()
+        trino.nations("shared").ok()
     });
     // Trino rewrote the file (a date comment, the comment lost)...
     wait_for(REAL_PATIENCE, "Trino's rewrite", || {
@@ -904,7 +896,7 @@ fn a_coordinator_not_up_yet_when_the_agent_starts_gets_every_catalog_once() {
     for name in ["early_a", "early_b", "early_c"] {
         agent.wait_state(name, "applied");
     }
-    assert_eq!(nations(&trino, "early_c"), Ok(25));
+    assert_eq!(trino.nations("early_c"), Ok(25));
     let mut statements = ddl(&trino, &["early_a", "early_b", "early_c"]);
     statements.sort();
     assert_eq!(statements.len(), 3, "{statements:#?}");
@@ -977,7 +969,7 @@ fn a_burst_of_503_answers_loses_nothing_and_repeats_nothing() {
         names.len(),
         "no DROP, nothing twice: {statements:#?}"
     );
-    assert_eq!(nations(trino, "busy_9"), Ok(25));
+    assert_eq!(trino.nations("busy_9"), Ok(25));
     // Leave the shared Trino as it was.
     for name in &names {
         folder.remove(&format!("{name}.properties"));
@@ -1089,7 +1081,7 @@ fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_not
     );
     agent.wait_state("px_held", "applied");
     assert_eq!(proxy.fired(), 1);
-    assert_eq!(nations(trino, "px_held"), Ok(25));
+    assert_eq!(trino.nations("px_held"), Ok(25));
 
     // 2. The answer to a result page is cut off half-way by a reset: the page is asked for
     //    again, as the protocol allows, and the same statement goes on to finish.
@@ -1103,7 +1095,7 @@ fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_not
         failed_before,
         "no failed CREATE"
     );
-    assert_eq!(nations(trino, "px_cut"), Ok(25));
+    assert_eq!(trino.nations("px_cut"), Ok(25));
 
     // 3. The CREATE itself is swallowed: Trino never sees it. The pass gives up at the statement
     //    timeout; the next one finds no such catalog and sends it, once.
@@ -1116,7 +1108,7 @@ fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_not
         failed_before + 1.0,
         "the swallowed CREATE failed once"
     );
-    assert_eq!(nations(trino, "px_swallowed"), Ok(25));
+    assert_eq!(trino.nations("px_swallowed"), Ok(25));
 
     // One CREATE of each reached Trino (the held one may stay FINISHING: its client never read
     // the last page), and each is owned: deleting the files drops them.
@@ -1247,7 +1239,7 @@ fn the_agent_killed_in_the_middle_of_a_pass_loses_nothing_and_sends_nothing_twic
         unfinished.len() <= 1 && unfinished.iter().all(|c| c.starts_with("FINISHING CREATE")),
         "{creates:#?}"
     );
-    assert_eq!(nations(trino, "kill_099"), Ok(25));
+    assert_eq!(trino.nations("kill_099"), Ok(25));
     // Owned: their files gone, they are dropped.
     for name in &names {
         folder.remove(&format!("{name}.properties"));
@@ -1291,7 +1283,7 @@ fn model_drop(name: &str) -> String {
 /// received at least the `needed` statements since the first `before` of its history, and the agent
 /// has converged; then, after a quiet moment, requires those statements to be exactly `needed`.
 fn assert_model_step(
-    trino: &RunningTrino,
+    trino: &RealEngine,
     agent: &common::RunningAgent,
     names: &[&str],
     model: &std::collections::BTreeMap<&str, String>,
@@ -1388,7 +1380,7 @@ fn a_random_folder_history_ends_on_trino_as_the_model_says() {
         assert_model_step(trino, &agent, &NAMES, &model, before, needed, &context);
     }
     for name in model.keys() {
-        assert_eq!(nations(trino, name), Ok(25), "{name}");
+        assert_eq!(trino.nations(name), Ok(25), "{name}");
     }
 }
 
@@ -1470,6 +1462,6 @@ fn random_configmap_generations_and_restarts_end_on_trino_as_the_model_says() {
     }
     assert!(restarts >= 2, "the sequence must restart Trino: {restarts}");
     for name in model.keys() {
-        assert_eq!(nations(&trino, name), Ok(25), "{name}");
+        assert_eq!(trino.nations(name), Ok(25), "{name}");
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use test_support::docker::{
     Container, Flavour, docker_ok, docker_output, emulator_image, require_docker, unique_name,
 };
-use test_support::emulator::{Emulator, run_query, user_catalogs};
+use test_support::emulator::{Emulator, count_nations, run_query, user_catalogs};
 use test_support::real::Engines;
 use test_support::static_agent_binary;
 
@@ -1656,11 +1656,7 @@ fn the_kubernetes_presto_cluster_rolls_pod_by_pod_and_rolls_back_per_pod() {
     let url = coordinator.url(8080);
     let leader = coordinator.url(9480);
     let query = |sql: &str| run_query(&url, Flavour::Presto, "test", sql);
-    let nations = |catalog: &str| {
-        query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-            .map(|out| out.rows[0][0].as_i64().expect("a count"))
-            .map_err(|e| e.to_string())
-    };
+    let nations = |catalog: &str| count_nations(&url, Flavour::Presto, catalog);
     let active_workers = || {
         query(
             "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'",
