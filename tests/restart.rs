@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, now_secs, wait_for};
+use common::{
+    Folder, PATIENCE, agent, assert_rolled_back, assert_waited_for_running_queries, now_secs,
+    wait_for,
+};
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 use test_support::docker::{Container, Flavour, docker_ok, emulator_image, require_docker};
@@ -224,13 +227,7 @@ fn a_running_query_finishes_before_the_restart() {
     assert!(result.is_ok(), "the running query was cut off: {result:?}");
     sandbox.wait_catalogs(&["more", "sales"]);
     assert_eq!(sandbox.restarts(), restarts + 1);
-    assert!(
-        agent
-            .log_text()
-            .contains("waiting for running queries to finish"),
-        "{}",
-        agent.log_text()
-    );
+    assert_waited_for_running_queries(&agent);
 }
 
 #[test]
@@ -295,11 +292,14 @@ fn a_catalog_that_stops_the_coordinator_is_rolled_back_and_blamed() {
     sandbox
         .source
         .write("broken.properties", "connector.name=nosuchconnector\n");
-    let broken = wait_for(SLOW, "the culprit to be reported", || {
-        agent.catalog("broken").filter(|c| c["state"] == "failed")
-    });
+    let broken = agent.wait_state_within("broken", "failed", SLOW);
+    assert_rolled_back(
+        "broken",
+        &broken,
+        sandbox.target.path(),
+        "did not start with this catalog",
+    );
     let error = broken["error"].as_str().unwrap();
-    assert!(error.contains("did not start with this catalog"), "{error}");
     assert!(
         error.contains("nosuchconnector"),
         "the log excerpt names it: {error}"
@@ -681,12 +681,11 @@ fn a_definition_that_broke_a_start_is_not_tried_again_by_a_restarted_agent() {
     second.wait_first_pass();
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(sandbox.restarts(), restarts, "no second outage for it");
-    assert!(!sandbox.target.path().join("broken.properties").exists());
     let broken = second.catalog("broken").unwrap();
-    assert!(
-        broken["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("did not start with this catalog")),
-        "{broken}"
+    assert_rolled_back(
+        "broken",
+        &broken,
+        sandbox.target.path(),
+        "did not start with this catalog",
     );
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Folder, wait_for};
+use common::{Folder, one_cluster, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -778,15 +778,6 @@ fn presto_sandbox_starts_with_the_folder_and_restarts_for_each_change() {
         "{{.Names}}",
     ]);
     assert_eq!(named, "");
-}
-
-/// One PrestoDB cluster at a time: two are six JVMs on two cores.
-static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
-    ONE_CLUSTER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// compose/presto-cluster as it is: the agent has no Docker socket, and a new catalog reaches the
