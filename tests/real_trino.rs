@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, kubelet_update, wait_for};
+use common::{Folder, PATIENCE, Scenario, agent, kubelet_update, wait_for};
 use std::time::Duration;
-use test_support::proxy::{Fault, FaultyProxy};
+use test_support::proxy::Fault;
 use test_support::real::{Engines, HistoryEntry, RealEngine, Trino, shared_dynamic_trino};
 
 /// Time for things that go through a real engine (a CREATE takes 15–80 ms, a first query on a
@@ -67,15 +67,12 @@ const TPCH: &str = "connector.name=tpch\ntpch.splits-per-node=2\n";
 
 #[test]
 fn a_dropped_file_answers_a_select_within_a_second_and_leaves_when_deleted() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms"])
-        .start();
-    agent.wait_first_pass();
+    let (trino, folder, agent) = scenario
+        .with_agent_args(["--debounce", "50ms"])
+        .run_past_the_first_pass();
 
     folder.write_atomically("rt_sales.properties", TPCH);
     let dropped = std::time::Instant::now();
@@ -113,15 +110,13 @@ fn a_dropped_file_answers_a_select_within_a_second_and_leaves_when_deleted() {
 
 #[test]
 fn an_edit_is_live_at_once_and_a_rename_moves_the_catalog() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_ed_a.properties", "connector.name=tpch\n");
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms"])
-        .start();
+    let (trino, folder, agent) = scenario
+        .with_file("rt_ed_a.properties", "connector.name=tpch\n")
+        .with_agent_args(["--debounce", "50ms"])
+        .run();
     agent.wait_state("rt_ed_a", "applied");
     // tpch's default names columns without prefixes; STANDARD names them as TPC-H does.
     assert!(trino.query("SELECT name FROM rt_ed_a.tiny.nation").is_ok());
@@ -160,30 +155,29 @@ fn an_edit_is_live_at_once_and_a_rename_moves_the_catalog() {
 
 #[test]
 fn invalid_files_are_reported_with_file_and_line_and_never_reach_the_engine() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_inv_good.properties", TPCH);
-    folder.write(
-        "rt_inv_dup.properties",
-        "connector.name=tpch\ntpch.splits-per-node=4\ntpch.splits-per-node=5\n",
-    );
-    folder.write("rt_inv_upper.properties", "# c\nconnector.name=Memory\n");
-    folder.write("rt_inv_quoted.properties", "connector.name=\"memory\"\n");
-    folder.write(
-        "rt_inv_shape.properties",
-        "connector.name=memory COMMENT 'x'\n",
-    );
-    folder.write("rt_inv_word.properties", "connector.name=with\n");
-    folder.write("Rt_Inv_Case.properties", "connector.name=tpch\n");
-    folder.write("system.properties", "connector.name=tpch\n");
-    folder.write(
-        &format!("{}.properties", "r".repeat(129)),
-        "connector.name=tpch\n",
-    );
-    let agent = agent("run", folder.path(), &trino.url()).start();
+    let too_long = format!("{}.properties", "r".repeat(129));
+    let (trino, folder, agent) = scenario
+        .with_files([
+            ("rt_inv_good.properties", TPCH),
+            (
+                "rt_inv_dup.properties",
+                "connector.name=tpch\ntpch.splits-per-node=4\ntpch.splits-per-node=5\n",
+            ),
+            ("rt_inv_upper.properties", "# c\nconnector.name=Memory\n"),
+            ("rt_inv_quoted.properties", "connector.name=\"memory\"\n"),
+            (
+                "rt_inv_shape.properties",
+                "connector.name=memory COMMENT 'x'\n",
+            ),
+            ("rt_inv_word.properties", "connector.name=with\n"),
+            ("Rt_Inv_Case.properties", "connector.name=tpch\n"),
+            ("system.properties", "connector.name=tpch\n"),
+            (&too_long, "connector.name=tpch\n"),
+        ])
+        .run();
     agent.wait_state("rt_inv_good", "applied");
     assert_eq!(trino.nations("rt_inv_good"), Ok(25));
 
@@ -249,15 +243,13 @@ fn invalid_files_are_reported_with_file_and_line_and_never_reach_the_engine() {
 
 #[test]
 fn an_edit_the_engine_refuses_keeps_the_live_catalog_and_is_not_sent_again() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_ref.properties", TPCH);
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms", "--resync-interval", "1s"])
-        .start();
+    let (trino, folder, agent) = scenario
+        .with_file("rt_ref.properties", TPCH)
+        .with_agent_args(["--debounce", "50ms", "--resync-interval", "1s"])
+        .run();
     agent.wait_state("rt_ref", "applied");
 
     folder.write_atomically(
@@ -313,19 +305,17 @@ fn an_edit_the_engine_refuses_keeps_the_live_catalog_and_is_not_sent_again() {
 
 #[test]
 fn an_unknown_connector_gets_trinos_own_reason_once() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write(
-        "rt_unk.properties",
-        "connector.name=postgresql\nconnection-url=jdbc:postgresql://db/x\n",
-    );
-    folder.write("rt_unk_ok.properties", TPCH);
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--resync-interval", "1s"])
-        .start();
+    let (trino, _folder, agent) = scenario
+        .with_file(
+            "rt_unk.properties",
+            "connector.name=postgresql\nconnection-url=jdbc:postgresql://db/x\n",
+        )
+        .with_file("rt_unk_ok.properties", TPCH)
+        .with_agent_args(["--resync-interval", "1s"])
+        .run();
     let failed = agent.wait_state("rt_unk", "failed");
     assert_eq!(
         failed["error"],
@@ -342,19 +332,17 @@ fn an_unknown_connector_gets_trinos_own_reason_once() {
 
 #[test]
 fn a_literal_secret_is_warned_about_once_and_never_shown() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
     // tpch has no password property: Trino refuses the catalog, naming the key, not the value.
-    folder.write(
-        "rt_sec.properties",
-        "connector.name=tpch\ntpch.password=hunter2-very-secret\n",
-    );
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--resync-interval", "1s"])
-        .start();
+    let (trino, _folder, agent) = scenario
+        .with_file(
+            "rt_sec.properties",
+            "connector.name=tpch\ntpch.password=hunter2-very-secret\n",
+        )
+        .with_agent_args(["--resync-interval", "1s"])
+        .run();
     let failed = agent.wait_state("rt_sec", "failed");
     assert!(
         failed["error"]
@@ -390,24 +378,21 @@ fn a_literal_secret_is_warned_about_once_and_never_shown() {
 
 #[test]
 fn env_references_are_resolved_by_trino_and_an_unset_one_is_refused_with_its_name() {
-    let Some(engines) = Engines::required() else {
+    // Its own coordinator: the variable must be in Trino's environment.
+    let Some(scenario) = Scenario::own_trino(Trino::dynamic().memory_store().env("RT_SPLITS", "3"))
+    else {
         return;
     };
-    // Its own coordinator: the variable must be in Trino's environment.
-    let trino = Trino::dynamic()
-        .memory_store()
-        .env("RT_SPLITS", "3")
-        .start(&engines);
-    let folder = Folder::new();
-    folder.write(
-        "envset.properties",
-        "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_SPLITS}\n",
-    );
-    folder.write(
-        "envunset.properties",
-        "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_NOT_SET_ANYWHERE}\n",
-    );
-    let agent = agent("run", folder.path(), &trino.url()).start();
+    let (trino, _folder, agent) = scenario
+        .with_file(
+            "envset.properties",
+            "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_SPLITS}\n",
+        )
+        .with_file(
+            "envunset.properties",
+            "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_NOT_SET_ANYWHERE}\n",
+        )
+        .run();
     agent.wait_state("envset", "applied");
     assert_eq!(trino.nations("envset"), Ok(25));
     let failed = agent.wait_state("envunset", "failed");
@@ -421,14 +406,12 @@ fn env_references_are_resolved_by_trino_and_an_unset_one_is_refused_with_its_nam
 
 #[test]
 fn names_that_need_quoting_work_and_are_warned_about() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt-dash.properties", TPCH);
-    folder.write("9rt_digit.properties", TPCH);
-    let agent = agent("run", folder.path(), &trino.url()).start();
+    let (trino, folder, agent) = scenario
+        .with_files([("rt-dash.properties", TPCH), ("9rt_digit.properties", TPCH)])
+        .run();
     agent.wait_state("rt-dash", "applied");
     agent.wait_state("9rt_digit", "applied");
     assert_eq!(trino.nations("rt-dash"), Ok(25));
@@ -483,21 +466,19 @@ fn a_catalog_created_by_hand_is_left_alone_and_adopted_only_when_asked() {
 
 #[test]
 fn an_agent_restart_with_nothing_changed_sends_nothing_not_even_a_held_refusal() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_rst.properties", TPCH);
-    folder.write(
-        "rt_rst_bad.properties",
-        "connector.name=tpch\ntpch.nope=1\n",
-    );
     let state = tempfile::tempdir().unwrap();
     let state_arg = state.path().display().to_string();
-    let first = agent("run", folder.path(), &trino.url())
-        .args(["--state-dir", &state_arg])
-        .start();
+    let (trino, folder, first) = scenario
+        .with_file("rt_rst.properties", TPCH)
+        .with_file(
+            "rt_rst_bad.properties",
+            "connector.name=tpch\ntpch.nope=1\n",
+        )
+        .with_agent_args(["--state-dir", &state_arg])
+        .run();
     first.wait_state("rt_rst", "applied");
     first.wait_state("rt_rst_bad", "failed");
     let (status, _, _) = first.terminate();
@@ -614,16 +595,14 @@ fn no_failed_query_and_no_catalog_permission_are_needed_to_learn_the_mode() {
 
 #[test]
 fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::own_trino(Trino::dynamic().memory_store()) else {
         return;
     };
-    let mut trino = Trino::dynamic().memory_store().start(&engines);
-    let folder = Folder::new();
-    folder.write("back.properties", TPCH);
-    folder.write("refused.properties", "connector.name=tpch\ntpch.nope=1\n");
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--resync-interval", "1s"])
-        .start();
+    let (mut trino, _folder, agent) = scenario
+        .with_file("back.properties", TPCH)
+        .with_file("refused.properties", "connector.name=tpch\ntpch.nope=1\n")
+        .with_agent_args(["--resync-interval", "1s"])
+        .run();
     agent.wait_state("back", "applied");
     agent.wait_state("refused", "failed");
     trino.restart();
@@ -653,20 +632,18 @@ fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
 /// start under load outlasted its previous uptime, and the refusal was held forever.)
 #[test]
 fn a_restart_seen_only_after_the_new_uptime_passed_the_old_one_is_still_a_restart() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::own_trino(Trino::dynamic().memory_store()) else {
         return;
     };
-    let mut trino = Trino::dynamic().memory_store().start(&engines);
-    let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
-    let folder = Folder::new();
-    folder.write("late.properties", TPCH);
-    folder.write(
-        "late_refused.properties",
-        "connector.name=tpch\ntpch.nope=1\n",
-    );
-    let agent = agent("run", folder.path(), &proxy.url())
-        .args(["--resync-interval", "1s"])
-        .start();
+    let (mut trino, proxy, _folder, agent) = scenario
+        .behind_a_fault_proxy()
+        .with_file("late.properties", TPCH)
+        .with_file(
+            "late_refused.properties",
+            "connector.name=tpch\ntpch.nope=1\n",
+        )
+        .with_agent_args(["--resync-interval", "1s"])
+        .run();
     agent.wait_state("late", "applied");
     agent.wait_state("late_refused", "failed");
     let up_before = uptime(&trino);
@@ -721,20 +698,20 @@ fn uptime(trino: &RealEngine) -> f64 {
 /// twice, none lost, nothing dropped.
 #[test]
 fn a_coordinator_killed_in_the_middle_of_a_pass_ends_with_every_catalog_created_once() {
-    let Some(engines) = Engines::required() else {
+    let store = Folder::new();
+    let Some(scenario) = Scenario::own_trino(Trino::dynamic().file_store(store.path())) else {
         return;
     };
-    let store = Folder::new();
-    let mut trino = Trino::dynamic().file_store(store.path()).start(&engines);
-    let folder = Folder::new();
     let names: Vec<String> = (0..150).map(|i| format!("crash_{i:03}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    for name in &names {
-        folder.write(&format!("{name}.properties"), TPCH);
-    }
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--resync-interval", "2s"])
-        .start();
+    let (mut trino, folder, agent) = scenario
+        .with_files(
+            names
+                .iter()
+                .map(|name| (format!("{name}.properties"), TPCH)),
+        )
+        .with_agent_args(["--resync-interval", "2s"])
+        .run();
     wait_for(REAL_PATIENCE, "a third of the catalogs", || {
         (ddl(&trino, &refs).len() >= 50).then_some(())
     });
@@ -820,15 +797,13 @@ fn trinos_own_catalog_folder_as_the_watched_folder_loops_never() {
 
 #[test]
 fn a_query_running_across_a_replacement_finishes() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_long.properties", "connector.name=tpch\n");
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms"])
-        .start();
+    let (trino, folder, agent) = scenario
+        .with_file("rt_long.properties", "connector.name=tpch\n")
+        .with_agent_args(["--debounce", "50ms"])
+        .run();
     agent.wait_state("rt_long", "applied");
     let url = trino.url();
     let running = std::thread::spawn(move || {
@@ -859,15 +834,6 @@ fn a_query_running_across_a_replacement_finishes() {
     });
     let result = running.join().unwrap().expect("the running query finished");
     assert_eq!(result.rows[0][0].as_i64(), Some(6_001_215));
-}
-
-/// One series of the agent's `/metrics`, 0 when absent.
-fn metric(agent: &common::RunningAgent, series: &str) -> f64 {
-    agent
-        .metrics()
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// The agent started before its coordinator: first nothing listens, then Trino answers that it
@@ -921,16 +887,13 @@ fn a_coordinator_not_up_yet_when_the_agent_starts_gets_every_catalog_once() {
 /// catalog ends created exactly once.
 #[test]
 fn a_burst_of_503_answers_loses_nothing_and_repeats_nothing() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &proxy.url())
-        .args(["--debounce", "50ms", "--resync-interval", "2s"])
-        .start();
-    agent.wait_first_pass();
+    let (trino, proxy, folder, agent) = scenario
+        .behind_a_fault_proxy()
+        .with_agent_args(["--debounce", "50ms", "--resync-interval", "2s"])
+        .run_past_the_first_pass();
     let names: Vec<String> = (0..10).map(|i| format!("busy_{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     // 20 answers: the client asks again after 0.1, 0.2 … 1 s, ~15 s in all. (A resync pass's
@@ -1048,16 +1011,13 @@ fn a_configmap_swapped_while_a_pass_runs_ends_on_trino_as_the_last_generation_sa
 /// statement swallowed (Trino never saw it). Each catalog ends live, owned, created once.
 #[test]
 fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_nothing() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &proxy.url())
-        .args(["--debounce", "50ms", "--statement-timeout", "2s"])
-        .start();
-    agent.wait_first_pass();
+    let (trino, proxy, folder, agent) = scenario
+        .behind_a_fault_proxy()
+        .with_agent_args(["--debounce", "50ms", "--statement-timeout", "2s"])
+        .run_past_the_first_pass();
     let names = ["px_held", "px_cut", "px_swallowed"];
     let create = |name: &str| format!(r#"CREATE CATALOG "{name}" USING tpch"#);
     let failed_creates = r#"catalog_reloader_apply_total{action="create",result="failed"}"#;
@@ -1085,13 +1045,13 @@ fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_not
 
     // 2. The answer to a result page is cut off half-way by a reset: the page is asked for
     //    again, as the protocol allows, and the same statement goes on to finish.
-    let failed_before = metric(&agent, failed_creates);
+    let failed_before = agent.metric(failed_creates).unwrap_or(0.0);
     proxy.arm(&[&create("px_cut"), "/v1/statement/"], Fault::CutAnswer(40));
     folder.write("px_cut.properties", TPCH);
     agent.wait_state("px_cut", "applied");
     assert_eq!(proxy.fired(), 2);
     assert_eq!(
-        metric(&agent, failed_creates),
+        agent.metric(failed_creates).unwrap_or(0.0),
         failed_before,
         "no failed CREATE"
     );
@@ -1104,7 +1064,7 @@ fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_not
     agent.wait_state("px_swallowed", "applied");
     assert_eq!(proxy.fired(), 3);
     assert_eq!(
-        metric(&agent, failed_creates),
+        agent.metric(failed_creates).unwrap_or(0.0),
         failed_before + 1.0,
         "the swallowed CREATE failed once"
     );

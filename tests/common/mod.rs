@@ -5,7 +5,7 @@
 pub mod scenario;
 
 #[allow(unused_imports)] // not every test binary runs a scenario
-pub use scenario::{Running, Scenario};
+pub use scenario::Scenario;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -2,7 +2,7 @@
 //!
 //! ```ignore
 //! let Some(scenario) = Scenario::shared_trino() else { return };
-//! let Running { engine: trino, proxy, folder, agent } = scenario
+//! let (trino, proxy, folder, agent) = scenario
 //!     .behind_a_fault_proxy()
 //!     .with_agent_args(["--debounce", "50ms"])
 //!     .run_past_the_first_pass();
@@ -10,10 +10,11 @@
 //!
 //! A scenario is a coordinator (the test binary's shared dynamic Trino, a Trino of the test's
 //! own, or the emulator), optionally a [`FaultyProxy`] in front of it, a folder with the files it
-//! starts with, and the agent (`run`) watching that folder with the test's arguments. What the
-//! test does next is the test's own.
+//! starts with, and the agent (`run`) watching that folder with the test's arguments. Running it
+//! gives the test those parts — `(coordinator, folder, agent)`, or `(coordinator, proxy, folder,
+//! agent)` — and what the test does next is the test's own.
 
-use super::{AgentBuilder, Folder, RunningAgent, agent};
+use super::{Folder, RunningAgent, agent};
 use test_support::emulator::{Emulator, RunningEmulator};
 use test_support::proxy::FaultyProxy;
 use test_support::real::{Engines, RealEngine, Trino, shared_dynamic_trino};
@@ -81,25 +82,16 @@ impl Serving for &RealEngine {
     }
 }
 
-/// No proxy: the agent talks to the coordinator itself.
+/// The agent talks to the coordinator itself.
 pub struct Direct;
 
-/// A set-up being described; [`Scenario::run`] makes it so.
+/// A set-up being described; `run` makes it so.
 #[must_use = "a scenario does nothing until it runs"]
 pub struct Scenario<C, P = Direct> {
     coordinator: C,
-    proxy: std::marker::PhantomData<P>,
+    route: std::marker::PhantomData<P>,
     files: Vec<(String, String)>,
     args: Vec<String>,
-}
-
-/// A scenario that runs. Fields drop in this order: the agent first, the coordinator last.
-pub struct Running<E, P = Direct> {
-    pub agent: RunningAgent,
-    pub folder: Folder,
-    /// The proxy between the agent and the coordinator ([`Direct`] when there is none).
-    pub proxy: P,
-    pub engine: E,
 }
 
 impl Scenario<&'static RealEngine> {
@@ -140,7 +132,7 @@ impl<C: Coordinator> Scenario<C> {
     pub fn on(coordinator: C) -> Self {
         Scenario {
             coordinator,
-            proxy: std::marker::PhantomData,
+            route: std::marker::PhantomData,
             files: Vec::new(),
             args: Vec::new(),
         }
@@ -151,33 +143,45 @@ impl<C: Coordinator> Scenario<C> {
     pub fn behind_a_fault_proxy(self) -> Scenario<C, FaultyProxy> {
         Scenario {
             coordinator: self.coordinator,
-            proxy: std::marker::PhantomData,
+            route: std::marker::PhantomData,
             files: self.files,
             args: self.args,
         }
     }
-}
 
-/// How a scenario's agent reaches its coordinator: directly, or through a proxy started for it.
-pub trait Route: Sized {
-    fn start(coordinator: &impl Serving) -> (Self, String);
-}
+    /// Starts the coordinator, writes the files and starts the agent; returns once the agent says
+    /// where it listens.
+    pub fn run(self) -> (C::Running, Folder, RunningAgent) {
+        let (engine, folder, agent, _) = self.start(false);
+        (engine, folder, agent)
+    }
 
-impl Route for Direct {
-    fn start(coordinator: &impl Serving) -> (Direct, String) {
-        (Direct, coordinator.url())
+    /// As [`Scenario::run`], then waits for the agent's start-up pass to end, so that the test's
+    /// own file events are not folded into it.
+    pub fn run_past_the_first_pass(self) -> (C::Running, Folder, RunningAgent) {
+        let running = self.run();
+        running.2.wait_first_pass();
+        running
     }
 }
 
-impl Route for FaultyProxy {
-    fn start(coordinator: &impl Serving) -> (FaultyProxy, String) {
-        let proxy = FaultyProxy::start(&coordinator.address());
-        let url = proxy.url();
-        (proxy, url)
+impl<C: Coordinator> Scenario<C, FaultyProxy> {
+    /// Starts the coordinator, the proxy in front of it, writes the files and starts the agent
+    /// on the proxy; returns once the agent says where it listens.
+    pub fn run(self) -> (C::Running, FaultyProxy, Folder, RunningAgent) {
+        let (engine, folder, agent, proxy) = self.start(true);
+        (engine, proxy.expect("started"), folder, agent)
+    }
+
+    /// As [`Scenario::run`], then waits for the agent's start-up pass to end.
+    pub fn run_past_the_first_pass(self) -> (C::Running, FaultyProxy, Folder, RunningAgent) {
+        let running = self.run();
+        running.3.wait_first_pass();
+        running
     }
 }
 
-impl<C: Coordinator, P: Route> Scenario<C, P> {
+impl<C: Coordinator, P> Scenario<C, P> {
     /// A catalog file in the folder before the agent starts.
     pub fn with_file(mut self, name: &str, text: &str) -> Self {
         self.files.push((name.to_string(), text.to_string()));
@@ -200,38 +204,17 @@ impl<C: Coordinator, P: Route> Scenario<C, P> {
         self
     }
 
-    /// Starts the coordinator, the proxy, writes the files and starts the agent; returns once the
-    /// agent says where it listens.
-    pub fn run(self) -> Running<C::Running, P> {
-        self.run_with(|agent| agent)
-    }
-
-    /// As [`Scenario::run`], then waits for the agent's start-up pass to end, so that the test's
-    /// own file events are not folded into it.
-    pub fn run_past_the_first_pass(self) -> Running<C::Running, P> {
-        let running = self.run();
-        running.agent.wait_first_pass();
-        running
-    }
-
-    /// As [`Scenario::run`], with the agent's builder handed to `finish` before it starts (an
-    /// environment variable, another log format).
-    pub fn run_with(
-        self,
-        finish: impl FnOnce(AgentBuilder) -> AgentBuilder,
-    ) -> Running<C::Running, P> {
+    fn start(self, proxied: bool) -> (C::Running, Folder, RunningAgent, Option<FaultyProxy>) {
         let engine = self.coordinator.start();
-        let (proxy, url) = P::start(&engine);
+        let proxy = proxied.then(|| FaultyProxy::start(&engine.address()));
+        let url = proxy
+            .as_ref()
+            .map_or_else(|| engine.url(), FaultyProxy::url);
         let folder = Folder::new();
         for (name, text) in &self.files {
             folder.write(name, text);
         }
-        let agent = finish(agent("run", folder.path(), &url).args(self.args)).start();
-        Running {
-            agent,
-            folder,
-            proxy,
-            engine,
-        }
+        let agent = agent("run", folder.path(), &url).args(self.args).start();
+        (engine, folder, agent, proxy)
     }
 }

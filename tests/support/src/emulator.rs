@@ -381,6 +381,13 @@ impl RunningEmulator {
         show_catalogs(&self.url, self.spec.flavour)
     }
 
+    /// `SHOW CATALOGS` without `system`: the catalogs that were made. Panics if the query fails.
+    pub fn user_catalogs(&self) -> Vec<String> {
+        let mut names = self.show_catalogs();
+        names.retain(|c| c != "system");
+        names
+    }
+
     /// Stops the process (SIGKILL) and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
