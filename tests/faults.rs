@@ -104,12 +104,6 @@ fn a_coordinator_restart_in_the_middle_of_a_long_pass_ends_with_every_catalog() 
 
 #[test]
 fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
-    let engine = Emulator::trino()
-        .dynamic()
-        .memory_store()
-        .args(["--statement-latency", "20ms"])
-        .start();
-    let folder = Folder::new();
     let generation = |n: u32, count: usize, splits: u32| -> Vec<(String, String)> {
         (0..count)
             .map(|i| {
@@ -120,13 +114,14 @@ fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
             })
             .collect()
     };
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_statement_latency("20ms")
+        .with_configmap(1, generation(1, 60, 1))
+        .with_agent_args(["--debounce", "50ms"])
+        .run();
     let update = |n: u32, files: Vec<(String, String)>| {
         kubelet_update(folder.path(), n, &files);
     };
-    update(1, generation(1, 60, 1));
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "50ms"])
-        .start();
     wait_for(PATIENCE, "the first pass under way", || {
         (engine.user_catalogs().len() >= 10).then_some(())
     });

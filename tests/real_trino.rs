@@ -8,7 +8,10 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, Scenario, agent, kubelet_update, wait_for};
+use common::model::{
+    self, Action, Model, Runs, check_sequences, configmap_history, folder_history, run_steps, steps,
+};
+use common::{Folder, PATIENCE, Scenario, agent, wait_for};
 use std::time::Duration;
 use test_support::proxy::Fault;
 use test_support::real::{Engines, HistoryEntry, RealEngine, Trino, shared_dynamic_trino};
@@ -948,11 +951,9 @@ fn a_burst_of_503_answers_loses_nothing_and_repeats_nothing() {
 /// definition — and nothing of the first generation is left.
 #[test]
 fn a_configmap_swapped_while_a_pass_runs_ends_on_trino_as_the_last_generation_says() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
     let generation = |n: u32, count: usize| -> Vec<(String, String)> {
         (0..count)
             .map(|i| {
@@ -963,6 +964,10 @@ fn a_configmap_swapped_while_a_pass_runs_ends_on_trino_as_the_last_generation_sa
             })
             .collect()
     };
+    let (trino, folder, agent) = scenario
+        .with_configmap(1, generation(1, 60))
+        .with_agent_args(["--debounce", "50ms"])
+        .run();
     let update = |n: u32, files: Vec<(String, String)>| {
         common::kubelet_update(folder.path(), n, &files);
     };
@@ -975,10 +980,6 @@ fn a_configmap_swapped_while_a_pass_runs_ends_on_trino_as_the_last_generation_sa
         names.sort();
         names
     };
-    update(1, generation(1, 60));
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms"])
-        .start();
     wait_for(REAL_PATIENCE, "the first pass under way", || {
         (!listed().is_empty()).then_some(())
     });
@@ -1209,219 +1210,158 @@ fn the_agent_killed_in_the_middle_of_a_pass_loses_nothing_and_sends_nothing_twic
     }
 }
 
-/// The random source of the model tests below (xorshift).
-struct Xorshift(u64);
+/// The shared Trino as a model test sees it: only the model's names count (the other tests'
+/// catalogs are there too), and it never restarts.
+struct SharedModelTrino(&'static RealEngine);
 
-impl Xorshift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
+/// Which of `names` Trino lists, in order.
+fn listed_of(trino: &RealEngine, names: &[&str]) -> Vec<String> {
+    let listed = trino.show_catalogs();
+    names
+        .iter()
+        .filter(|n| listed.iter().any(|c| c == *n))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+impl model::Engine for SharedModelTrino {
+    fn live(&self, names: &[&str]) -> Vec<String> {
+        listed_of(self.0, names)
+    }
+    fn statements(&self, names: &[&str]) -> Vec<String> {
+        ddl(self.0, names)
+    }
+    fn restart(&mut self, _while_down: &mut dyn FnMut()) {
+        unreachable!("the shared Trino is never restarted")
+    }
+    fn patience(&self) -> Duration {
+        REAL_PATIENCE
+    }
+    fn quiet(&self) -> Duration {
+        Duration::from_millis(300)
     }
 }
 
-/// A model test's catalog file.
-fn model_text(splits: usize) -> String {
-    format!("connector.name=tpch\ntpch.splits-per-node={splits}\n")
+/// A Trino of a model test's own, which the model restarts. A new process's history starts
+/// empty: what the earlier ones received is kept, so that the statements count across restarts.
+struct RestartingModelTrino {
+    trino: RealEngine,
+    names: &'static [&'static str],
+    earlier: Vec<String>,
 }
 
-/// The finished `CREATE CATALOG` Trino's history shows for a model file, as [`ddl`] gives it.
-fn model_create(name: &str, text: &str) -> String {
-    let splits = text.lines().nth(1).unwrap().rsplit('=').next().unwrap();
-    format!(
-        "FINISHED CREATE CATALOG \"{name}\" USING tpch WITH (\"tpch.splits-per-node\" = '{splits}')"
-    )
-}
-
-/// The finished `DROP CATALOG` of a model catalog, as [`ddl`] gives it.
-fn model_drop(name: &str) -> String {
-    format!("FINISHED DROP CATALOG \"{name}\"")
-}
-
-/// The end of a model step: waits until Trino lists exactly the model's catalogs among `names`, has
-/// received at least the `needed` statements since the first `before` of its history, and the agent
-/// has converged; then, after a quiet moment, requires those statements to be exactly `needed`.
-fn assert_model_step(
-    trino: &RealEngine,
-    agent: &common::RunningAgent,
-    names: &[&str],
-    model: &std::collections::BTreeMap<&str, String>,
-    before: usize,
-    mut needed: Vec<String>,
-    context: &str,
-) {
-    let want: Vec<&str> = model.keys().copied().collect();
-    wait_for(REAL_PATIENCE, context, || {
-        let live: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| trino.has_catalog(n))
-            .collect();
-        (live == want
-            && ddl(trino, names).len() - before >= needed.len()
-            && agent.status()["last_pass"]["result"] == "converged")
-            .then_some(())
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    let mut sent = ddl(trino, names)[before..].to_vec();
-    sent.sort();
-    needed.sort();
-    assert_eq!(sent, needed, "{context}");
+impl model::Engine for RestartingModelTrino {
+    fn live(&self, names: &[&str]) -> Vec<String> {
+        listed_of(&self.trino, names)
+    }
+    fn statements(&self, names: &[&str]) -> Vec<String> {
+        assert_eq!(
+            names, self.names,
+            "the names the earlier processes were asked for"
+        );
+        let mut all = self.earlier.clone();
+        all.extend(ddl(&self.trino, names));
+        all
+    }
+    fn restart(&mut self, while_down: &mut dyn FnMut()) {
+        self.earlier.extend(ddl(&self.trino, self.names));
+        self.trino.stop();
+        while_down();
+        self.trino.start_again();
+    }
+    fn patience(&self) -> Duration {
+        REAL_PATIENCE
+    }
+    fn quiet(&self) -> Duration {
+        Duration::from_millis(300)
+    }
 }
 
 /// The model-based test of tests/model.rs, shorter, on the real engine: random writes, atomic
 /// saves, renames and deletes; after each, Trino's catalogs are the model's and the statements it
-/// received exactly the ones the model needs.
+/// received exactly the ones the model needs. One sequence of 20 steps, drawn with a fixed seed
+/// (tests/common/model.rs says how to draw another, and how to let proptest shrink a failing one:
+/// it does not by default, each rerun replays the sequence on the real engine).
 #[test]
 fn a_random_folder_history_ends_on_trino_as_the_model_says() {
-    let Some(engines) = Engines::required() else {
-        return;
+    const NAMES: &[&str] = &["model_a", "model_b", "model_c", "model_d"];
+    let runs = Runs {
+        seed: 0x0ddba11,
+        cases: 1,
+        shrink_iters: 0,
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    let staging = Folder::new();
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms", "--max-changes-per-minute", "0"])
-        .start();
-    agent.wait_first_pass();
-    const NAMES: [&str; 4] = ["model_a", "model_b", "model_c", "model_d"];
-    let mut rng = Xorshift(0x0ddba11);
-    let mut model: std::collections::BTreeMap<&str, String> = Default::default();
-    for step in 0..20 {
-        let before = ddl(trino, &NAMES).len();
-        let name = NAMES[rng.below(NAMES.len())];
-        let file = format!("{name}.properties");
-        let mut needed = Vec::new();
-        let replace = |model: &mut std::collections::BTreeMap<&str, String>,
-                       name: &'static str,
-                       new: String,
-                       needed: &mut Vec<String>| {
-            match model.get(name) {
-                None => needed.push(model_create(name, &new)),
-                Some(old) if *old != new => {
-                    needed.push(model_drop(name));
-                    needed.push(model_create(name, &new));
-                }
-                Some(_) => {}
-            }
-            model.insert(name, new);
+    check_sequences(runs, folder_history(NAMES, steps(20), false), |actions| {
+        let Some(engines) = Engines::required() else {
+            return Ok(());
         };
-        match rng.below(5) {
-            0 | 1 => {
-                let new = model_text(1 + rng.below(3));
-                folder.write(&file, &new);
-                replace(&mut model, name, new, &mut needed);
-            }
-            2 => {
-                let new = model_text(1 + rng.below(3));
-                staging.write(&file, &new);
-                std::fs::rename(staging.file(&file), folder.file(&file)).unwrap();
-                replace(&mut model, name, new, &mut needed);
-            }
-            3 => {
-                let to = NAMES[rng.below(NAMES.len())];
-                if to != name
-                    && let Some(moved) = model.remove(name)
-                {
-                    folder.rename(&file, &format!("{to}.properties"));
-                    needed.push(model_drop(name));
-                    replace(&mut model, to, moved, &mut needed);
-                }
-            }
-            _ => {
-                if model.remove(name).is_some() {
-                    folder.remove(&file);
-                    needed.push(model_drop(name));
-                }
-            }
+        let trino = shared_dynamic_trino(&engines);
+        // What an earlier sequence left (when shrinking reruns), away before this one starts.
+        for name in NAMES.iter().filter(|n| trino.has_catalog(n)) {
+            trino
+                .query(&format!("DROP CATALOG \"{name}\""))
+                .expect("drop a leftover");
         }
-        let context = format!("step {step}, model {model:?}");
-        assert_model_step(trino, &agent, &NAMES, &model, before, needed, &context);
-    }
-    for name in model.keys() {
-        assert_eq!(trino.nations(name), Ok(25), "{name}");
-    }
+        let (trino, folder, agent) = Scenario::on(trino)
+            .with_agent_args(["--debounce", "50ms", "--max-changes-per-minute", "0"])
+            .run_past_the_first_pass();
+        let mut model = Model::new(&folder);
+        run_steps(
+            &actions,
+            &mut model,
+            &mut SharedModelTrino(trino),
+            &agent,
+            NAMES,
+        );
+        for name in model.catalogs().keys() {
+            assert_eq!(trino.nations(name), Ok(25), "{name}");
+        }
+        Ok(())
+    });
 }
 
 /// The ConfigMap model of tests/model.rs on the real engine, with coordinator restarts: random
-/// ConfigMap generations swapped in as kubelet swaps `..data`, and now and then Trino (memory
+/// ConfigMap generations swapped in as kubelet swaps `..data`, and every fifth step Trino (memory
 /// store) restarted — alone, or with a generation swapped in while it is down. After each step,
 /// Trino's catalogs are the model's and the statements it received exactly the ones the model
 /// needs: after a restart, one CREATE per catalog the model has (the new process forgot them all),
-/// nothing else.
+/// nothing else. One sequence of 14 steps, drawn as the test above draws its own.
 #[test]
 fn random_configmap_generations_and_restarts_end_on_trino_as_the_model_says() {
-    let Some(engines) = Engines::required() else {
-        return;
+    const NAMES: &[&str] = &["cm_a", "cm_b", "cm_c", "cm_d"];
+    let runs = Runs {
+        seed: 0x005e_edc0_ffee,
+        cases: 1,
+        shrink_iters: 0,
     };
-    let mut trino = Trino::dynamic().memory_store().start(&engines);
-    const NAMES: [&str; 4] = ["cm_a", "cm_b", "cm_c", "cm_d"];
-    let mut rng = Xorshift(0x005e_edc0_ffee);
-    let folder = Folder::new();
-    let swap = |generation: u32, model: &std::collections::BTreeMap<&str, String>| {
-        let files: Vec<(String, &String)> = model
-            .iter()
-            .map(|(name, text)| (format!("{name}.properties"), text))
-            .collect();
-        kubelet_update(folder.path(), generation, &files);
-    };
-    let mut model: std::collections::BTreeMap<&str, String> = Default::default();
-    swap(0, &model);
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms", "--max-changes-per-minute", "0"])
-        .args(["--resync-interval", "2s"])
-        .start();
-    agent.wait_first_pass();
-    let mut restarts = 0;
-    for step in 1..=14u32 {
-        let mut before = ddl(&trino, &NAMES).len();
-        let mut needed = Vec::new();
-        let kind = if step % 5 == 0 { rng.below(2) + 1 } else { 0 };
-        let what = match kind {
-            1 => "restart",
-            2 => "restart with a swap while down",
-            _ => "swap",
-        };
-        if kind != 1 {
-            let mut next: std::collections::BTreeMap<&str, String> = Default::default();
-            for name in NAMES {
-                if rng.below(3) > 0 {
-                    next.insert(name, model_text(1 + rng.below(2)));
-                }
+    check_sequences(
+        runs,
+        configmap_history(NAMES, steps(14), Some(5)),
+        |actions| {
+            let restarts = actions
+                .iter()
+                .flatten()
+                .filter(|a| matches!(a, Action::RestartCoordinator { .. }))
+                .count();
+            assert!(restarts >= 2, "the sequence must restart Trino: {restarts}");
+            let Some(scenario) = Scenario::own_trino(Trino::dynamic().memory_store()) else {
+                return Ok(());
+            };
+            let (trino, folder, agent) = scenario
+                .with_empty_configmap()
+                .with_agent_args(["--debounce", "50ms", "--max-changes-per-minute", "0"])
+                .with_agent_args(["--resync-interval", "2s"])
+                .run_past_the_first_pass();
+            let mut trino = RestartingModelTrino {
+                trino,
+                names: NAMES,
+                earlier: Vec::new(),
+            };
+            let mut model = Model::new(&folder);
+            run_steps(&actions, &mut model, &mut trino, &agent, NAMES);
+            for name in model.catalogs().keys() {
+                assert_eq!(trino.trino.nations(name), Ok(25), "{name}");
             }
-            if kind == 0 {
-                for name in NAMES {
-                    match (model.get(name), next.get(name)) {
-                        (None, Some(new)) => needed.push(model_create(name, new)),
-                        (Some(_), None) => needed.push(model_drop(name)),
-                        (Some(old), Some(new)) if old != new => {
-                            needed.push(model_drop(name));
-                            needed.push(model_create(name, new));
-                        }
-                        _ => {}
-                    }
-                }
-                swap(step, &next);
-            }
-            model = next;
-        }
-        if kind != 0 {
-            // The new process has forgotten every catalog (and its history starts empty).
-            restarts += 1;
-            needed = model.iter().map(|(n, t)| model_create(n, t)).collect();
-            trino.stop();
-            if kind == 2 {
-                swap(step, &model);
-            }
-            trino.start_again();
-            before = 0;
-        }
-        let context = format!("step {step} ({what}), model {model:?}");
-        assert_model_step(&trino, &agent, &NAMES, &model, before, needed, &context);
-    }
-    assert!(restarts >= 2, "the sequence must restart Trino: {restarts}");
-    for name in model.keys() {
-        assert_eq!(trino.nations(name), Ok(25), "{name}");
-    }
+            Ok(())
+        },
+    );
 }

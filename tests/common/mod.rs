@@ -2,6 +2,7 @@
 //! read its JSON log, its `/status`, `/metrics`, `/readyz`, and wait for what a user would see.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod model;
 pub mod scenario;
 
 #[allow(unused_imports)] // not every test binary runs a scenario

@@ -14,7 +14,7 @@
 //! gives the test those parts — `(coordinator, folder, agent)`, or `(coordinator, proxy, folder,
 //! agent)` — and what the test does next is the test's own.
 
-use super::{Folder, RunningAgent, agent};
+use super::{Folder, RunningAgent, agent, kubelet_update};
 use test_support::emulator::{Emulator, RunningEmulator};
 use test_support::proxy::FaultyProxy;
 use test_support::real::{Engines, RealEngine, Trino, shared_dynamic_trino};
@@ -91,6 +91,7 @@ pub struct Scenario<C, P = Direct> {
     coordinator: C,
     route: std::marker::PhantomData<P>,
     files: Vec<(String, String)>,
+    configmap: Option<(u32, Vec<(String, String)>)>,
     args: Vec<String>,
 }
 
@@ -134,6 +135,7 @@ impl<C: Coordinator> Scenario<C> {
             coordinator,
             route: std::marker::PhantomData,
             files: Vec::new(),
+            configmap: None,
             args: Vec::new(),
         }
     }
@@ -145,6 +147,7 @@ impl<C: Coordinator> Scenario<C> {
             coordinator: self.coordinator,
             route: std::marker::PhantomData,
             files: self.files,
+            configmap: self.configmap,
             args: self.args,
         }
     }
@@ -198,6 +201,23 @@ impl<C: Coordinator, P> Scenario<C, P> {
         self
     }
 
+    /// The folder is a ConfigMap volume: `files` are its generation `generation`, written as the
+    /// kubelet writes them (see [`kubelet_update`]), before the agent starts.
+    pub fn with_configmap<N: Into<String>, T: Into<String>>(
+        mut self,
+        generation: u32,
+        files: impl IntoIterator<Item = (N, T)>,
+    ) -> Self {
+        let files = files.into_iter().map(|(n, t)| (n.into(), t.into()));
+        self.configmap = Some((generation, files.collect()));
+        self
+    }
+
+    /// The folder is a ConfigMap volume holding an empty generation 0.
+    pub fn with_empty_configmap(self) -> Self {
+        self.with_configmap(0, Vec::<(String, String)>::new())
+    }
+
     /// Arguments of the agent's `run`, after the folder and the server.
     pub fn with_agent_args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
@@ -213,6 +233,9 @@ impl<C: Coordinator, P> Scenario<C, P> {
         let folder = Folder::new();
         for (name, text) in &self.files {
             folder.write(name, text);
+        }
+        if let Some((generation, files)) = &self.configmap {
+            kubelet_update(folder.path(), *generation, files);
         }
         let agent = agent("run", folder.path(), &url).args(self.args).start();
         (engine, folder, agent, proxy)
