@@ -91,14 +91,7 @@ fn a_coordinator_restart_in_the_middle_of_a_long_pass_ends_with_every_catalog() 
             && agent.status()["last_pass"]["result"] == "converged")
             .then_some(())
     });
-    let status = agent.status();
-    let not_applied: Vec<&String> = status["catalogs"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, c)| c["state"] != "applied")
-        .map(|(n, _)| n)
-        .collect();
+    let not_applied = agent.catalogs_not_applied();
     assert!(not_applied.is_empty(), "{not_applied:?}");
 }
 

@@ -465,14 +465,7 @@ fn ownership_survives_the_agent_killed_in_the_middle_of_a_pass() {
         (second.status()["last_pass"]["result"] == "converged").then_some(())
     });
     assert_eq!(engine.user_catalogs().len(), 300);
-    let status = second.status();
-    let conflicts: Vec<&String> = status["catalogs"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, c)| c["state"] != "applied")
-        .map(|(n, _)| n)
-        .collect();
+    let conflicts = second.catalogs_not_applied();
     assert!(
         conflicts.is_empty(),
         "every catalog is the agent's: {conflicts:?}"

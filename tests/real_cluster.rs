@@ -524,9 +524,12 @@ impl TrinoCluster {
         count_nations(&self.url, Flavour::Trino, catalog)
     }
 
-    /// The agent in restart mode for this cluster, the coordinator through its container.
-    fn agent(&self, source: &Folder, worker_restart_method: &str) -> common::RunningAgent {
-        agent("run", source.path(), &self.url)
+    /// The agent in restart mode for this cluster, the coordinator through its container, its
+    /// folder holding `keep` (which the cluster runs: adopted); returned once `keep` is applied.
+    fn agent(&self, worker_restart_method: &str) -> (Folder, common::RunningAgent) {
+        let source = Folder::new();
+        source.write("keep.properties", TPCH);
+        let agent = agent("run", source.path(), &self.url)
             .args(["--engine", "trino", "--mode", "restart", "--adopt"])
             .args(["--target-dir", &self.target.path().display().to_string()])
             .args(["--container", self.coordinator.name()])
@@ -535,7 +538,17 @@ impl TrinoCluster {
             .args(["--min-active-workers", "0"])
             .args(["--min-restart-interval", "1s", "--debounce", "200ms"])
             .args(["--start-timeout", "240s", "--drain-timeout", "60s"])
-            .start()
+            .start();
+        agent.wait_state_within("keep", "applied", SLOW);
+        (source, agent)
+    }
+
+    /// `sales` dropped into `source`: the agent says applied, and it answers a query that runs on
+    /// the worker.
+    fn add_sales(&self, source: &Folder, agent: &common::RunningAgent) {
+        source.write_atomically("sales.properties", TPCH);
+        agent.wait_state_within("sales", "applied", SLOW);
+        assert_eq!(self.nations("sales"), Ok(25), "runs on the worker");
     }
 }
 
@@ -555,15 +568,9 @@ fn trino_static_cluster_worker_by_engine_shutdown_coordinator_by_its_container()
     let Some(cluster) = TrinoCluster::new("unless-stopped", true) else {
         return;
     };
-    let source = Folder::new();
-    source.write("keep.properties", TPCH);
     // The worker through the engine's shutdown alone: its restart policy starts it again.
-    let agent = cluster.agent(&source, "engine-shutdown");
-    agent.wait_state_within("keep", "applied", SLOW);
-
-    source.write_atomically("sales.properties", TPCH);
-    agent.wait_state_within("sales", "applied", SLOW);
-    assert_eq!(cluster.nations("sales"), Ok(25), "runs on the worker");
+    let (source, agent) = cluster.agent("engine-shutdown");
+    cluster.add_sales(&source, &agent);
     assert_eq!(
         cluster.worker.restart_count(),
         1,
@@ -600,14 +607,8 @@ fn trino_static_cluster_worker_through_its_container_and_its_log() {
     let Some(cluster) = TrinoCluster::new("no", false) else {
         return;
     };
-    let source = Folder::new();
-    source.write("keep.properties", TPCH);
-    let agent = cluster.agent(&source, "auto");
-    agent.wait_state_within("keep", "applied", SLOW);
-
-    source.write_atomically("sales.properties", TPCH);
-    agent.wait_state_within("sales", "applied", SLOW);
-    assert_eq!(cluster.nations("sales"), Ok(25), "runs on the worker");
+    let (source, agent) = cluster.agent("auto");
+    cluster.add_sales(&source, &agent);
     assert_eq!(
         cluster.worker.starts_since(cluster.since),
         1,

@@ -7,27 +7,27 @@
 
 mod common;
 
+use common::sandbox::ContainerSandbox;
 use common::{
-    Folder, agent, assert_rolled_back, assert_waited_for_running_queries, now_secs, wait_for,
+    RunningAgent, agent, assert_rolled_back, assert_waited_for_running_queries, wait_for,
 };
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
-use test_support::docker::{Container, Flavour, require_docker};
-use test_support::emulator::{QueryError, QueryOutput, count_nations, run_query, user_catalogs};
-use test_support::free_port;
+use test_support::docker::{Flavour, require_docker};
+use test_support::emulator::{QueryError, QueryOutput, run_query};
 use test_support::real::Engines;
 
 /// A JVM engine starts in 9–26 s here, more when two share the cores; a change is a drain, a
 /// restart, a start and a first query.
 const SLOW: Duration = Duration::from_secs(240);
 
-struct Sandbox {
-    flavour: Flavour,
-    source: Folder,
-    target: tempfile::TempDir,
-    coordinator: Container,
-    port: u16,
-    created: u64,
+/// A real engine's container, the target folder its catalog folder.
+struct Sandbox(ContainerSandbox);
+
+impl std::ops::Deref for Sandbox {
+    type Target = ContainerSandbox;
+    fn deref(&self) -> &ContainerSandbox {
+        &self.0
+    }
 }
 
 impl Sandbox {
@@ -38,38 +38,29 @@ impl Sandbox {
             return None;
         }
         let engines = Engines::required()?;
-        let target = tempfile::tempdir().unwrap();
-        // The Trino image runs as uid 1000: the folder must be readable by it.
-        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        for (name, text) in initial {
-            std::fs::write(target.path().join(format!("{name}.properties")), text).unwrap();
-        }
-        let (image, catalog_dir) = match flavour {
-            Flavour::Presto => (engines.presto_image, "/opt/presto-server/etc/catalog"),
-            Flavour::Trino => (engines.trino_image, "/etc/trino/catalog"),
+        let image = match flavour {
+            Flavour::Presto => engines.presto_image,
+            Flavour::Trino => engines.trino_image,
         };
-        let port = free_port();
-        let created = now_secs();
-        let publish = format!("127.0.0.1:{port}:8080");
-        let mount = format!("{}:{catalog_dir}", target.path().display());
-        let mut args = vec!["-p", publish.as_str(), "-v", mount.as_str()];
-        args.extend_from_slice(docker_args);
-        args.push(image.as_str());
-        let coordinator = Container::run(&args);
-        let sandbox = Sandbox {
+        let sandbox = Sandbox(ContainerSandbox::start(
             flavour,
-            source: Folder::new(),
-            target,
-            coordinator,
-            port,
-            created,
-        };
+            &image,
+            docker_args,
+            &[],
+            initial,
+        ));
         sandbox.wait_ready();
         Some(sandbox)
     }
 
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    /// A coordinator running `tpch` from its folder, the agent's folder saying the same, and the
+    /// agent, which adopted it, past its first pass.
+    fn running_tpch(flavour: Flavour, docker_args: &[&str]) -> Option<(Sandbox, RunningAgent)> {
+        let sandbox = Sandbox::new(flavour, docker_args, &[("tpch", TPCH)])?;
+        sandbox.source.write("tpch.properties", TPCH);
+        let agent = sandbox.agent(&["--adopt"]).start();
+        agent.wait_first_pass();
+        Some((sandbox, agent))
     }
 
     /// Until a query reading a table answers (`starting: false` is not enough on PrestoDB).
@@ -89,15 +80,6 @@ impl Sandbox {
             .args(["--min-restart-interval", "1s", "--debounce", "200ms"])
             .args(["--start-timeout", "150s", "--drain-timeout", "120s"])
             .args(extra.iter().copied())
-    }
-
-    fn query(&self, sql: &str) -> Result<QueryOutput, QueryError> {
-        run_query(&self.url(), self.flavour, "test", sql)
-    }
-
-    /// `SELECT count(*) FROM "catalog".tiny.nation`.
-    fn nations(&self, catalog: &str) -> Result<i64, String> {
-        count_nations(&self.url(), self.flavour, catalog)
     }
 
     /// `SELECT count(*) FROM tpch.sf1.lineitem` as `analyst`, in the background; returns once the
@@ -133,11 +115,6 @@ impl Sandbox {
         running
     }
 
-    /// Catalogs the coordinator lists, `system` excluded; `None` while it is down.
-    fn catalogs(&self) -> Option<Vec<String>> {
-        user_catalogs(&self.url(), self.flavour)
-    }
-
     /// Waits until Docker's event log shows `n` restarts (a busy daemon lists an event a moment
     /// after the container answers), then checks that there are not more.
     fn assert_restarts(&self, n: usize) {
@@ -147,13 +124,6 @@ impl Sandbox {
         });
         assert_eq!(seen, n, "restarts of the coordinator");
     }
-
-    /// How often Docker started the container after its first start (its event log).
-    fn restarts(&self) -> usize {
-        self.coordinator
-            .starts_since(self.created)
-            .saturating_sub(1)
-    }
 }
 
 const TPCH: &str = "connector.name=tpch\n";
@@ -161,12 +131,9 @@ const TPCH: &str = "connector.name=tpch\n";
 /// Add, edit, delete on a real PrestoDB: one restart each, and `applied` means a query answers.
 #[test]
 fn presto_add_edit_delete_each_restart_once_and_applied_means_queryable() {
-    let Some(sandbox) = Sandbox::new(Flavour::Presto, &[], &[("tpch", TPCH)]) else {
+    let Some((sandbox, agent)) = Sandbox::running_tpch(Flavour::Presto, &[]) else {
         return;
     };
-    sandbox.source.write("tpch.properties", TPCH);
-    let agent = sandbox.agent(&["--adopt"]).start();
-    agent.wait_first_pass();
     assert_eq!(agent.status()["mode"], "restart");
     assert_eq!(agent.status()["engine"]["version"], "0.296-8661b73");
     assert_eq!(sandbox.restarts(), 0, "the folder is what runs: no restart");
@@ -252,12 +219,9 @@ fn presto_a_file_that_breaks_the_start_is_rolled_back_and_blamed_alone() {
 /// Queries running when a change arrives finish before PrestoDB restarts.
 #[test]
 fn presto_queries_running_during_the_drain_finish() {
-    let Some(sandbox) = Sandbox::new(Flavour::Presto, &[], &[("tpch", TPCH)]) else {
+    let Some((sandbox, agent)) = Sandbox::running_tpch(Flavour::Presto, &[]) else {
         return;
     };
-    sandbox.source.write("tpch.properties", TPCH);
-    let agent = sandbox.agent(&["--adopt"]).start();
-    agent.wait_first_pass();
     let running = sandbox.long_query();
     sandbox.source.write_atomically("more.properties", TPCH);
     let result = running.join().unwrap();
@@ -278,16 +242,11 @@ fn presto_queries_running_during_the_drain_finish() {
 /// unless-stopped` — is reported with Trino's own error and rolled back.
 #[test]
 fn static_trino_learnt_from_one_refusal_then_restarted_and_rolled_back() {
-    let Some(sandbox) = Sandbox::new(
-        Flavour::Trino,
-        &["--restart", "unless-stopped"],
-        &[("tpch", TPCH)],
-    ) else {
+    let Some((sandbox, agent)) =
+        Sandbox::running_tpch(Flavour::Trino, &["--restart", "unless-stopped"])
+    else {
         return;
     };
-    sandbox.source.write("tpch.properties", TPCH);
-    let agent = sandbox.agent(&["--adopt"]).start();
-    agent.wait_first_pass();
 
     sandbox.source.write_atomically("sales.properties", TPCH);
     agent.wait_state_within("sales", "applied", SLOW);

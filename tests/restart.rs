@@ -4,26 +4,23 @@
 
 mod common;
 
-use common::{
-    Folder, PATIENCE, agent, assert_rolled_back, assert_waited_for_running_queries, now_secs,
-    wait_for,
-};
-use std::os::unix::fs::PermissionsExt;
+use common::sandbox::ContainerSandbox;
+use common::{PATIENCE, agent, assert_rolled_back, assert_waited_for_running_queries, wait_for};
 use std::time::Duration;
 use test_support::docker::{Container, Flavour, docker_ok, emulator_image, require_docker};
-use test_support::emulator::{QueryError, QueryOutput, run_query, user_catalogs};
-use test_support::free_port;
+use test_support::emulator::{QueryError, QueryOutput, run_query};
 
 const TPCH: &str = "connector.name=tpch\n";
 const SLOW: Duration = Duration::from_secs(60);
 
-struct Sandbox {
-    flavour: Flavour,
-    source: Folder,
-    target: tempfile::TempDir,
-    coordinator: Container,
-    port: u16,
-    created: u64,
+/// The emulator's coordinator image in a container, the target folder its catalog folder.
+struct Sandbox(ContainerSandbox);
+
+impl std::ops::Deref for Sandbox {
+    type Target = ContainerSandbox;
+    fn deref(&self) -> &ContainerSandbox {
+        &self.0
+    }
 }
 
 impl Sandbox {
@@ -35,37 +32,16 @@ impl Sandbox {
     /// As [`Sandbox::new`], with options for `docker run` itself (a restart policy, say).
     fn with_docker_args(flavour: Flavour, docker_args: &[&str], image_args: &[&str]) -> Sandbox {
         let image = emulator_image(flavour);
-        let target = tempfile::tempdir().unwrap();
-        // The Trino image runs as uid 1000: the folder must be readable by it.
-        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let catalog_dir = match flavour {
-            Flavour::Presto => "/opt/presto-server/etc/catalog",
-            Flavour::Trino => "/etc/trino/catalog",
-        };
-        let port = free_port();
-        let created = now_secs();
-        let publish = format!("127.0.0.1:{port}:8080");
-        let mount = format!("{}:{catalog_dir}", target.path().display());
-        let mut args = vec!["-p", publish.as_str(), "-v", mount.as_str()];
-        args.extend_from_slice(docker_args);
-        args.push(image.as_str());
-        args.extend_from_slice(image_args);
-        let coordinator = Container::run(&args);
-        coordinator.wait_for_info(8080, SLOW);
-        let sandbox = Sandbox {
+        let sandbox = Sandbox(ContainerSandbox::start(
             flavour,
-            source: Folder::new(),
-            target,
-            coordinator,
-            port,
-            created,
-        };
+            &image,
+            docker_args,
+            image_args,
+            &[],
+        ));
+        sandbox.coordinator.wait_for_info(8080, SLOW);
         sandbox.wait_started();
         sandbox
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
     }
 
     fn wait_started(&self) {
@@ -108,11 +84,6 @@ impl Sandbox {
         builder
     }
 
-    /// Catalogs the coordinator lists, `system` excluded; `None` while it is down.
-    fn catalogs(&self) -> Option<Vec<String>> {
-        user_catalogs(&self.url(), self.flavour)
-    }
-
     fn wait_catalogs(&self, want: &[&str]) {
         wait_for(SLOW, &format!("the coordinator to list {want:?}"), || {
             (self.catalogs()? == want).then_some(())
@@ -126,13 +97,6 @@ impl Sandbox {
         std::thread::spawn(move || {
             run_query(&url, flavour, "analyst", "SELECT * FROM sales.tiny.nation")
         })
-    }
-
-    /// How often Docker started the container after its first start (its event log).
-    fn restarts(&self) -> usize {
-        self.coordinator
-            .starts_since(self.created)
-            .saturating_sub(1)
     }
 }
 

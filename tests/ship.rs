@@ -248,6 +248,21 @@ impl Sandbox {
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
+    /// `up` with `base.properties` (the tpch example: PrestoDB 0.296 from Maven Central has the
+    /// tpch connector only) in the folder. The init step renders the folder before the
+    /// coordinator starts, so its very first answer lists `base`; then the sidecar owns it,
+    /// applied. Returns the sidecar's status.
+    fn up_with_a_rendered_catalog(&self) -> serde_json::Value {
+        self.folder.write("base.properties", &example("tpch"));
+        self.up();
+        let first = wait_for(SLOW, "the coordinator's first answer", || self.catalogs());
+        assert_eq!(first, ["base"], "logs:\n{}", self.logs());
+        wait_for(SLOW, "the sidecar to own the rendered catalog", || {
+            let status = self.agent_status();
+            (status["catalogs"]["base"]["state"] == "applied").then_some(status)
+        })
+    }
+
     fn up(&self) {
         self.compose_ok(&["up", "-d", "--no-build"]);
     }
@@ -708,18 +723,7 @@ fn presto_sandbox_starts_with_the_folder_and_restarts_for_each_change() {
     else {
         return;
     };
-    // PrestoDB 0.296 from Maven Central has the tpch connector only.
-    sandbox.folder.write("base.properties", &example("tpch"));
-    sandbox.up();
-    // The init step rendered the folder before PrestoDB started: its very first answer has it.
-    let first = wait_for(SLOW, "the coordinator's first answer", || {
-        sandbox.catalogs()
-    });
-    assert_eq!(first, ["base"], "logs:\n{}", sandbox.logs());
-    let status = wait_for(SLOW, "the sidecar to own the rendered catalog", || {
-        let status = sandbox.agent_status();
-        (status["catalogs"]["base"]["state"] == "applied").then_some(status)
-    });
+    let status = sandbox.up_with_a_rendered_catalog();
     assert_eq!(status["mode"], "restart");
     assert_eq!(status["engine"]["flavour"], "presto");
     assert_eq!(status["engine"]["version"], "0.296-8661b73");
@@ -792,15 +796,7 @@ fn presto_cluster_sandbox_rolls_every_node_without_the_docker_socket() {
     let Some(sandbox) = Sandbox::presto_cluster() else {
         return;
     };
-    sandbox.folder.write("base.properties", &example("tpch"));
-    sandbox.up();
-    let first = wait_for(SLOW, "the coordinator's first answer", || {
-        sandbox.catalogs()
-    });
-    assert_eq!(first, ["base"], "logs:\n{}", sandbox.logs());
-    wait_for(SLOW, "the sidecar to own the rendered catalog", || {
-        (sandbox.agent_status()["catalogs"]["base"]["state"] == "applied").then_some(())
-    });
+    sandbox.up_with_a_rendered_catalog();
     // The nodes started with the rendered folder: nothing to restart (without Docker, the
     // coordinator's uptime says when it started).
     assert_eq!(sandbox.restarts(), 0.0, "logs:\n{}", sandbox.logs());

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod model;
+pub mod sandbox;
 pub mod scenario;
 
 #[allow(unused_imports)] // not every test binary runs a scenario
@@ -293,6 +294,18 @@ impl RunningAgent {
         wait_for(patience, &format!("catalog {name} to be {state}"), || {
             self.catalog(name).filter(|c| c["state"] == state)
         })
+    }
+
+    /// The catalogs `/status` lists in another state than `applied`.
+    pub fn catalogs_not_applied(&self) -> Vec<String> {
+        let status = self.status();
+        status["catalogs"]
+            .as_object()
+            .expect("/status lists catalogs")
+            .iter()
+            .filter(|(_, c)| c["state"] != "applied")
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// Waits for the start-up pass to finish, so later file events are not folded into it.
