@@ -63,6 +63,31 @@ impl Sandbox {
         Some((sandbox, agent))
     }
 
+    /// Edits `sales` to tpch's STANDARD column naming, an edit a query can see; returns the
+    /// catalog's fingerprint from before.
+    fn edit_sales_to_standard_naming(&self, agent: &RunningAgent) -> serde_json::Value {
+        let before = agent.catalog("sales").unwrap()["fingerprint"].clone();
+        self.source.write_atomically(
+            "sales.properties",
+            "connector.name=tpch\ntpch.column-naming=STANDARD\n",
+        );
+        before
+    }
+
+    /// Waits until the agent applied the edit (`sales` no longer has the fingerprint `before`);
+    /// then the new definition is live: a query reads a column by its STANDARD name.
+    fn assert_edit_live(&self, agent: &RunningAgent, before: &serde_json::Value) {
+        wait_for(SLOW, "the edit to be applied", || {
+            let now = agent.catalog("sales")?;
+            (now["fingerprint"] != *before && now["state"] == "applied").then_some(())
+        });
+        assert!(
+            self.query("SELECT n_name FROM sales.tiny.nation LIMIT 1")
+                .is_ok(),
+            "the new definition is live"
+        );
+    }
+
     /// Until a query reading a table answers (`starting: false` is not enough on PrestoDB).
     fn wait_ready(&self) {
         wait_for(SLOW, "the coordinator to answer a query", || {
@@ -146,21 +171,8 @@ fn presto_add_edit_delete_each_restart_once_and_applied_means_queryable() {
     sandbox.assert_restarts(1);
 
     // An edit that a query can see: tpch's STANDARD column naming.
-    let before = agent.catalog("sales").unwrap()["fingerprint"].clone();
-    sandbox.source.write_atomically(
-        "sales.properties",
-        "connector.name=tpch\ntpch.column-naming=STANDARD\n",
-    );
-    wait_for(SLOW, "the edit to be applied", || {
-        let now = agent.catalog("sales")?;
-        (now["fingerprint"] != before && now["state"] == "applied").then_some(())
-    });
-    assert!(
-        sandbox
-            .query("SELECT n_name FROM sales.tiny.nation LIMIT 1")
-            .is_ok(),
-        "the new definition is live"
-    );
+    let before = sandbox.edit_sales_to_standard_naming(&agent);
+    sandbox.assert_edit_live(&agent, &before);
     sandbox.assert_restarts(2);
 
     sandbox.source.remove("sales.properties");
@@ -256,25 +268,13 @@ fn static_trino_learnt_from_one_refusal_then_restarted_and_rolled_back() {
 
     // An edit while a query runs: the query finishes, then Trino restarts with the new definition.
     let running = sandbox.long_query();
-    let before = agent.catalog("sales").unwrap()["fingerprint"].clone();
-    sandbox.source.write_atomically(
-        "sales.properties",
-        "connector.name=tpch\ntpch.column-naming=STANDARD\n",
-    );
+    let before = sandbox.edit_sales_to_standard_naming(&agent);
     assert_eq!(
         running.join().unwrap().map(|o| o.rows[0][0].as_i64()),
         Ok(Some(6_001_215)),
         "the running query was not cut off"
     );
-    wait_for(SLOW, "the edit to be applied", || {
-        let now = agent.catalog("sales")?;
-        (now["fingerprint"] != before && now["state"] == "applied").then_some(())
-    });
-    assert!(
-        sandbox
-            .query("SELECT n_name FROM sales.tiny.nation LIMIT 1")
-            .is_ok()
-    );
+    sandbox.assert_edit_live(&agent, &before);
     sandbox.assert_restarts(2);
 
     // A delete.
