@@ -40,7 +40,8 @@
 mod common;
 
 use common::{
-    Agent, ProcSample, creates, http, now_ms, percentile, proc_sample, rss_kib, ticks_to_seconds,
+    Agent, ProcSample, StagedFolder, creates, http, percentile, proc_sample, rss_kib,
+    ticks_to_seconds,
 };
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,7 +49,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use test_support::docker::{Container, Flavour, docker_ok, docker_output};
 use test_support::free_port;
-use test_support::real::{Engines, RunningTrino, Trino};
+use test_support::real::{Engines, RealEngine, Trino};
 
 struct Settings {
     smoke: bool,
@@ -439,34 +440,16 @@ fn row(approach: &str, millis: Vec<f64>, seen: Seen) -> Row {
     }
 }
 
-fn staged_folder() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
-    let root = tempfile::tempdir().unwrap();
-    let (folder, staging) = (root.path().join("catalogs"), root.path().join("staging"));
-    std::fs::create_dir(&folder).unwrap();
-    std::fs::create_dir(&staging).unwrap();
-    (root, folder, staging)
-}
-
-/// Writes `NAME.properties` into `staging`, then renames it into `folder`; the wall-clock time
-/// (ms) just before the rename.
-fn drop_file(staging: &Path, folder: &Path, name: &str, text: &str) -> f64 {
-    let file = format!("{name}.properties");
-    std::fs::write(staging.join(&file), text).unwrap();
-    let t0 = now_ms();
-    std::fs::rename(staging.join(&file), folder.join(&file)).unwrap();
-    t0
-}
-
-fn agent_adds(s: &Settings, trino: &RunningTrino) -> Row {
-    let (_root, folder, staging) = staged_folder();
-    let agent = Agent::start(&folder, &trino.url(), &[]);
+fn agent_adds(s: &Settings, trino: &RealEngine) -> Row {
+    let staged = StagedFolder::new();
+    let agent = Agent::start(&staged.folder, &trino.url(), &[]);
     let workload = Workload::start(&trino.url(), Flavour::Trino, s.queries, &s.trino_scan);
     std::thread::sleep(Duration::from_secs(1));
     let mut millis = Vec::new();
     let mut dropped = Vec::new();
     for i in 0..s.adds {
         let name = format!("agent_add_{i:03}");
-        let t0 = drop_file(&staging, &folder, &name, "connector.name=tpch\n");
+        let t0 = staged.drop_file(&name, "connector.name=tpch\n");
         let took = until_answers(
             &trino.url(),
             Flavour::Trino,
@@ -492,7 +475,7 @@ fn agent_adds(s: &Settings, trino: &RunningTrino) -> Row {
     row
 }
 
-fn by_hand_adds(s: &Settings, trino: &RunningTrino) -> Row {
+fn by_hand_adds(s: &Settings, trino: &RealEngine) -> Row {
     let workload = Workload::start(&trino.url(), Flavour::Trino, s.queries, &s.trino_scan);
     std::thread::sleep(Duration::from_secs(1));
     let mut millis = Vec::new();
@@ -642,8 +625,8 @@ impl Coordinator {
 
 fn restart_mode_adds(s: &Settings, engines: &Engines, flavour: Flavour) -> (Row, Coordinator) {
     let coordinator = Coordinator::start(engines, flavour);
-    let (_root, folder, staging) = staged_folder();
-    let agent = coordinator.agent(&folder, &s.drain);
+    let staged = StagedFolder::new();
+    let agent = coordinator.agent(&staged.folder, &s.drain);
     let scan = match flavour {
         Flavour::Trino => &s.trino_scan,
         Flavour::Presto => &s.presto_scan,
@@ -656,7 +639,7 @@ fn restart_mode_adds(s: &Settings, engines: &Engines, flavour: Flavour) -> (Row,
     for i in 0..s.restarts {
         let name = format!("agent_restart_{i:03}");
         let t0 = Instant::now();
-        drop_file(&staging, &folder, &name, "connector.name=tpch\n");
+        staged.drop_file(&name, "connector.name=tpch\n");
         until_answers(&coordinator.url, flavour, &name, Duration::from_secs(600));
         millis.push(ms(t0.elapsed()));
         spans.push((t0, Instant::now()));
@@ -761,14 +744,15 @@ fn cluster(s: &Settings, engines: &Engines) {
         })
     };
 
-    let (_root, folder, staging) = staged_folder();
+    let staged = StagedFolder::new();
+    let folder = &staged.folder;
     std::fs::write(folder.join("tpch.properties"), "connector.name=tpch\n").unwrap();
     let target_arg = target.path().display().to_string();
     let log =
         std::env::temp_dir().join(format!("compare-cluster-agent-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&log);
     let agent = Agent::start_logging(
-        &folder,
+        folder,
         &url,
         &[
             "--mode",
@@ -798,7 +782,7 @@ fn cluster(s: &Settings, engines: &Engines) {
     for i in 0..s.cluster_adds {
         let name = format!("cluster_{i:03}");
         let t0 = Instant::now();
-        drop_file(&staging, &folder, &name, "connector.name=tpch\n");
+        staged.drop_file(&name, "connector.name=tpch\n");
         until_answers(&url, Flavour::Presto, &name, Duration::from_secs(1200));
         answers.push(ms(t0.elapsed()));
         while !announced_everywhere(&name) {
@@ -921,7 +905,8 @@ fn scale(s: &Settings, engines: &Engines) {
             .memory_store()
             .config("query.max-history=5000")
             .start(engines);
-        let (root, folder, staging) = staged_folder();
+        let staged = StagedFolder::new();
+        let folder = &staged.folder;
         let names: Vec<String> = (0..n).map(|i| format!("scale_{i:05}")).collect();
         for (i, name) in names.iter().enumerate() {
             let connector = if i % 2 == 0 { "tpch" } else { "memory" };
@@ -932,7 +917,7 @@ fn scale(s: &Settings, engines: &Engines) {
             .unwrap();
         }
         let t0 = Instant::now();
-        let agent = Agent::spawn(&folder, &trino.url(), &["--max-changes-per-minute", "0"]);
+        let agent = Agent::spawn(folder, &trino.url(), &["--max-changes-per-minute", "0"]);
         agent.wait_applied(&names, Duration::from_secs(900));
         let converged = t0.elapsed();
         let cpu = ticks_to_seconds(proc_sample(agent.pid()).cpu_ticks);
@@ -947,7 +932,7 @@ fn scale(s: &Settings, engines: &Engines) {
         let mut dropped = Vec::new();
         for i in 0..s.scale_changes {
             let name = format!("scale_change_{i:03}");
-            let t0 = drop_file(&staging, &folder, &name, "connector.name=tpch\n");
+            let t0 = staged.drop_file(&name, "connector.name=tpch\n");
             let took = until_answers(&trino.url(), Flavour::Trino, &name, Duration::from_secs(60));
             answered.push(ms(took));
             dropped.push((name, t0));
@@ -975,18 +960,22 @@ fn scale(s: &Settings, engines: &Engines) {
             spread(answered),
         );
         drop(agent);
-        drop(root);
+        drop(staged);
     }
     println!();
 }
 
 /// `COMPARE_BURST` files in about a second on a dynamic Trino; (CREATEs Trino received,
 /// distinct, seconds to all applied, the agent, its folder).
-fn burst(s: &Settings, trino: &RunningTrino) -> (usize, usize, f64, Agent, tempfile::TempDir) {
-    let (root, folder, staging) = staged_folder();
-    let agent = Agent::start(&folder, &trino.url(), &["--max-changes-per-minute", "0"]);
+fn burst(s: &Settings, trino: &RealEngine) -> (usize, usize, f64, Agent, StagedFolder) {
+    let staged = StagedFolder::new();
+    let agent = Agent::start(
+        &staged.folder,
+        &trino.url(),
+        &["--max-changes-per-minute", "0"],
+    );
     let names: Vec<String> = (0..s.burst).map(|i| format!("burst_{i:04}")).collect();
-    let took = rename_burst(&staging, &folder, &names, &agent);
+    let took = rename_burst(&staged, &names, &agent);
     let creates: Vec<String> = trino
         .history()
         .into_iter()
@@ -995,24 +984,19 @@ fn burst(s: &Settings, trino: &RunningTrino) -> (usize, usize, f64, Agent, tempf
         .collect();
     let distinct: std::collections::BTreeSet<&String> = creates.iter().collect();
     let distinct = distinct.len();
-    (creates.len(), distinct, took, agent, root)
+    (creates.len(), distinct, took, agent, staged)
 }
 
-/// Renames `names` into `folder` spread over about a second, then waits until the agent says
+/// Renames `names` into the folder spread over about a second, then waits until the agent says
 /// every one is applied; the seconds from the first rename.
-fn rename_burst(staging: &Path, folder: &Path, names: &[String], agent: &Agent) -> f64 {
+fn rename_burst(staged: &StagedFolder, names: &[String], agent: &Agent) -> f64 {
     for name in names {
-        std::fs::write(
-            staging.join(format!("{name}.properties")),
-            "connector.name=tpch\n",
-        )
-        .unwrap();
+        staged.stage(name, "connector.name=tpch\n");
     }
     let pause = Duration::from_secs(1) / names.len().max(1) as u32;
     let t0 = Instant::now();
     for name in names {
-        let file = format!("{name}.properties");
-        std::fs::rename(staging.join(&file), folder.join(&file)).unwrap();
+        staged.rename_in(name);
         std::thread::sleep(pause);
     }
     agent.wait_applied(names, Duration::from_secs(1800));
@@ -1020,13 +1004,13 @@ fn rename_burst(staging: &Path, folder: &Path, names: &[String], agent: &Agent) 
 }
 
 fn presto_burst(s: &Settings, coordinator: &Coordinator) {
-    let (_root, folder, staging) = staged_folder();
-    let agent = coordinator.agent(&folder, &s.drain);
+    let staged = StagedFolder::new();
+    let agent = coordinator.agent(&staged.folder, &s.drain);
     let names: Vec<String> = (0..s.presto_burst)
         .map(|i| format!("pburst_{i:04}"))
         .collect();
     let since = unix_secs();
-    let took = rename_burst(&staging, &folder, &names, &agent);
+    let took = rename_burst(&staged, &names, &agent);
     let restarts = coordinator.container.starts_since(since);
     let listed = test_support::emulator::user_catalogs(&coordinator.url, Flavour::Presto)
         .unwrap_or_default()
@@ -1040,7 +1024,7 @@ fn presto_burst(s: &Settings, coordinator: &Coordinator) {
     drop(agent);
 }
 
-fn footprint(s: &Settings, agent: &Agent, trino: &RunningTrino) {
+fn footprint(s: &Settings, agent: &Agent, trino: &RealEngine) {
     let trino_pid = trino.pid().expect("Trino runs");
     let (agent_before, trino_before) = (proc_sample(agent.pid()), proc_sample(trino_pid));
     let idle = if s.smoke { 5 } else { 60 };

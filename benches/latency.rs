@@ -16,8 +16,8 @@
 mod common;
 
 use common::{
-    Agent, ProcSample, now_micros, percentile, proc_sample, proc_ticks, release_emulator,
-    ticks_to_seconds,
+    Agent, ProcSample, StagedFolder, by_hand, now_micros, percentile, proc_sample, proc_ticks,
+    release_emulator, ticks_to_seconds,
 };
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
@@ -90,59 +90,34 @@ impl RecordTail {
 /// the agent keeps, so it sends no listing query), sent with the agent's own client code against
 /// the same engine, with as many catalogs as the runs leave (median, ms).
 fn engine_share(url: &str, rounds: usize) -> f64 {
-    use catalog_reloader::engine::{Client, ClientConfig};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let client = Client::new(ClientConfig {
-        server: url.to_string(),
-        user: "bench".into(),
-        password: None,
-        access_token: None,
-        ca_cert: None,
-        insecure: false,
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(30),
-        statement_timeout: Duration::from_secs(60),
-    })
-    .unwrap();
-    let mut millis: Vec<f64> = runtime.block_on(async {
-        let mut out = Vec::with_capacity(rounds);
-        for i in 0..rounds {
-            let t0 = Instant::now();
-            client
-                .execute(&format!("CREATE CATALOG \"share{i:04}\" USING memory"))
-                .await
-                .unwrap();
-            out.push(t0.elapsed().as_secs_f64() * 1000.0);
-        }
-        out
-    });
+    let mut millis = by_hand(
+        url,
+        (0..rounds).map(|i| format!("CREATE CATALOG \"share{i:04}\" USING memory")),
+    );
     millis.sort_by(f64::total_cmp);
     percentile(&millis, 50.0)
 }
 
-fn latency(emulator_bin: &Path, debounce: &str, debounce_ms: f64, changes: usize) {
-    let engine = Emulator::trino()
+/// The emulator's release build as a dynamic Trino with the memory store.
+fn dynamic_trino(emulator_bin: &Path) -> RunningEmulator {
+    Emulator::trino()
         .binary(emulator_bin)
         .dynamic()
         .memory_store()
-        .start();
-    let root = tempfile::tempdir().unwrap();
-    let folder = root.path().join("catalogs");
-    let staging = root.path().join("staging");
-    std::fs::create_dir(&folder).unwrap();
-    std::fs::create_dir(&staging).unwrap();
-    let agent = Agent::start(&folder, &engine.url(), &["--debounce", debounce]);
+        .start()
+}
+
+fn latency(emulator_bin: &Path, debounce: &str, debounce_ms: f64, changes: usize) {
+    let engine = dynamic_trino(emulator_bin);
+    let staged = StagedFolder::new();
+    let agent = Agent::start(&staged.folder, &engine.url(), &["--debounce", debounce]);
     let mut tail = RecordTail::open(&engine);
     let mut millis = Vec::with_capacity(changes);
     for i in 0..changes {
         let name = format!("c{i:04}");
-        let staged = staging.join(format!("{name}.properties"));
-        std::fs::write(&staged, "connector.name=memory\n").unwrap();
+        staged.stage(&name, "connector.name=memory\n");
         let t0 = now_micros();
-        std::fs::rename(&staged, folder.join(format!("{name}.properties"))).unwrap();
+        staged.rename_in(&name);
         let t1 = tail.created(&name, Duration::from_secs(10));
         millis.push((t1.saturating_sub(t0)) as f64 / 1000.0);
         std::thread::sleep(Duration::from_millis(10));
@@ -174,11 +149,7 @@ struct ColdStart {
 static COLD_STARTS: std::sync::Mutex<Vec<(usize, ColdStart)>> = std::sync::Mutex::new(Vec::new());
 
 fn idle(emulator_bin: &Path, seconds: u64, resync: &str) {
-    let engine = Emulator::trino()
-        .binary(emulator_bin)
-        .dynamic()
-        .memory_store()
-        .start();
+    let engine = dynamic_trino(emulator_bin);
     let folder = tempfile::tempdir().unwrap();
     for i in 0..100 {
         std::fs::write(
@@ -218,16 +189,9 @@ fn idle(emulator_bin: &Path, seconds: u64, resync: &str) {
 /// at a time (default debounce), the agent's RSS at the end, and the statements the engine got
 /// for those changes.
 fn scale(emulator_bin: &Path, base: usize, changes: usize) {
-    let engine = Emulator::trino()
-        .binary(emulator_bin)
-        .dynamic()
-        .memory_store()
-        .start();
-    let root = tempfile::tempdir().unwrap();
-    let folder = root.path().join("catalogs");
-    let staging = root.path().join("staging");
-    std::fs::create_dir(&folder).unwrap();
-    std::fs::create_dir(&staging).unwrap();
+    let engine = dynamic_trino(emulator_bin);
+    let staged = StagedFolder::new();
+    let folder = &staged.folder;
     for i in 0..base {
         std::fs::write(
             folder.join(format!("b{i:05}.properties")),
@@ -239,13 +203,13 @@ fn scale(emulator_bin: &Path, base: usize, changes: usize) {
     let started = Instant::now();
     // LATENCY_STATE_DIR=1: with --state-dir, every CREATE journaled (issue 14: 10,000 catalogs
     // once took 356 s with a state dir, 16 s without).
-    let state = root.path().join("state");
+    let state = folder.with_file_name("state");
     let state_arg = state.display().to_string();
     let mut args = vec!["--resync-interval", "15s"];
     if std::env::var_os("LATENCY_STATE_DIR").is_some() {
         args.extend(["--state-dir", state_arg.as_str()]);
     }
-    let agent = Agent::start(&folder, &engine.url(), &args);
+    let agent = Agent::start(folder, &engine.url(), &args);
     agent.wait(Duration::from_secs(600), |s| {
         s["last_pass"]["result"] == "converged"
     });
@@ -261,10 +225,9 @@ fn scale(emulator_bin: &Path, base: usize, changes: usize) {
     let mut millis = Vec::with_capacity(changes);
     for i in 0..changes {
         let name = format!("n{i:04}");
-        let staged = staging.join(format!("{name}.properties"));
-        std::fs::write(&staged, "connector.name=memory\n").unwrap();
+        staged.stage(&name, "connector.name=memory\n");
         let t0 = now_micros();
-        std::fs::rename(&staged, folder.join(format!("{name}.properties"))).unwrap();
+        staged.rename_in(&name);
         let t1 = tail.created(&name, Duration::from_secs(30));
         millis.push((t1.saturating_sub(t0)) as f64 / 1000.0);
         std::thread::sleep(Duration::from_millis(300));

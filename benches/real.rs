@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{Agent, creates, http, iso_ms, now_ms, percentile};
+use common::{Agent, StagedFolder, by_hand, creates, http, iso_ms, now_ms, percentile};
 use std::time::{Duration, Instant};
 use test_support::docker::{Container, Flavour, docker_ok};
 use test_support::emulator::run_query;
@@ -38,12 +38,8 @@ fn trino_dynamic(engines: &Engines, debounce: &str, changes: usize) {
         .memory_store()
         .config("query.max-history=10000")
         .start(engines);
-    let root = tempfile::tempdir().unwrap();
-    let folder = root.path().join("catalogs");
-    let staging = root.path().join("staging");
-    std::fs::create_dir(&folder).unwrap();
-    std::fs::create_dir(&staging).unwrap();
-    let agent = Agent::start(&folder, &trino.url(), &["--debounce", debounce]);
+    let staged = StagedFolder::new();
+    let agent = Agent::start(&staged.folder, &trino.url(), &["--debounce", debounce]);
     // Warm the engine up: the first queries of a fresh JVM are slow.
     for i in 0..20 {
         let _ = trino.query(&format!("CREATE CATALOG warm{i} USING tpch"));
@@ -54,10 +50,7 @@ fn trino_dynamic(engines: &Engines, debounce: &str, changes: usize) {
     let mut answered = Vec::with_capacity(changes);
     for i in 0..changes {
         let name = format!("b{i:04}");
-        let staged = staging.join(format!("{name}.properties"));
-        std::fs::write(&staged, "connector.name=tpch\n").unwrap();
-        let t0 = now_ms();
-        std::fs::rename(&staged, folder.join(format!("{name}.properties"))).unwrap();
+        let t0 = staged.drop_file(&name, "connector.name=tpch\n");
         let start = Instant::now();
         while !agent.applied(&name) {
             assert!(
@@ -94,34 +87,10 @@ fn trino_dynamic(engines: &Engines, debounce: &str, changes: usize) {
     );
     drop(agent);
     // The floor: the same statement sent by hand with the agent's own client code.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let client = catalog_reloader::engine::Client::new(catalog_reloader::engine::ClientConfig {
-        server: trino.url(),
-        user: "bench".into(),
-        password: None,
-        access_token: None,
-        ca_cert: None,
-        insecure: false,
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(30),
-        statement_timeout: Duration::from_secs(60),
-    })
-    .unwrap();
-    let by_hand: Vec<f64> = runtime.block_on(async {
-        let mut out = Vec::new();
-        for i in 0..50 {
-            let t0 = Instant::now();
-            client
-                .execute(&format!("CREATE CATALOG \"hand{i:03}\" USING tpch"))
-                .await
-                .unwrap();
-            out.push(t0.elapsed().as_secs_f64() * 1000.0);
-        }
-        out
-    });
+    let by_hand = by_hand(
+        &trino.url(),
+        (0..50).map(|i| format!("CREATE CATALOG \"hand{i:03}\" USING tpch")),
+    );
     println!(
         "| by hand: `CREATE CATALOG` over HTTP (the agent's client), round trip | 50 | | {} | | | |",
         summary(by_hand)

@@ -14,18 +14,20 @@
 
 mod common;
 
-use common::{Agent, Rng, release_emulator, rss_kib};
+use common::{Agent, StagedFolder, release_emulator, rss_kib, workload_rng};
+use proptest::prelude::RngExt;
+use proptest::test_runner::TestRng;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use test_support::emulator::Emulator;
 use test_support::proxy::FaultyProxy;
-use test_support::real::{Engines, RunningTrino, Trino};
+use test_support::real::{Engines, RealEngine, Trino};
 
 /// Where the soak's statements go, and how to ask what the engine ended with.
 enum Engine {
     Emulator(test_support::emulator::RunningEmulator),
     Trino {
-        trino: RunningTrino,
+        trino: RealEngine,
         proxy: FaultyProxy,
     },
 }
@@ -94,15 +96,15 @@ fn start_engine() -> Engine {
     )
 }
 
-fn catalog_text(rng: &mut Rng) -> String {
-    let naming = if rng.below(2) == 0 {
+fn catalog_text(rng: &mut TestRng) -> String {
+    let naming = if rng.random_range(0..2) == 0 {
         "STANDARD"
     } else {
         "SIMPLIFIED"
     };
     format!(
         "connector.name=tpch\ntpch.column-naming={naming}\ntpch.splits-per-node={}\n",
-        1 + rng.below(4)
+        rng.random_range(1..=4)
     )
 }
 
@@ -116,33 +118,29 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(17);
     let engine = start_engine();
-    let root = tempfile::tempdir().unwrap();
-    let folder = root.path().join("catalogs");
-    let staging = root.path().join("staging");
-    std::fs::create_dir(&folder).unwrap();
-    std::fs::create_dir(&staging).unwrap();
-    let agent = Agent::spawn(&folder, &engine.url(), &["--max-changes-per-minute", "0"]);
+    let staged = StagedFolder::new();
+    let folder = &staged.folder;
+    let agent = Agent::spawn(folder, &engine.url(), &["--max-changes-per-minute", "0"]);
     let pid = agent.pid();
 
-    let mut rng = Rng(0x50a6);
+    let mut rng = workload_rng(0x50a6);
     let mut model: BTreeMap<String, String> = BTreeMap::new();
     let mut samples = Vec::new();
     let started = Instant::now();
     let mut changes = 0u64;
     let mut next_sample = Duration::ZERO;
     while started.elapsed() < Duration::from_secs(seconds) {
-        let name = format!("s{:03}", rng.below(100));
+        let name = format!("s{:03}", rng.random_range(0..100));
         let file = folder.join(format!("{name}.properties"));
-        match rng.below(4) {
+        match rng.random_range(0..4) {
             0 if model.contains_key(&name) => {
                 std::fs::remove_file(&file).unwrap();
                 model.remove(&name);
             }
             1 => {
                 let text = catalog_text(&mut rng);
-                let staged = staging.join(format!("{name}.properties"));
-                std::fs::write(&staged, &text).unwrap();
-                std::fs::rename(&staged, &file).unwrap();
+                staged.stage(&name, &text);
+                staged.rename_in(&name);
                 model.insert(name, text);
             }
             _ => {
@@ -153,7 +151,7 @@ fn main() {
         }
         changes += 1;
         if let Engine::Trino { proxy, .. } = &engine
-            && rng.below(20) == 0
+            && rng.random_range(0..20) == 0
         {
             // The next request, whatever it is, gets a gateway's 503.
             proxy.answer_unavailable(1);

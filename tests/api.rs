@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Folder, NOBODY, PATIENCE, agent, http, wait_for};
+use common::{Folder, NOBODY, PATIENCE, Scenario, agent, http, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
 use test_support::emulator::Emulator;
@@ -22,6 +22,15 @@ fn token_file() -> Folder {
         &format!("# who rights token\nportal rw {RW}\n\ndashboard ro {RO}\n"),
     );
     dir
+}
+
+/// The agent's flags for the API with the tokens of `tokens` (from [`token_file`]).
+fn api_with(tokens: &Folder) -> [String; 3] {
+    [
+        "--api".into(),
+        "--api-token-file".into(),
+        tokens.file("tokens").display().to_string(),
+    ]
 }
 
 /// One call: (HTTP status, JSON body or Null).
@@ -48,25 +57,16 @@ fn call(
     (code, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-fn nations(trino: &test_support::real::RunningTrino, catalog: &str) -> Result<i64, String> {
-    trino
-        .query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-        .map(|out| out.rows[0][0].as_i64().expect("a count"))
-        .map_err(|e| e.to_string())
-}
-
 #[test]
 fn a_put_through_the_api_ends_with_a_catalog_that_answers_a_select_on_trino() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
     let tokens = token_file();
-    let running = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms", "--api", "--api-token-file"])
-        .arg(tokens.file("tokens").display().to_string())
-        .start();
+    let (trino, folder, running) = scenario
+        .with_agent_args(["--debounce", "50ms"])
+        .with_agent_args(api_with(&tokens))
+        .run();
     let url = |path: &str| running.url(path);
 
     // Created, applied, answering — all before the PUT returns.
@@ -78,7 +78,7 @@ fn a_put_through_the_api_ends_with_a_catalog_that_answers_a_select_on_trino() {
     );
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["state"], "applied", "{body}");
-    assert_eq!(nations(trino, "api_sales"), Ok(25));
+    assert_eq!(trino.nations("api_sales"), Ok(25));
     assert_eq!(
         std::fs::read_to_string(folder.file("api_sales.properties")).unwrap(),
         TPCH,
@@ -274,10 +274,7 @@ fn the_api_is_refused_where_it_would_be_open_and_tells_a_read_only_folder() {
 /// without a token, and nothing is written.
 #[test]
 fn the_api_is_off_unless_asked() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    let running = agent("run", folder.path(), &engine.url()).start();
-    running.wait_first_pass();
+    let (_engine, folder, running) = Scenario::emulated_trino().run_past_the_first_pass();
     for (method, path) in [
         ("GET", "/v1/catalogs"),
         ("GET", "/v1/catalogs/off"),
@@ -303,12 +300,9 @@ fn the_api_is_off_unless_asked() {
 /// definitions whole, no temporary file is left, and each has its audit line.
 #[test]
 fn concurrent_writers_are_served_one_at_a_time() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    let running = agent("run", folder.path(), &engine.url())
-        .args(["--api", "--listen", "127.0.0.1:0"])
-        .start();
-    running.wait_first_pass();
+    let (_engine, folder, running) = Scenario::emulated_trino()
+        .with_agent_args(["--api", "--listen", "127.0.0.1:0"])
+        .run_past_the_first_pass();
     const WRITERS: usize = 16;
     let bodies: Vec<String> = (0..WRITERS)
         .map(|i| format!("connector.name=tpch\ntpch.splits-per-node={}\n", i + 1))
@@ -361,15 +355,13 @@ fn concurrent_writers_are_served_one_at_a_time() {
 
 #[test]
 fn a_put_racing_an_edit_on_disk_ends_with_one_of_the_two_whole_on_trino() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    let running = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "20ms", "--api", "--listen", "127.0.0.1:0"])
-        .args(["--max-changes-per-minute", "0"])
-        .start();
+    let (trino, folder, running) = scenario
+        .with_agent_args(["--debounce", "20ms", "--api", "--listen", "127.0.0.1:0"])
+        .with_agent_args(["--max-changes-per-minute", "0"])
+        .run();
     let from_api = "connector.name=tpch\ntpch.splits-per-node=1\n".to_string();
     let on_disk = "connector.name=tpch\ntpch.splits-per-node=2\n".to_string();
     let url = running.url("/v1/catalogs/api_raced");
@@ -403,14 +395,14 @@ fn a_put_racing_an_edit_on_disk_ends_with_one_of_the_two_whole_on_trino() {
                 .then_some(())
         },
     );
-    assert_eq!(nations(trino, "api_raced"), Ok(25));
+    assert_eq!(trino.nations("api_raced"), Ok(25));
     folder.remove("api_raced.properties");
     wait_for(Duration::from_secs(60), "api_raced dropped", || {
         (!trino.has_catalog("api_raced")).then_some(())
     });
 }
 
-fn check_catalogs(trino: &test_support::real::RunningTrino) -> Vec<String> {
+fn check_catalogs(trino: &test_support::real::RealEngine) -> Vec<String> {
     trino
         .show_catalogs()
         .into_iter()
@@ -420,17 +412,14 @@ fn check_catalogs(trino: &test_support::real::RunningTrino) -> Vec<String> {
 
 #[test]
 fn the_connection_check_reports_trinos_answer_and_leaves_nothing_behind() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
     let tokens = token_file();
-    let running = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms", "--api", "--api-token-file"])
-        .arg(tokens.file("tokens").display().to_string())
-        .start();
-    running.wait_first_pass();
+    let (trino, folder, running) = scenario
+        .with_agent_args(["--debounce", "50ms"])
+        .with_agent_args(api_with(&tokens))
+        .run_past_the_first_pass();
     let check = |name: &str, body: &str, token| {
         call(
             "POST",
@@ -492,7 +481,7 @@ fn the_connection_check_reports_trinos_answer_and_leaves_nothing_behind() {
         Some(("text/plain", TPCH.into())),
     );
     assert_eq!(code, 201, "{body}");
-    assert_eq!(nations(trino, "chk_good"), Ok(25));
+    assert_eq!(trino.nations("chk_good"), Ok(25));
     // With an empty body, the check reads the catalog's file.
     let (code, body) = check("chk_good", "", Some(RW));
     assert_eq!(code, 200, "{body}");
@@ -649,13 +638,11 @@ fn check_on_the_command_line_answers_with_trinos_words() {
 /// enforced where it is declared.
 #[test]
 fn the_api_answers_as_its_openapi_document_says() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
     let tokens = token_file();
-    let running = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "20ms", "--api", "--api-token-file"])
-        .arg(tokens.file("tokens").display().to_string())
-        .start();
+    let (_engine, _folder, running) = Scenario::emulated_trino()
+        .with_agent_args(["--debounce", "20ms"])
+        .with_agent_args(api_with(&tokens))
+        .run();
     let python = test_support::python::python_with_clients();
     let st = python.parent().expect("the venv's bin").join("st");
     let out = std::process::Command::new(st)
@@ -685,12 +672,9 @@ fn the_api_answers_as_its_openapi_document_says() {
 /// with an error of its own (marked there as not recorded from a real engine).
 #[test]
 fn a_check_whose_connector_cannot_reach_its_database_fails_at_the_probe_and_cleans_up() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    let running = agent("run", folder.path(), &engine.url())
-        .args(["--api", "--listen", "127.0.0.1:0"])
-        .start();
-    running.wait_first_pass();
+    let (engine, _folder, running) = Scenario::emulated_trino()
+        .with_agent_args(["--api", "--listen", "127.0.0.1:0"])
+        .run_past_the_first_pass();
     let (code, body) = call(
         "POST",
         &running.url("/v1/catalogs/pg/check"),

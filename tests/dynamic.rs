@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, changes, wait_for};
+use common::{Folder, PATIENCE, Scenario, agent, changes, wait_for};
 use std::time::Duration;
 use test_support::emulator::{Emulator, RunningEmulator};
 
@@ -32,12 +32,9 @@ fn wait_gone(engine: &RunningEmulator, name: &str) {
 
 #[test]
 fn a_file_dropped_into_the_folder_becomes_a_live_catalog_and_leaves_when_deleted() {
-    let engine = trino();
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "50ms"])
-        .start();
-    agent.wait_first_pass();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_agent_args(["--debounce", "50ms"])
+        .run_past_the_first_pass();
 
     folder.write_atomically("sales.properties", TPCH);
     wait_live(&engine, "sales");
@@ -66,10 +63,9 @@ fn a_file_dropped_into_the_folder_becomes_a_live_catalog_and_leaves_when_deleted
 
 #[test]
 fn an_edit_replaces_the_catalog_and_a_rename_moves_it() {
-    let engine = trino();
-    let folder = Folder::new();
-    folder.write("a.properties", TPCH);
-    let agent = agent("run", folder.path(), &engine.url()).start();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_file("a.properties", TPCH)
+        .run();
     wait_live(&engine, "a");
     agent.wait_state("a", "applied");
 
@@ -101,15 +97,14 @@ fn an_edit_replaces_the_catalog_and_a_rename_moves_it() {
 
 #[test]
 fn an_invalid_file_is_reported_with_its_line_and_never_blocks_or_drops_anything() {
-    let engine = trino();
-    let folder = Folder::new();
-    folder.write("good.properties", TPCH);
-    folder.write("keep.properties", TPCH);
-    folder.write(
-        "bad.properties",
-        "connector.name=tpch\ntpch.splits-per-node=4\ntpch.splits-per-node=5\n",
-    );
-    let agent = agent("run", folder.path(), &engine.url()).start();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_file("good.properties", TPCH)
+        .with_file("keep.properties", TPCH)
+        .with_file(
+            "bad.properties",
+            "connector.name=tpch\ntpch.splits-per-node=4\ntpch.splits-per-node=5\n",
+        )
+        .run();
     wait_live(&engine, "good");
     wait_live(&engine, "keep");
     let bad = agent.wait_state("bad", "invalid");
@@ -146,17 +141,16 @@ fn an_invalid_file_is_reported_with_its_line_and_never_blocks_or_drops_anything(
 
 #[test]
 fn an_engine_refusal_is_reported_and_a_failed_replacement_restores_the_previous_definition() {
-    let engine = trino();
-    let folder = Folder::new();
-    folder.write(
-        "pg.properties",
-        "connector.name=postgresql\nconnection-url=jdbc:postgresql://db:5432/x\n",
-    );
-    folder.write(
-        "nope.properties",
-        "connector.name=tpch\nno.such.property=1\n",
-    );
-    let agent = agent("run", folder.path(), &engine.url()).start();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_file(
+            "pg.properties",
+            "connector.name=postgresql\nconnection-url=jdbc:postgresql://db:5432/x\n",
+        )
+        .with_file(
+            "nope.properties",
+            "connector.name=tpch\nno.such.property=1\n",
+        )
+        .run();
     wait_live(&engine, "pg");
     let nope = agent.wait_state("nope", "failed");
     assert!(
@@ -238,15 +232,13 @@ fn adopt_takes_over_a_matching_live_catalog_without_touching_it() {
 
 #[test]
 fn an_agent_restart_with_nothing_changed_sends_no_change_statement() {
-    let engine = trino();
-    let folder = Folder::new();
-    folder.write("a.properties", TPCH);
-    folder.write("b.properties", "connector.name=memory\n");
     let state = tempfile::tempdir().unwrap();
     let state_arg = state.path().display().to_string();
-    let first = agent("run", folder.path(), &engine.url())
-        .args(["--state-dir", &state_arg])
-        .start();
+    let (engine, folder, first) = Scenario::emulated_trino()
+        .with_file("a.properties", TPCH)
+        .with_file("b.properties", "connector.name=memory\n")
+        .with_agent_args(["--state-dir", &state_arg])
+        .run();
     first.wait_state("a", "applied");
     first.wait_state("b", "applied");
     let (exit, _, _) = first.terminate();
@@ -271,12 +263,10 @@ fn an_agent_restart_with_nothing_changed_sends_no_change_statement() {
 
 #[test]
 fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
-    let mut engine = trino();
-    let folder = Folder::new();
-    folder.write("a.properties", TPCH);
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--resync-interval", "500ms"])
-        .start();
+    let (mut engine, _folder, agent) = Scenario::emulated_trino()
+        .with_file("a.properties", TPCH)
+        .with_agent_args(["--resync-interval", "500ms"])
+        .run();
     wait_live(&engine, "a");
     engine.restart();
     assert!(
@@ -328,12 +318,10 @@ fn an_edit_the_engine_refuses_after_the_coordinator_lost_the_catalog_brings_the_
 
 #[test]
 fn a_pass_with_nothing_to_do_sends_no_statement() {
-    let engine = trino();
-    let folder = Folder::new();
-    folder.write("a.properties", TPCH);
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "20ms"])
-        .start();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_file("a.properties", TPCH)
+        .with_agent_args(["--debounce", "20ms"])
+        .run();
     agent.wait_state("a", "applied");
     let before = engine.records().len();
     let passes = agent.passes();
@@ -468,12 +456,9 @@ fn listings(engine: &RunningEmulator) -> usize {
 
 #[test]
 fn a_file_event_sends_only_its_change_and_a_surprise_lists_again() {
-    let engine = trino();
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "50ms"])
-        .start();
-    agent.wait_first_pass();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_agent_args(["--debounce", "50ms"])
+        .run_past_the_first_pass();
     let listed = listings(&engine);
     assert_eq!(listed, 1, "the first pass lists the catalogs");
 
@@ -502,14 +487,10 @@ fn a_file_event_sends_only_its_change_and_a_surprise_lists_again() {
 
 #[test]
 fn what_file_events_did_is_what_a_full_comparison_finds() {
-    let engine = trino();
-    let folder = Folder::new();
-    for name in ["a", "b", "c", "d"] {
-        folder.write(&format!("{name}.properties"), TPCH);
-    }
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "50ms", "--resync-interval", "2s"])
-        .start();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_files(["a", "b", "c", "d"].map(|name| (format!("{name}.properties"), TPCH)))
+        .with_agent_args(["--debounce", "50ms", "--resync-interval", "2s"])
+        .run();
     agent.wait_state("d", "applied");
     // Events of every kind, each pass reading only what its files name.
     folder.write("a.properties", "connector.name=tpch\n");

@@ -8,17 +8,11 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, changes, kubelet_update, wait_for};
+use common::{Folder, PATIENCE, Scenario, agent, changes, kubelet_update, wait_for};
 use std::time::{Duration, Instant};
 use test_support::emulator::{Emulator, RunningEmulator};
 
 const TPCH: &str = "connector.name=tpch\n";
-
-fn live(engine: &RunningEmulator) -> Vec<String> {
-    let mut names = engine.show_catalogs();
-    names.retain(|c| c != "system");
-    names
-}
 
 fn creates(engine: &RunningEmulator, name: &str) -> usize {
     let statement = format!("FINISHED CREATE CATALOG \"{name}\" USING");
@@ -47,22 +41,17 @@ fn an_engine_down_when_the_agent_starts_is_waited_for() {
     engine.restart();
     agent.wait_state("a", "applied");
     agent.wait_state("b", "applied");
-    assert_eq!(live(&engine), ["a", "b"]);
+    assert_eq!(engine.user_catalogs(), ["a", "b"]);
     assert_eq!(creates(&engine, "a"), 1);
 }
 
 #[test]
 fn statements_slower_than_the_timeout_fail_the_pass_and_hang_nothing() {
-    let engine = Emulator::trino()
-        .dynamic()
-        .memory_store()
-        .args(["--statement-latency", "3s"])
-        .start();
-    let folder = Folder::new();
-    folder.write("a.properties", TPCH);
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--statement-timeout", "500ms"])
-        .start();
+    let (_engine, _folder, agent) = Scenario::emulated_trino()
+        .with_statement_latency("3s")
+        .with_file("a.properties", TPCH)
+        .with_agent_args(["--statement-timeout", "500ms"])
+        .run();
     let started = Instant::now();
     let error = wait_for(PATIENCE, "a pass that gave up", || {
         let status = agent.status();
@@ -87,46 +76,27 @@ fn statements_slower_than_the_timeout_fail_the_pass_and_hang_nothing() {
 
 #[test]
 fn a_coordinator_restart_in_the_middle_of_a_long_pass_ends_with_every_catalog() {
-    let mut engine = Emulator::trino()
-        .dynamic()
-        .memory_store()
-        .args(["--statement-latency", "20ms"])
-        .start();
-    let folder = Folder::new();
-    for i in 0..120 {
-        folder.write(&format!("c{i:03}.properties"), TPCH);
-    }
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--resync-interval", "2s"])
-        .start();
+    let (mut engine, _folder, agent) = Scenario::emulated_trino()
+        .with_statement_latency("20ms")
+        .with_files((0..120).map(|i| (format!("c{i:03}.properties"), TPCH)))
+        .with_agent_args(["--resync-interval", "2s"])
+        .run();
     wait_for(PATIENCE, "some catalogs", || {
-        (live(&engine).len() >= 30).then_some(())
+        (engine.user_catalogs().len() >= 30).then_some(())
     });
     // The memory store forgets everything: the agent must create all of them again.
     engine.restart();
     wait_for(Duration::from_secs(60), "all 120 after the restart", || {
-        (live(&engine).len() == 120 && agent.status()["last_pass"]["result"] == "converged")
+        (engine.user_catalogs().len() == 120
+            && agent.status()["last_pass"]["result"] == "converged")
             .then_some(())
     });
-    let status = agent.status();
-    let not_applied: Vec<&String> = status["catalogs"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, c)| c["state"] != "applied")
-        .map(|(n, _)| n)
-        .collect();
+    let not_applied = agent.catalogs_not_applied();
     assert!(not_applied.is_empty(), "{not_applied:?}");
 }
 
 #[test]
 fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
-    let engine = Emulator::trino()
-        .dynamic()
-        .memory_store()
-        .args(["--statement-latency", "20ms"])
-        .start();
-    let folder = Folder::new();
     let generation = |n: u32, count: usize, splits: u32| -> Vec<(String, String)> {
         (0..count)
             .map(|i| {
@@ -137,20 +107,21 @@ fn a_configmap_swapped_while_a_pass_runs_ends_as_the_last_generation_says() {
             })
             .collect()
     };
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_statement_latency("20ms")
+        .with_configmap(1, generation(1, 60, 1))
+        .with_agent_args(["--debounce", "50ms"])
+        .run();
     let update = |n: u32, files: Vec<(String, String)>| {
         kubelet_update(folder.path(), n, &files);
     };
-    update(1, generation(1, 60, 1));
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "50ms"])
-        .start();
     wait_for(PATIENCE, "the first pass under way", || {
-        (live(&engine).len() >= 10).then_some(())
+        (engine.user_catalogs().len() >= 10).then_some(())
     });
     // Mid-pass: fewer keys, and every definition changed.
     update(2, generation(2, 40, 2));
     wait_for(Duration::from_secs(60), "the second generation", || {
-        (live(&engine).len() == 40 && agent.status()["last_pass"]["result"] == "converged")
+        (engine.user_catalogs().len() == 40 && agent.status()["last_pass"]["result"] == "converged")
             .then_some(())
     });
     let status = agent.status();
@@ -174,19 +145,12 @@ fn healthz_stays_green_through_a_pass_longer_than_the_liveness_threshold() {
     // /healthz calls a loop stuck when it has not stamped for max(3 resyncs, statement timeout +
     // 60 s): 62 s here. A pass of 85 CREATEs at 0.8 s each outlasts that; it is alive all along,
     // and a liveness probe must never see it otherwise (or the kubelet kills it, in a loop).
-    let engine = Emulator::trino()
-        .dynamic()
-        .memory_store()
-        .args(["--statement-latency", "800ms"])
-        .start();
-    let folder = Folder::new();
     let count = 85;
-    for i in 0..count {
-        folder.write(&format!("c{i:03}.properties"), TPCH);
-    }
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--statement-timeout", "2s", "--resync-interval", "5s"])
-        .start();
+    let (engine, _folder, agent) = Scenario::emulated_trino()
+        .with_statement_latency("800ms")
+        .with_files((0..count).map(|i| (format!("c{i:03}.properties"), TPCH)))
+        .with_agent_args(["--statement-timeout", "2s", "--resync-interval", "5s"])
+        .run();
     let started = Instant::now();
     let mut samples = 0;
     loop {
@@ -196,7 +160,7 @@ fn healthz_stays_green_through_a_pass_longer_than_the_liveness_threshold() {
             200,
             "/healthz after {:?} of a live pass ({} catalogs live): {body}",
             started.elapsed(),
-            live(&engine).len()
+            engine.user_catalogs().len()
         );
         samples += 1;
         if agent.status()["last_pass"]["result"] == "converged" {
@@ -209,7 +173,7 @@ fn healthz_stays_green_through_a_pass_longer_than_the_liveness_threshold() {
         std::thread::sleep(Duration::from_secs(1));
     }
     let took = started.elapsed();
-    assert_eq!(live(&engine).len(), count);
+    assert_eq!(engine.user_catalogs().len(), count);
     // Without this the test proves nothing: the pass must have outlasted the threshold.
     assert!(
         took > Duration::from_secs(65),

@@ -3,21 +3,17 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, changes, kubelet_update, wait_for};
+use common::{Folder, PATIENCE, Scenario, agent, changes, kubelet_update, wait_for};
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 use test_support::emulator::{Emulator, RunningEmulator};
-
-fn live(engine: &RunningEmulator) -> Vec<String> {
-    engine.show_catalogs()
-}
 
 fn wait_catalogs(engine: &RunningEmulator, want: &[&str]) {
     let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
     want.push("system".into());
     want.sort();
     wait_for(PATIENCE, &format!("SHOW CATALOGS = {want:?}"), || {
-        (live(engine) == want).then_some(())
+        (engine.show_catalogs() == want).then_some(())
     });
 }
 
@@ -72,10 +68,9 @@ fn kubelet_configmap_updates_are_applied() {
 
 #[test]
 fn an_editor_atomic_save_is_one_replacement_and_never_an_invalid_state() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    folder.write("a.properties", "connector.name=tpch\n");
-    let agent = agent("run", folder.path(), &engine.url()).start();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_file("a.properties", "connector.name=tpch\n")
+        .run();
     agent.wait_state("a", "applied");
     // vim: write the swap file, then rename it over the original.
     folder.write_atomically(
@@ -104,17 +99,14 @@ fn an_editor_atomic_save_is_one_replacement_and_never_an_invalid_state() {
 
 #[test]
 fn a_thousand_files_at_once_all_become_live_once_each() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &engine.url()).start();
-    agent.wait_first_pass();
+    let (engine, folder, agent) = Scenario::emulated_trino().run_past_the_first_pass();
     for i in 0..1000 {
         folder.write(&format!("c{i:04}.properties"), "connector.name=memory\n");
     }
     wait_for(
         std::time::Duration::from_secs(120),
         "1000 live catalogs",
-        || (live(&engine).len() == 1001).then_some(()),
+        || (engine.show_catalogs().len() == 1001).then_some(()),
     );
     let creates: Vec<String> = engine
         .records()
@@ -157,7 +149,7 @@ fn exotic_characters_reach_the_engine_exactly_as_the_file_meant_them() {
         url.value,
         "jdbc:postgresql://db/x?opt='a;b'&p=C:\\dir\n\"q\"é😀; DROP CATALOG pg"
     );
-    assert!(live(&engine).contains(&"pg".to_string()));
+    assert!(engine.show_catalogs().contains(&"pg".to_string()));
 
     // The key arrived exactly too: the engine names it in its refusal.
     let odd = agent.wait_state("odd", "failed");
@@ -238,12 +230,9 @@ fn a_planted_password_appears_in_no_log_status_metric_or_output() {
 
 #[test]
 fn polling_finds_changes_without_inotify() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &engine.url())
-        .arg("--poll=100ms")
-        .start();
-    agent.wait_first_pass();
+    let (engine, folder, _agent) = Scenario::emulated_trino()
+        .with_agent_args(["--poll=100ms"])
+        .run_past_the_first_pass();
     folder.write("a.properties", "connector.name=tpch\n");
     wait_catalogs(&engine, &["a"]);
     // Two writes within the same second: only content comparison can tell them apart.
@@ -278,7 +267,7 @@ fn a_watched_folder_that_is_deleted_and_recreated_is_watched_again() {
         (agent.status()["last_pass"]["result"] == "error").then_some(())
     });
     assert!(
-        live(&engine).contains(&"a".to_string()),
+        engine.show_catalogs().contains(&"a".to_string()),
         "a folder that cannot be read is not an empty folder: nothing is dropped"
     );
     std::fs::create_dir(&dir).unwrap();
@@ -318,7 +307,7 @@ fn a_link_whose_target_vanished_keeps_the_live_catalog_until_the_link_is_removed
         entry["error"],
         "pg.properties: symbolic link to .volume/pg.properties, which does not exist"
     );
-    assert_eq!(live(&engine), ["pg", "system"]);
+    assert_eq!(engine.show_catalogs(), ["pg", "system"]);
     assert!(
         !engine
             .records()
@@ -369,7 +358,7 @@ fn watching_the_engines_own_catalog_folder_loops_never_and_keeps_a_refused_edit(
             .starts_with("the previous definition was restored"),
         "{a}"
     );
-    assert!(live(&engine).contains(&"a".to_string()));
+    assert!(engine.show_catalogs().contains(&"a".to_string()));
     wait_for(PATIENCE, "the user's edit back in its file", || {
         (std::fs::read_to_string(folder.file("a.properties")).ok()? == edit).then_some(())
     });

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, changes, http, wait_for};
+use common::{Folder, PATIENCE, Scenario, agent, changes, http, wait_for};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -19,14 +19,6 @@ fn mkfifo(path: &Path) {
     assert!(status.success());
 }
 
-fn live(engine: &RunningEmulator) -> Vec<String> {
-    engine
-        .show_catalogs()
-        .into_iter()
-        .filter(|c| c != "system")
-        .collect()
-}
-
 fn drops(engine: &RunningEmulator) -> Vec<String> {
     changes(engine)
         .into_iter()
@@ -36,16 +28,14 @@ fn drops(engine: &RunningEmulator) -> Vec<String> {
 
 #[test]
 fn a_fifo_a_folder_or_a_device_where_a_catalog_file_was_keeps_the_live_catalog() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    for name in ["fifo", "dir", "null", "fine"] {
-        folder.write(&format!("{name}.properties"), TPCH);
-    }
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "50ms"])
-        .start();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_files(
+            ["fifo", "dir", "null", "fine"].map(|name| (format!("{name}.properties"), TPCH)),
+        )
+        .with_agent_args(["--debounce", "50ms"])
+        .run();
     agent.wait_state("fine", "applied");
-    assert_eq!(live(&engine), ["dir", "fifo", "fine", "null"]);
+    assert_eq!(engine.user_catalogs(), ["dir", "fifo", "fine", "null"]);
 
     // Each replaced the way that would catch a reader between its check and its open: a rename
     // over the file.
@@ -81,7 +71,10 @@ fn a_fifo_a_folder_or_a_device_where_a_catalog_file_was_keeps_the_live_catalog()
     // when asked.
     folder.write("more.properties", TPCH);
     agent.wait_state("more", "applied");
-    assert_eq!(live(&engine), ["dir", "fifo", "fine", "more", "null"]);
+    assert_eq!(
+        engine.user_catalogs(),
+        ["dir", "fifo", "fine", "more", "null"]
+    );
     assert!(drops(&engine).is_empty(), "{:?}", changes(&engine));
     assert_eq!(agent.get("/healthz").0, 200);
     let (status, _, log) = agent.terminate();
@@ -115,7 +108,7 @@ fn a_file_the_agent_may_not_read_keeps_its_live_catalog_and_says_why() {
     wait_for(PATIENCE, "fine replaced by a memory catalog", || {
         (agent.catalog("fine")?["connector"] == "memory").then_some(())
     });
-    assert_eq!(live(&engine), ["fine", "locked"]);
+    assert_eq!(engine.user_catalogs(), ["fine", "locked"]);
     assert_eq!(
         drops(&engine),
         ["FINISHED DROP CATALOG \"fine\""],
@@ -190,13 +183,13 @@ fn a_closed_stderr_loses_log_lines_and_nothing_else() {
     // The reader goes away at once, as `… 2>&1 | head -1` would after its line.
     drop(child.stderr.take());
     wait_for(PATIENCE, "catalog a", || {
-        (live(&engine) == ["a"]).then_some(())
+        (engine.user_catalogs() == ["a"]).then_some(())
     });
     // Every later log line fails to be written; the agent carries on.
     folder.write("b.properties", TPCH);
     folder.write("broken.properties", "no connector\n");
     wait_for(PATIENCE, "catalog b", || {
-        (live(&engine) == ["a", "b"]).then_some(())
+        (engine.user_catalogs() == ["a", "b"]).then_some(())
     });
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -268,8 +261,11 @@ fn a_ledger_that_is_not_what_it_should_be_is_set_aside_and_never_trusted() {
             "{what}: {}",
             out.stderr
         );
-        assert!(live(&engine).contains(&"keep".to_string()), "{what}");
-        assert!(live(&engine).contains(&"a".to_string()), "{what}");
+        assert!(
+            engine.user_catalogs().contains(&"keep".to_string()),
+            "{what}"
+        );
+        assert!(engine.user_catalogs().contains(&"a".to_string()), "{what}");
         engine.query("DROP CATALOG a").unwrap();
     }
     assert!(drops(&engine).iter().all(|d| d.contains("DROP CATALOG a")));
@@ -337,7 +333,11 @@ fn a_state_dir_on_a_full_disk_or_read_only_is_reported_and_the_agent_carries_on(
         .arg(disk.path().display().to_string())
         .start();
     running.wait_state("a", "applied");
-    assert_eq!(live(&engine), ["a"], "the catalog is applied all the same");
+    assert_eq!(
+        engine.user_catalogs(),
+        ["a"],
+        "the catalog is applied all the same"
+    );
     let (code, body) = wait_for(PATIENCE, "/readyz to say why", || {
         let (code, body) = running.get("/readyz");
         body.contains("ledger").then_some((code, body))
@@ -384,7 +384,7 @@ fn a_state_dir_on_a_full_disk_or_read_only_is_reported_and_the_agent_carries_on(
         .output();
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(
-        live(&engine),
+        engine.user_catalogs(),
         ["b"],
         "a dropped, b left alone: {}",
         out.stderr
@@ -393,21 +393,23 @@ fn a_state_dir_on_a_full_disk_or_read_only_is_reported_and_the_agent_carries_on(
 
 #[test]
 fn a_ledger_that_cannot_be_saved_is_reported_and_the_agent_carries_on() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
     let state = Folder::new();
     // Every save fails because something is in the ledger's way: a folder where its temp file
     // goes, a link where its journal goes (a real full disk and a read-only folder: the test
     // above).
     std::fs::create_dir_all(state.file(".ledger.json.tmp").join("x")).unwrap();
     std::os::unix::fs::symlink("/nonexistent/journal", state.file("ledger.journal")).unwrap();
-    folder.write("a.properties", TPCH);
-    let running = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "50ms", "--state-dir"])
-        .arg(state.path().display().to_string())
-        .start();
+    let (engine, folder, running) = Scenario::emulated_trino()
+        .with_file("a.properties", TPCH)
+        .with_agent_args(["--debounce", "50ms", "--state-dir"])
+        .with_agent_args([state.path().display().to_string()])
+        .run();
     running.wait_state("a", "applied");
-    assert_eq!(live(&engine), ["a"], "the catalogs are still applied");
+    assert_eq!(
+        engine.user_catalogs(),
+        ["a"],
+        "the catalogs are still applied"
+    );
     let (code, body) = wait_for(PATIENCE, "/readyz to say why", || {
         let (code, body) = running.get("/readyz");
         body.contains("ledger").then_some((code, body))
@@ -430,32 +432,22 @@ fn a_ledger_that_cannot_be_saved_is_reported_and_the_agent_carries_on() {
         .output();
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(
-        live(&engine).is_empty(),
+        engine.user_catalogs().is_empty(),
         "the restarted agent owned a and dropped it"
     );
 }
 
 #[test]
 fn ownership_survives_the_agent_killed_in_the_middle_of_a_pass() {
-    let engine = Emulator::trino()
-        .dynamic()
-        .memory_store()
-        .args(["--statement-latency", "5ms"])
-        .start();
-    let folder = Folder::new();
     let state = Folder::new();
-    for i in 0..300 {
-        folder.write(&format!("c{i:03}.properties"), TPCH);
-    }
-    let run = || {
-        agent("run", folder.path(), &engine.url())
-            .arg("--state-dir")
-            .arg(state.path().display().to_string())
-            .start()
-    };
-    let first = run();
+    let state_arg = state.path().display().to_string();
+    let (engine, folder, first) = Scenario::emulated_trino()
+        .with_statement_latency("5ms")
+        .with_files((0..300).map(|i| (format!("c{i:03}.properties"), TPCH)))
+        .with_agent_args(["--state-dir", &state_arg])
+        .run();
     wait_for(PATIENCE, "a third of the catalogs", || {
-        (live(&engine).len() >= 100).then_some(())
+        (engine.user_catalogs().len() >= 100).then_some(())
     });
     let pid = first.pid();
     Command::new("kill")
@@ -463,22 +455,17 @@ fn ownership_survives_the_agent_killed_in_the_middle_of_a_pass() {
         .status()
         .unwrap();
     drop(first);
-    let created_before = live(&engine).len();
+    let created_before = engine.user_catalogs().len();
     assert!(created_before < 300, "killed in the middle of the pass");
 
-    let second = run();
+    let second = agent("run", folder.path(), &engine.url())
+        .args(["--state-dir", &state_arg])
+        .start();
     wait_for(PATIENCE, "converged", || {
         (second.status()["last_pass"]["result"] == "converged").then_some(())
     });
-    assert_eq!(live(&engine).len(), 300);
-    let status = second.status();
-    let conflicts: Vec<&String> = status["catalogs"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, c)| c["state"] != "applied")
-        .map(|(n, _)| n)
-        .collect();
+    assert_eq!(engine.user_catalogs().len(), 300);
+    let conflicts = second.catalogs_not_applied();
     assert!(
         conflicts.is_empty(),
         "every catalog is the agent's: {conflicts:?}"
@@ -494,16 +481,15 @@ fn ownership_survives_the_agent_killed_in_the_middle_of_a_pass() {
         folder.remove(&format!("c{i:03}.properties"));
     }
     wait_for(PATIENCE, "all dropped", || {
-        live(&engine).is_empty().then_some(())
+        engine.user_catalogs().is_empty().then_some(())
     });
 }
 
 #[test]
 fn a_delete_and_a_recreate_of_the_same_file_change_nothing() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    folder.write("a.properties", TPCH);
-    let agent = agent("run", folder.path(), &engine.url()).start();
+    let (engine, folder, agent) = Scenario::emulated_trino()
+        .with_file("a.properties", TPCH)
+        .run();
     agent.wait_state("a", "applied");
     for _ in 0..5 {
         // Away for longer than the debounce: each absence is seen by a pass.
@@ -522,10 +508,7 @@ fn a_delete_and_a_recreate_of_the_same_file_change_nothing() {
 
 #[test]
 fn a_file_written_in_pieces_is_applied_whole() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &engine.url()).start();
-    agent.wait_first_pass();
+    let (engine, folder, agent) = Scenario::emulated_trino().run_past_the_first_pass();
     let mut file = std::fs::File::create(folder.file("a.properties")).unwrap();
     file.write_all(b"connector.name=tpch\n").unwrap();
     file.flush().unwrap();
@@ -560,7 +543,7 @@ fn a_folder_replaced_by_a_new_one_is_watched_at_once_and_nothing_is_dropped_mean
     agent.wait_state("b", "applied");
     std::fs::write(dir.join("c.properties"), TPCH).unwrap();
     agent.wait_state("c", "applied");
-    assert_eq!(live(&engine), ["a", "b", "c"]);
+    assert_eq!(engine.user_catalogs(), ["a", "b", "c"]);
     assert!(drops(&engine).is_empty(), "{:?}", changes(&engine));
 }
 

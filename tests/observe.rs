@@ -2,18 +2,10 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, wait_for};
+use common::{Folder, PATIENCE, Scenario, agent, wait_for};
 use serde_json::Value;
 use std::time::Duration;
 use test_support::emulator::Emulator;
-
-fn metric(agent: &common::RunningAgent, series: &str) -> Option<f64> {
-    agent
-        .metrics()
-        .lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
 
 #[test]
 fn readiness_follows_the_engine_and_health_stays_green() {
@@ -42,15 +34,20 @@ fn readiness_follows_the_engine_and_health_stays_green() {
         (agent.get("/readyz").0 == 200).then_some(())
     });
     agent.wait_state("a", "applied");
-    assert_eq!(metric(&agent, "catalog_reloader_engine_up"), Some(1.0));
-    assert!(metric(&agent, "catalog_reloader_last_success_timestamp_seconds").unwrap() > 1.7e9);
+    assert_eq!(agent.metric("catalog_reloader_engine_up"), Some(1.0));
+    assert!(
+        agent
+            .metric("catalog_reloader_last_success_timestamp_seconds")
+            .unwrap()
+            > 1.7e9
+    );
 
     // The coordinator goes away: not ready, engine_up 0, still alive.
     engine.stop();
     wait_for(PATIENCE, "not ready after the engine stopped", || {
         (agent.get("/readyz").0 == 503).then_some(())
     });
-    assert_eq!(metric(&agent, "catalog_reloader_engine_up"), Some(0.0));
+    assert_eq!(agent.metric("catalog_reloader_engine_up"), Some(0.0));
     let (_, body) = agent.get("/readyz");
     assert!(body.contains("not reachable"), "{body}");
     assert_eq!(agent.status()["engine"]["up"], false);
@@ -66,7 +63,7 @@ fn readiness_follows_the_engine_and_health_stays_green() {
         (agent.get("/readyz").0 == 200).then_some(())
     });
     assert!(engine.show_catalogs().contains(&"a".to_string()));
-    assert_eq!(metric(&agent, "catalog_reloader_engine_up"), Some(1.0));
+    assert_eq!(agent.metric("catalog_reloader_engine_up"), Some(1.0));
 }
 
 #[test]
@@ -118,11 +115,10 @@ fn a_pass_that_cannot_run_is_counted_by_what_failed() {
 
 #[test]
 fn a_failed_catalog_shows_in_status_and_metrics_and_the_log_has_stable_fields() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    folder.write("good.properties", "connector.name=tpch\n");
-    folder.write("bad.properties", "connector.name=nosuchconnector\n");
-    let agent = agent("run", folder.path(), &engine.url()).start();
+    let (_engine, _folder, agent) = Scenario::emulated_trino()
+        .with_file("good.properties", "connector.name=tpch\n")
+        .with_file("bad.properties", "connector.name=nosuchconnector\n")
+        .run();
     let bad = agent.wait_state("bad", "failed");
     assert_eq!(bad["error_name"], "GENERIC_INTERNAL_ERROR");
     assert!(
@@ -150,20 +146,17 @@ fn a_failed_catalog_shows_in_status_and_metrics_and_the_log_has_stable_fields() 
     );
 
     wait_for(PATIENCE, "the failed gauge", || {
-        (metric(&agent, "catalog_reloader_catalogs{state=\"failed\"}") == Some(1.0)).then_some(())
+        (agent.metric("catalog_reloader_catalogs{state=\"failed\"}") == Some(1.0)).then_some(())
     });
     assert_eq!(
-        metric(&agent, "catalog_reloader_catalogs{state=\"applied\"}"),
+        agent.metric("catalog_reloader_catalogs{state=\"applied\"}"),
         Some(1.0)
     );
     assert_eq!(
-        metric(
-            &agent,
-            "catalog_reloader_apply_total{action=\"create\",result=\"failed\"}"
-        ),
+        agent.metric("catalog_reloader_apply_total{action=\"create\",result=\"failed\"}"),
         Some(1.0)
     );
-    assert!(metric(&agent, "catalog_reloader_passes_total{trigger=\"startup\"}") == Some(1.0));
+    assert!(agent.metric("catalog_reloader_passes_total{trigger=\"startup\"}") == Some(1.0));
     assert!(agent.metrics().contains(
         "catalog_reloader_build_info{version=\"0.1.0\",mode=\"dynamic\",engine=\"trino\"} 1"
     ));
@@ -199,19 +192,12 @@ fn text_logs_have_no_colour_codes_when_not_on_a_terminal() {
 
 #[test]
 fn sigterm_during_a_pass_finishes_the_statement_keeps_the_ledger_and_exits_0() {
-    let engine = Emulator::trino()
-        .dynamic()
-        .memory_store()
-        .args(["--statement-latency", "400ms"])
-        .start();
-    let folder = Folder::new();
-    for i in 0..10 {
-        folder.write(&format!("c{i}.properties"), "connector.name=memory\n");
-    }
     let state = tempfile::tempdir().unwrap();
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--state-dir", &state.path().display().to_string()])
-        .start();
+    let (engine, _folder, agent) = Scenario::emulated_trino()
+        .with_statement_latency("400ms")
+        .with_files((0..10).map(|i| (format!("c{i}.properties"), "connector.name=memory\n")))
+        .with_agent_args(["--state-dir", &state.path().display().to_string()])
+        .run();
     wait_for(PATIENCE, "the first create to finish", || {
         engine
             .records()
@@ -280,12 +266,10 @@ fn the_health_subcommand_asks_the_running_agent() {
 
 #[test]
 fn readiness_stays_once_reached_while_a_catalog_waits_on_its_rate_limit() {
-    let engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
-    folder.write("a.properties", "connector.name=tpch\n");
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--max-changes-per-minute", "1"])
-        .start();
+    let (_engine, folder, agent) = Scenario::emulated_trino()
+        .with_file("a.properties", "connector.name=tpch\n")
+        .with_agent_args(["--max-changes-per-minute", "1"])
+        .run();
     agent.wait_state("a", "applied");
     wait_for(PATIENCE, "ready", || {
         (agent.get("/readyz").0 == 200).then_some(())
@@ -301,25 +285,23 @@ fn readiness_stays_once_reached_while_a_catalog_waits_on_its_rate_limit() {
         200,
         "a waiting catalog does not unready the pod"
     );
-    assert!(metric(&agent, "catalog_reloader_catalogs{state=\"pending\"}") == Some(1.0));
+    assert!(agent.metric("catalog_reloader_catalogs{state=\"pending\"}") == Some(1.0));
 }
 
 #[test]
 fn drops_of_connectors_that_leak_on_drop_are_counted_and_named_per_coordinator_start() {
-    let mut engine = Emulator::trino().dynamic().memory_store().start();
-    let folder = Folder::new();
     let hive = "connector.name=hive\nhive.metastore.uri=thrift://metastore:9083\n";
-    folder.write("lake.properties", hive);
-    folder.write("bench.properties", "connector.name=tpch\n");
-    let agent = agent("run", folder.path(), &engine.url())
-        .args(["--debounce", "50ms", "--resync-interval", "1s"])
-        .arg("--max-changes-per-minute=100")
-        .log_format("json")
-        .start();
+    // The warnings are read from the JSON log (the agent of a scenario logs JSON).
+    let (mut engine, folder, agent) = Scenario::emulated_trino()
+        .with_file("lake.properties", hive)
+        .with_file("bench.properties", "connector.name=tpch\n")
+        .with_agent_args(["--debounce", "50ms", "--resync-interval", "1s"])
+        .with_agent_args(["--max-changes-per-minute=100"])
+        .run();
     agent.wait_state("lake", "applied");
     agent.wait_state("bench", "applied");
     let series = "catalog_reloader_leaky_drops_total{connector=\"hive\"}";
-    assert_eq!(metric(&agent, series), None, "nothing dropped yet");
+    assert_eq!(agent.metric(series), None, "nothing dropped yet");
 
     // A replacement drops the hive catalog once; dropping tpch costs nothing and is not counted.
     folder.write(
@@ -329,7 +311,7 @@ fn drops_of_connectors_that_leak_on_drop_are_counted_and_named_per_coordinator_s
     folder.remove("bench.properties");
     agent.wait_state("bench", "removed");
     wait_for(PATIENCE, "one counted drop", || {
-        (metric(&agent, series) == Some(1.0)).then_some(())
+        (agent.metric(series) == Some(1.0)).then_some(())
     });
     let warnings = |agent: &common::RunningAgent| -> Vec<Value> {
         agent
@@ -367,7 +349,7 @@ fn drops_of_connectors_that_leak_on_drop_are_counted_and_named_per_coordinator_s
     folder.remove("lake.properties");
     agent.wait_state("lake", "removed");
     wait_for(PATIENCE, "two counted drops", || {
-        (metric(&agent, series) == Some(2.0)).then_some(())
+        (agent.metric(series) == Some(2.0)).then_some(())
     });
     let warnings = warnings(&agent);
     assert_eq!(warnings.len(), 2, "{warnings:?}");
@@ -376,16 +358,10 @@ fn drops_of_connectors_that_leak_on_drop_are_counted_and_named_per_coordinator_s
 
 #[test]
 fn status_shows_a_long_pass_catalog_by_catalog() {
-    let engine = Emulator::trino()
-        .dynamic()
-        .memory_store()
-        .args(["--statement-latency", "30ms"])
-        .start();
-    let folder = Folder::new();
-    for i in 0..80 {
-        folder.write(&format!("c{i:02}.properties"), "connector.name=tpch\n");
-    }
-    let agent = agent("run", folder.path(), &engine.url()).start();
+    let (_engine, _folder, agent) = Scenario::emulated_trino()
+        .with_statement_latency("30ms")
+        .with_files((0..80).map(|i| (format!("c{i:02}.properties"), "connector.name=tpch\n")))
+        .run();
     // While the first pass runs (no pass has finished yet), catalogs appear as they are created.
     let partial = wait_for(PATIENCE, "some catalogs applied during the pass", || {
         let status = agent.status();

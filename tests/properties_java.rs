@@ -13,12 +13,16 @@
 //! (which Java keeps and Trino would then carry around), or a file that mixes encodings.
 //!
 //! One JVM per reading reads all the cases (`tests/java/PropsDump.java`, run as a source file).
-//! `PROPS_CASES` changes the number of cases, `PROPS_SEED` the seed.
+//! The files are drawn from proptest strategies ([`case`]) with a fixed seed. `PROPS_CASES` changes
+//! the number of cases, `PROPS_SEED` the seed.
 
 #[path = "java/props_oracle.rs"]
 mod props_oracle;
 
 use props_oracle::{Answer, Verdict, judge, parse_answer};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -113,48 +117,67 @@ const BYTE_PIECES: &[&[u8]] = &[
     b"\n! \xff\xfe\r\n",
 ];
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+/// One piece of a file of `kind` (see [`case`]).
+fn piece(kind: u8) -> BoxedStrategy<Vec<u8>> {
+    let text = || prop::sample::select(PIECES).prop_map(|p| p.as_bytes().to_vec());
+    match kind {
+        // Text, now and then any character at all.
+        0 => prop_oneof![
+            1 => (0..0x3_0000u32).prop_map(|c| {
+                char::from_u32(c).unwrap_or('?').to_string().into_bytes()
+            }),
+            9 => text(),
+        ]
+        .boxed(),
+        // ASCII, with bytes of another encoding.
+        1 => prop_oneof![
+            2 => (0x80..=0xffu8).prop_map(|b| vec![b]),
+            8 => prop::sample::select(PIECES).prop_map(|p| {
+                if p.is_ascii() { p.as_bytes().to_vec() } else { Vec::new() }
+            }),
+        ]
+        .boxed(),
+        // Anything.
+        _ => prop_oneof![
+            3 => prop::sample::select(BYTE_PIECES).prop_map(<[u8]>::to_vec),
+            7 => text(),
+        ]
+        .boxed(),
     }
 }
 
 /// One file: a third valid UTF-8 text, a third ASCII with bytes of another encoding, a third
-/// anything.
-fn case(rng: &mut Rng) -> Vec<u8> {
-    let kind = rng.below(3);
-    let mut bytes = Vec::new();
-    if rng.below(20) == 0 {
-        bytes.extend_from_slice("\u{feff}".as_bytes());
-    }
-    for _ in 0..1 + rng.below(30) {
-        match (kind, rng.below(10)) {
-            (0, 0) => {
-                // Any character at all, now and then.
-                let c = char::from_u32(rng.below(0x3_0000) as u32).unwrap_or('?');
-                bytes.extend_from_slice(c.to_string().as_bytes());
-            }
-            (1, 0..=1) => bytes.push(0x80 + rng.below(0x80) as u8),
-            (2, 0..=2) => bytes.extend_from_slice(BYTE_PIECES[rng.below(BYTE_PIECES.len())]),
-            (1, _) => {
-                let piece = PIECES[rng.below(PIECES.len())];
-                if piece.is_ascii() {
-                    bytes.extend_from_slice(piece.as_bytes());
-                }
-            }
-            _ => bytes.extend_from_slice(PIECES[rng.below(PIECES.len())].as_bytes()),
-        }
-    }
-    bytes
+/// anything; 1 to 30 pieces, after a BOM in one file of twenty.
+fn case() -> impl Strategy<Value = Vec<u8>> {
+    (0..3u8)
+        .prop_flat_map(|kind| {
+            (
+                prop::bool::weighted(0.05),
+                prop::collection::vec(piece(kind), 1..=30),
+            )
+        })
+        .prop_map(|(bom, pieces)| {
+            let mut bytes = if bom {
+                "\u{feff}".as_bytes().to_vec()
+            } else {
+                Vec::new()
+            };
+            bytes.extend(pieces.concat());
+            bytes
+        })
+}
+
+/// `count` files drawn from [`case`] with `seed`: the same files on every run. They are drawn
+/// up front, not case by case as a proptest runner would: one JVM per reader reads them all (a
+/// JVM per case would take an hour), so there is no shrinking; a file that is read otherwise is
+/// shown whole in the failure, and `PROPS_SEED` draws other files.
+fn cases(count: usize, seed: u64) -> Vec<Vec<u8>> {
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed.to_le_bytes().repeat(4));
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let strategy = case();
+    (0..count)
+        .map(|_| strategy.new_tree(&mut runner).expect("a file").current())
+        .collect()
 }
 
 fn java_in(home: Option<&Path>) -> Option<PathBuf> {
@@ -261,9 +284,8 @@ fn the_agents_reader_reads_what_java_and_the_engines_read() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x00c0_ffee);
-    let mut rng = Rng(seed | 1);
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<Vec<u8>> = (0..count).map(|_| case(&mut rng)).collect();
+    let cases = cases(count, seed);
     for (i, bytes) in cases.iter().enumerate() {
         std::fs::write(dir.path().join(format!("{i}.properties")), bytes).unwrap();
     }

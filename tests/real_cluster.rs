@@ -11,12 +11,12 @@
 
 mod common;
 
-use common::{Folder, agent, now_secs, wait_for};
+use common::{Folder, agent, assert_rolled_back, now_secs, one_cluster, wait_for};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 use test_support::docker::{Container, Flavour, Network, require_docker};
-use test_support::emulator::{QueryError, QueryOutput, run_query};
+use test_support::emulator::{QueryError, QueryOutput, count_nations, run_query};
 use test_support::free_port;
 use test_support::real::Engines;
 
@@ -130,9 +130,7 @@ impl Cluster {
     }
 
     fn nations(&self, catalog: &str) -> Result<i64, String> {
-        self.query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-            .map(|out| out.rows[0][0].as_i64().expect("a count"))
-            .map_err(|e| e.to_string())
+        count_nations(&self.url(), Flavour::Presto, catalog)
     }
 
     fn active_workers(&self) -> usize {
@@ -207,23 +205,7 @@ impl Cluster {
     }
 }
 
-fn wait_state(agent: &common::RunningAgent, name: &str, state: &str) -> serde_json::Value {
-    wait_for(SLOW, &format!("{name} to be {state}"), || {
-        agent.catalog(name).filter(|c| c["state"] == state)
-    })
-}
-
 const TPCH: &str = "connector.name=tpch\n";
-
-/// One cluster at a time: two clusters are six JVMs on two cores, where even the agent's small
-/// HTTP answers were seen to take more than 5 s.
-static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
-    ONE_CLUSTER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A new catalog reaches every node, workers first and one at a time, without the Docker socket:
 /// `applied` means a query on the workers answers through it.
@@ -235,7 +217,7 @@ fn presto_cluster_every_node_restarts_once_and_the_catalog_answers_on_the_worker
     };
     cluster.source.write("keep.properties", TPCH);
     let agent = cluster.agent().args(["--adopt"]).start();
-    wait_state(&agent, "keep", "applied");
+    agent.wait_state_within("keep", "applied", SLOW);
     assert_eq!(cluster.restarts(), [0, 0, 0], "the folder is what runs");
 
     // Queries run on the workers the whole time the workers roll: none may fail (a worker asked
@@ -275,7 +257,7 @@ fn presto_cluster_every_node_restarts_once_and_the_catalog_answers_on_the_worker
         "{} queries during the workers' roll, failed: {failed:?}",
         outcomes.len()
     );
-    wait_state(&agent, "sales", "applied");
+    agent.wait_state_within("sales", "applied", SLOW);
     assert_eq!(cluster.nations("sales"), Ok(25), "{}", cluster.logs());
     let announced = cluster.announced();
     for worker in ["worker-1", "worker-2"] {
@@ -306,7 +288,7 @@ fn presto_cluster_every_node_restarts_once_and_the_catalog_answers_on_the_worker
             .ok()?;
         (out.rows[0][0].as_i64() == Some(25)).then_some(())
     });
-    wait_state(&agent, "sales", "applied");
+    agent.wait_state_within("sales", "applied", SLOW);
     assert_eq!(
         cluster.restarts(),
         [2, 2, 2],
@@ -361,26 +343,19 @@ fn presto_cluster_a_worker_that_cannot_start_is_rolled_back_and_the_rest_never_r
     };
     cluster.source.write("keep.properties", TPCH);
     let agent = cluster.agent().args(["--adopt"]).start();
-    wait_state(&agent, "keep", "applied");
+    agent.wait_state_within("keep", "applied", SLOW);
 
     cluster.source.write_atomically(
         "broken.properties",
         "connector.name=tpch\ntpch.splits-per-node=abc\n",
     );
-    let broken = wait_state(&agent, "broken", "failed");
-    let error = broken["error"].as_str().unwrap();
-    assert!(
-        error.contains("worker-1 did not start with this catalog"),
-        "{broken}"
+    let broken = agent.wait_state_within("broken", "failed", SLOW);
+    assert_rolled_back(
+        "broken",
+        &broken,
+        cluster.target.path(),
+        "worker-1 did not start with this catalog",
     );
-    assert!(
-        broken["note"]
-            .as_str()
-            .unwrap()
-            .contains("not tried again until its file changes"),
-        "{broken}"
-    );
-    assert!(!cluster.target.path().join("broken.properties").exists());
     // worker-1 is back on the previous catalogs and takes work again.
     wait_for(SLOW, "both workers active", || {
         (cluster.active_workers() == 2).then_some(())
@@ -404,9 +379,9 @@ fn presto_cluster_a_worker_that_cannot_start_is_rolled_back_and_the_rest_never_r
         .agent()
         .args(["--adopt", "--min-active-workers", "2"])
         .start();
-    wait_state(&agent, "keep", "applied");
+    agent.wait_state_within("keep", "applied", SLOW);
     cluster.source.write_atomically("broken.properties", TPCH);
-    let waiting = wait_state(&agent, "broken", "pending");
+    let waiting = agent.wait_state_within("broken", "pending", SLOW);
     let reason = waiting.to_string();
     wait_for(SLOW, "the reason the workers wait", || {
         let now = agent.catalog("broken")?.to_string();
@@ -546,19 +521,15 @@ impl TrinoCluster {
 
     /// `SELECT count(*)` of the catalog's nations: it runs on the worker.
     fn nations(&self, catalog: &str) -> Result<i64, String> {
-        run_query(
-            &self.url,
-            Flavour::Trino,
-            "test",
-            &format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"),
-        )
-        .map(|out| out.rows[0][0].as_i64().expect("a count"))
-        .map_err(|e| e.to_string())
+        count_nations(&self.url, Flavour::Trino, catalog)
     }
 
-    /// The agent in restart mode for this cluster, the coordinator through its container.
-    fn agent(&self, source: &Folder, worker_restart_method: &str) -> common::RunningAgent {
-        agent("run", source.path(), &self.url)
+    /// The agent in restart mode for this cluster, the coordinator through its container, its
+    /// folder holding `keep` (which the cluster runs: adopted); returned once `keep` is applied.
+    fn agent(&self, worker_restart_method: &str) -> (Folder, common::RunningAgent) {
+        let source = Folder::new();
+        source.write("keep.properties", TPCH);
+        let agent = agent("run", source.path(), &self.url)
             .args(["--engine", "trino", "--mode", "restart", "--adopt"])
             .args(["--target-dir", &self.target.path().display().to_string()])
             .args(["--container", self.coordinator.name()])
@@ -567,7 +538,17 @@ impl TrinoCluster {
             .args(["--min-active-workers", "0"])
             .args(["--min-restart-interval", "1s", "--debounce", "200ms"])
             .args(["--start-timeout", "240s", "--drain-timeout", "60s"])
-            .start()
+            .start();
+        agent.wait_state_within("keep", "applied", SLOW);
+        (source, agent)
+    }
+
+    /// `sales` dropped into `source`: the agent says applied, and it answers a query that runs on
+    /// the worker.
+    fn add_sales(&self, source: &Folder, agent: &common::RunningAgent) {
+        source.write_atomically("sales.properties", TPCH);
+        agent.wait_state_within("sales", "applied", SLOW);
+        assert_eq!(self.nations("sales"), Ok(25), "runs on the worker");
     }
 }
 
@@ -587,15 +568,9 @@ fn trino_static_cluster_worker_by_engine_shutdown_coordinator_by_its_container()
     let Some(cluster) = TrinoCluster::new("unless-stopped", true) else {
         return;
     };
-    let source = Folder::new();
-    source.write("keep.properties", TPCH);
     // The worker through the engine's shutdown alone: its restart policy starts it again.
-    let agent = cluster.agent(&source, "engine-shutdown");
-    wait_state(&agent, "keep", "applied");
-
-    source.write_atomically("sales.properties", TPCH);
-    wait_state(&agent, "sales", "applied");
-    assert_eq!(cluster.nations("sales"), Ok(25), "runs on the worker");
+    let (source, agent) = cluster.agent("engine-shutdown");
+    cluster.add_sales(&source, &agent);
     assert_eq!(
         cluster.worker.restart_count(),
         1,
@@ -632,14 +607,8 @@ fn trino_static_cluster_worker_through_its_container_and_its_log() {
     let Some(cluster) = TrinoCluster::new("no", false) else {
         return;
     };
-    let source = Folder::new();
-    source.write("keep.properties", TPCH);
-    let agent = cluster.agent(&source, "auto");
-    wait_state(&agent, "keep", "applied");
-
-    source.write_atomically("sales.properties", TPCH);
-    wait_state(&agent, "sales", "applied");
-    assert_eq!(cluster.nations("sales"), Ok(25), "runs on the worker");
+    let (source, agent) = cluster.agent("auto");
+    cluster.add_sales(&source, &agent);
     assert_eq!(
         cluster.worker.starts_since(cluster.since),
         1,
@@ -660,13 +629,13 @@ fn trino_static_cluster_worker_through_its_container_and_its_log() {
         "connector.name=tpch\ntpch.splits-per-node=abc\n",
     );
     source.write_atomically("more.properties", TPCH);
-    let broken = wait_state(&agent, "broken", "failed");
+    let broken = agent.wait_state_within("broken", "failed", SLOW);
     let error = broken["error"].as_str().unwrap_or_default();
     assert!(
         error.contains("worker-1") && error.contains("tpch.splits-per-node"),
         "the worker's own error, from its log: {broken}"
     );
-    wait_state(&agent, "more", "applied");
+    agent.wait_state_within("more", "applied", SLOW);
     assert_eq!(cluster.nations("more"), Ok(25), "runs on the worker");
     assert_eq!(cluster.nations("keep"), Ok(25));
     assert!(
@@ -737,12 +706,7 @@ fn static_trino_coordinator_restarted_by_a_signal_through_a_shared_pid_namespace
         image,
     ]);
     let url = format!("http://127.0.0.1:{port}");
-    let query = |sql: &str| run_query(&url, Flavour::Trino, "test", sql);
-    let nations = |catalog: &str| {
-        query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-            .map(|out| out.rows[0][0].as_i64().expect("a count"))
-            .map_err(|e| e.to_string())
-    };
+    let nations = |catalog: &str| count_nations(&url, Flavour::Trino, catalog);
     wait_for(SLOW, "Trino to answer", || nations("keep").ok());
     let agent = Container::run(&[
         "--network",
@@ -824,13 +788,12 @@ fn static_trino_coordinator_restarted_by_a_signal_through_a_shared_pid_namespace
         "connector.name=tpch\ntpch.splits-per-node=abc\n",
     );
     let failed = wait_state("broken", "failed");
-    assert!(
-        failed["note"]
-            .as_str()
-            .is_some_and(|n| n.contains("not tried again until its file changes")),
-        "{failed}"
+    assert_rolled_back(
+        "broken",
+        &failed,
+        target.path(),
+        "the coordinator did not start with this catalog",
     );
-    assert!(!target.path().join("broken.properties").exists());
     wait_for(SLOW, "Trino back on the restored folder", || {
         nations("sales").ok()
     });

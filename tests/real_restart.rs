@@ -7,25 +7,27 @@
 
 mod common;
 
-use common::{Folder, agent, now_secs, wait_for};
-use std::os::unix::fs::PermissionsExt;
+use common::sandbox::ContainerSandbox;
+use common::{
+    RunningAgent, agent, assert_rolled_back, assert_waited_for_running_queries, wait_for,
+};
 use std::time::{Duration, Instant};
-use test_support::docker::{Container, Flavour, require_docker};
-use test_support::emulator::{QueryError, QueryOutput, run_query, user_catalogs};
-use test_support::free_port;
+use test_support::docker::{Flavour, require_docker};
+use test_support::emulator::{QueryError, QueryOutput, run_query};
 use test_support::real::Engines;
 
 /// A JVM engine starts in 9–26 s here, more when two share the cores; a change is a drain, a
 /// restart, a start and a first query.
 const SLOW: Duration = Duration::from_secs(240);
 
-struct Sandbox {
-    flavour: Flavour,
-    source: Folder,
-    target: tempfile::TempDir,
-    coordinator: Container,
-    port: u16,
-    created: u64,
+/// A real engine's container, the target folder its catalog folder.
+struct Sandbox(ContainerSandbox);
+
+impl std::ops::Deref for Sandbox {
+    type Target = ContainerSandbox;
+    fn deref(&self) -> &ContainerSandbox {
+        &self.0
+    }
 }
 
 impl Sandbox {
@@ -36,38 +38,54 @@ impl Sandbox {
             return None;
         }
         let engines = Engines::required()?;
-        let target = tempfile::tempdir().unwrap();
-        // The Trino image runs as uid 1000: the folder must be readable by it.
-        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        for (name, text) in initial {
-            std::fs::write(target.path().join(format!("{name}.properties")), text).unwrap();
-        }
-        let (image, catalog_dir) = match flavour {
-            Flavour::Presto => (engines.presto_image, "/opt/presto-server/etc/catalog"),
-            Flavour::Trino => (engines.trino_image, "/etc/trino/catalog"),
+        let image = match flavour {
+            Flavour::Presto => engines.presto_image,
+            Flavour::Trino => engines.trino_image,
         };
-        let port = free_port();
-        let created = now_secs();
-        let publish = format!("127.0.0.1:{port}:8080");
-        let mount = format!("{}:{catalog_dir}", target.path().display());
-        let mut args = vec!["-p", publish.as_str(), "-v", mount.as_str()];
-        args.extend_from_slice(docker_args);
-        args.push(image.as_str());
-        let coordinator = Container::run(&args);
-        let sandbox = Sandbox {
+        let sandbox = Sandbox(ContainerSandbox::start(
             flavour,
-            source: Folder::new(),
-            target,
-            coordinator,
-            port,
-            created,
-        };
+            &image,
+            docker_args,
+            &[],
+            initial,
+        ));
         sandbox.wait_ready();
         Some(sandbox)
     }
 
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    /// A coordinator running `tpch` from its folder, the agent's folder saying the same, and the
+    /// agent, which adopted it, past its first pass.
+    fn running_tpch(flavour: Flavour, docker_args: &[&str]) -> Option<(Sandbox, RunningAgent)> {
+        let sandbox = Sandbox::new(flavour, docker_args, &[("tpch", TPCH)])?;
+        sandbox.source.write("tpch.properties", TPCH);
+        let agent = sandbox.agent(&["--adopt"]).start();
+        agent.wait_first_pass();
+        Some((sandbox, agent))
+    }
+
+    /// Edits `sales` to tpch's STANDARD column naming, an edit a query can see; returns the
+    /// catalog's fingerprint from before.
+    fn edit_sales_to_standard_naming(&self, agent: &RunningAgent) -> serde_json::Value {
+        let before = agent.catalog("sales").unwrap()["fingerprint"].clone();
+        self.source.write_atomically(
+            "sales.properties",
+            "connector.name=tpch\ntpch.column-naming=STANDARD\n",
+        );
+        before
+    }
+
+    /// Waits until the agent applied the edit (`sales` no longer has the fingerprint `before`);
+    /// then the new definition is live: a query reads a column by its STANDARD name.
+    fn assert_edit_live(&self, agent: &RunningAgent, before: &serde_json::Value) {
+        wait_for(SLOW, "the edit to be applied", || {
+            let now = agent.catalog("sales")?;
+            (now["fingerprint"] != *before && now["state"] == "applied").then_some(())
+        });
+        assert!(
+            self.query("SELECT n_name FROM sales.tiny.nation LIMIT 1")
+                .is_ok(),
+            "the new definition is live"
+        );
     }
 
     /// Until a query reading a table answers (`starting: false` is not enough on PrestoDB).
@@ -89,20 +107,37 @@ impl Sandbox {
             .args(extra.iter().copied())
     }
 
-    fn query(&self, sql: &str) -> Result<QueryOutput, QueryError> {
-        run_query(&self.url(), self.flavour, "test", sql)
-    }
-
-    /// `SELECT count(*) FROM "catalog".tiny.nation`.
-    fn nations(&self, catalog: &str) -> Result<i64, String> {
-        self.query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-            .map(|out| out.rows[0][0].as_i64().expect("a count"))
-            .map_err(|e| e.to_string())
-    }
-
-    /// Catalogs the coordinator lists, `system` excluded; `None` while it is down.
-    fn catalogs(&self) -> Option<Vec<String>> {
-        user_catalogs(&self.url(), self.flavour)
+    /// `SELECT count(*) FROM tpch.sf1.lineitem` as `analyst`, in the background; returns once the
+    /// coordinator lists it as running. It takes seconds: a restart now would cut it off.
+    fn long_query(&self) -> std::thread::JoinHandle<Result<QueryOutput, QueryError>> {
+        let (url, flavour) = (self.url(), self.flavour);
+        let running = std::thread::spawn(move || {
+            run_query(
+                &url,
+                flavour,
+                "analyst",
+                "SELECT count(*) FROM tpch.sf1.lineitem",
+            )
+        });
+        wait_for(SLOW, "the long query to run", || {
+            let queries: Vec<serde_json::Value> = common::http()
+                .get(format!("{}/v1/query", self.url()))
+                .header(self.flavour.user_header(), "test")
+                .send()
+                .ok()?
+                .json()
+                .ok()?;
+            queries
+                .iter()
+                .any(|q| {
+                    q["state"] == "RUNNING"
+                        && q["query"]
+                            .as_str()
+                            .is_some_and(|sql| sql.contains("lineitem"))
+                })
+                .then_some(())
+        });
+        running
     }
 
     /// Waits until Docker's event log shows `n` restarts (a busy daemon lists an event a moment
@@ -114,20 +149,6 @@ impl Sandbox {
         });
         assert_eq!(seen, n, "restarts of the coordinator");
     }
-
-    /// How often Docker started the container after its first start (its event log).
-    fn restarts(&self) -> usize {
-        self.coordinator
-            .starts_since(self.created)
-            .saturating_sub(1)
-    }
-}
-
-/// Waits until `/status` says `state` for `name`; returns the entry.
-fn wait_state(agent: &common::RunningAgent, name: &str, state: &str) -> serde_json::Value {
-    wait_for(SLOW, &format!("{name} to be {state}"), || {
-        agent.catalog(name).filter(|c| c["state"] == state)
-    })
 }
 
 const TPCH: &str = "connector.name=tpch\n";
@@ -135,43 +156,27 @@ const TPCH: &str = "connector.name=tpch\n";
 /// Add, edit, delete on a real PrestoDB: one restart each, and `applied` means a query answers.
 #[test]
 fn presto_add_edit_delete_each_restart_once_and_applied_means_queryable() {
-    let Some(sandbox) = Sandbox::new(Flavour::Presto, &[], &[("tpch", TPCH)]) else {
+    let Some((sandbox, agent)) = Sandbox::running_tpch(Flavour::Presto, &[]) else {
         return;
     };
-    sandbox.source.write("tpch.properties", TPCH);
-    let agent = sandbox.agent(&["--adopt"]).start();
-    agent.wait_first_pass();
     assert_eq!(agent.status()["mode"], "restart");
     assert_eq!(agent.status()["engine"]["version"], "0.296-8661b73");
     assert_eq!(sandbox.restarts(), 0, "the folder is what runs: no restart");
 
     sandbox.source.write_atomically("sales.properties", TPCH);
-    wait_state(&agent, "sales", "applied");
+    agent.wait_state_within("sales", "applied", SLOW);
     // The moment the agent says applied, a query through the catalog answers (PrestoDB refuses
     // them with NO_NODES_AVAILABLE for seconds after it reports `starting: false`).
     assert_eq!(sandbox.nations("sales"), Ok(25));
     sandbox.assert_restarts(1);
 
     // An edit that a query can see: tpch's STANDARD column naming.
-    let before = agent.catalog("sales").unwrap()["fingerprint"].clone();
-    sandbox.source.write_atomically(
-        "sales.properties",
-        "connector.name=tpch\ntpch.column-naming=STANDARD\n",
-    );
-    wait_for(SLOW, "the edit to be applied", || {
-        let now = agent.catalog("sales")?;
-        (now["fingerprint"] != before && now["state"] == "applied").then_some(())
-    });
-    assert!(
-        sandbox
-            .query("SELECT n_name FROM sales.tiny.nation LIMIT 1")
-            .is_ok(),
-        "the new definition is live"
-    );
+    let before = sandbox.edit_sales_to_standard_naming(&agent);
+    sandbox.assert_edit_live(&agent, &before);
     sandbox.assert_restarts(2);
 
     sandbox.source.remove("sales.properties");
-    wait_state(&agent, "sales", "removed");
+    agent.wait_state_within("sales", "removed", SLOW);
     assert_eq!(sandbox.catalogs(), Some(vec!["tpch".to_string()]));
     assert!(!sandbox.target.path().join("sales.properties").exists());
     sandbox.assert_restarts(3);
@@ -187,7 +192,7 @@ fn presto_a_file_that_breaks_the_start_is_rolled_back_and_blamed_alone() {
     };
     sandbox.source.write("keep.properties", TPCH);
     let agent = sandbox.agent(&[]).start();
-    wait_state(&agent, "keep", "applied");
+    agent.wait_state_within("keep", "applied", SLOW);
     assert_eq!(sandbox.nations("keep"), Ok(25));
 
     // Two changes in one burst: one good, one PrestoDB cannot start with.
@@ -198,21 +203,16 @@ fn presto_a_file_that_breaks_the_start_is_rolled_back_and_blamed_alone() {
         "broken.properties",
         "connector.name=tpch\ntpch.splits-per-node=abc\n",
     );
-    let broken = wait_state(&agent, "broken", "failed");
-    let error = broken["error"].as_str().unwrap();
-    assert!(
-        error.contains("Invalid property tpch.splits-per-node"),
-        "PrestoDB's own reason: {error}"
-    );
-    assert!(
-        broken["note"]
-            .as_str()
-            .unwrap()
-            .contains("not tried again until its file changes"),
-        "{broken}"
+    let broken = agent.wait_state_within("broken", "failed", SLOW);
+    // PrestoDB's own reason.
+    assert_rolled_back(
+        "broken",
+        &broken,
+        sandbox.target.path(),
+        "Invalid property tpch.splits-per-node",
     );
     // The good one was rolled back with it, and is applied at the next restart, alone.
-    wait_state(&agent, "fine", "applied");
+    agent.wait_state_within("fine", "applied", SLOW);
     assert_eq!(sandbox.nations("fine"), Ok(25));
     assert_eq!(sandbox.nations("keep"), Ok(25));
     assert!(!sandbox.target.path().join("broken.properties").exists());
@@ -231,31 +231,10 @@ fn presto_a_file_that_breaks_the_start_is_rolled_back_and_blamed_alone() {
 /// Queries running when a change arrives finish before PrestoDB restarts.
 #[test]
 fn presto_queries_running_during_the_drain_finish() {
-    let Some(sandbox) = Sandbox::new(Flavour::Presto, &[], &[("tpch", TPCH)]) else {
+    let Some((sandbox, agent)) = Sandbox::running_tpch(Flavour::Presto, &[]) else {
         return;
     };
-    sandbox.source.write("tpch.properties", TPCH);
-    let agent = sandbox.agent(&["--adopt"]).start();
-    agent.wait_first_pass();
-    let url = sandbox.url();
-    let running = std::thread::spawn(move || {
-        run_query(
-            &url,
-            Flavour::Presto,
-            "analyst",
-            "SELECT count(*) FROM tpch.sf1.lineitem",
-        )
-    });
-    wait_for(SLOW, "the long query to run", || {
-        let queries: Vec<serde_json::Value> = common::http()
-            .get(format!("{}/v1/query?state=RUNNING", sandbox.url()))
-            .header("X-Presto-User", "test")
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        (!queries.is_empty()).then_some(())
-    });
+    let running = sandbox.long_query();
     sandbox.source.write_atomically("more.properties", TPCH);
     let result = running.join().unwrap();
     assert_eq!(
@@ -263,16 +242,10 @@ fn presto_queries_running_during_the_drain_finish() {
         Ok(Some(6_001_215)),
         "the running query was not cut off"
     );
-    wait_state(&agent, "more", "applied");
+    agent.wait_state_within("more", "applied", SLOW);
     assert_eq!(sandbox.nations("more"), Ok(25));
     sandbox.assert_restarts(1);
-    assert!(
-        agent
-            .log_text()
-            .contains("waiting for running queries to finish"),
-        "{}",
-        agent.log_text()
-    );
+    assert_waited_for_running_queries(&agent);
 }
 
 /// Trino with `catalog.management=static` in auto mode: the agent learns it from the one
@@ -281,79 +254,36 @@ fn presto_queries_running_during_the_drain_finish() {
 /// unless-stopped` — is reported with Trino's own error and rolled back.
 #[test]
 fn static_trino_learnt_from_one_refusal_then_restarted_and_rolled_back() {
-    let Some(sandbox) = Sandbox::new(
-        Flavour::Trino,
-        &["--restart", "unless-stopped"],
-        &[("tpch", TPCH)],
-    ) else {
+    let Some((sandbox, agent)) =
+        Sandbox::running_tpch(Flavour::Trino, &["--restart", "unless-stopped"])
+    else {
         return;
     };
-    sandbox.source.write("tpch.properties", TPCH);
-    let agent = sandbox.agent(&["--adopt"]).start();
-    agent.wait_first_pass();
 
     sandbox.source.write_atomically("sales.properties", TPCH);
-    wait_state(&agent, "sales", "applied");
+    agent.wait_state_within("sales", "applied", SLOW);
     assert_eq!(sandbox.nations("sales"), Ok(25));
     assert_eq!(agent.status()["mode"], "restart");
     sandbox.assert_restarts(1);
 
     // An edit while a query runs: the query finishes, then Trino restarts with the new definition.
-    let url = sandbox.url();
-    let running = std::thread::spawn(move || {
-        run_query(
-            &url,
-            Flavour::Trino,
-            "analyst",
-            "SELECT count(*) FROM tpch.sf1.lineitem",
-        )
-    });
-    wait_for(SLOW, "the long query to run", || {
-        let queries: Vec<serde_json::Value> = common::http()
-            .get(format!("{}/v1/query", sandbox.url()))
-            .header("X-Trino-User", "test")
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        queries
-            .iter()
-            .any(|q| {
-                q["state"] == "RUNNING"
-                    && q["query"]
-                        .as_str()
-                        .is_some_and(|sql| sql.contains("lineitem"))
-            })
-            .then_some(())
-    });
-    let before = agent.catalog("sales").unwrap()["fingerprint"].clone();
-    sandbox.source.write_atomically(
-        "sales.properties",
-        "connector.name=tpch\ntpch.column-naming=STANDARD\n",
-    );
+    let running = sandbox.long_query();
+    let before = sandbox.edit_sales_to_standard_naming(&agent);
     assert_eq!(
         running.join().unwrap().map(|o| o.rows[0][0].as_i64()),
         Ok(Some(6_001_215)),
         "the running query was not cut off"
     );
-    wait_for(SLOW, "the edit to be applied", || {
-        let now = agent.catalog("sales")?;
-        (now["fingerprint"] != before && now["state"] == "applied").then_some(())
-    });
-    assert!(
-        sandbox
-            .query("SELECT n_name FROM sales.tiny.nation LIMIT 1")
-            .is_ok()
-    );
+    sandbox.assert_edit_live(&agent, &before);
     sandbox.assert_restarts(2);
 
     // A delete.
     sandbox.source.remove("sales.properties");
-    wait_state(&agent, "sales", "removed");
+    agent.wait_state_within("sales", "removed", SLOW);
     assert_eq!(sandbox.catalogs(), Some(vec!["tpch".to_string()]));
     sandbox.assert_restarts(3);
     sandbox.source.write_atomically("sales.properties", TPCH);
-    wait_state(&agent, "sales", "applied");
+    agent.wait_state_within("sales", "applied", SLOW);
     sandbox.assert_restarts(4);
 
     let written = Instant::now();
@@ -361,12 +291,14 @@ fn static_trino_learnt_from_one_refusal_then_restarted_and_rolled_back() {
         "broken.properties",
         "connector.name=tpch\ntpch.splits-per-node=abc\n",
     );
-    let broken = wait_state(&agent, "broken", "failed");
+    let broken = agent.wait_state_within("broken", "failed", SLOW);
     eprintln!("bad file → reported after {:?}", written.elapsed());
-    let error = broken["error"].as_str().unwrap();
-    assert!(
-        error.contains("Invalid value 'abc' for type int (property 'tpch.splits-per-node')"),
-        "Trino's own reason: {error}"
+    // Trino's own reason.
+    assert_rolled_back(
+        "broken",
+        &broken,
+        sandbox.target.path(),
+        "Invalid value 'abc' for type int (property 'tpch.splits-per-node')",
     );
     // Back on the previous catalogs.
     wait_for(SLOW, "Trino to be back", || sandbox.nations("sales").ok());

@@ -8,16 +8,19 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, kubelet_update, wait_for};
+use common::model::{
+    self, Action, Model, Runs, check_sequences, configmap_history, folder_history, run_steps, steps,
+};
+use common::{Folder, PATIENCE, Scenario, agent, wait_for};
 use std::time::Duration;
-use test_support::proxy::{Fault, FaultyProxy};
-use test_support::real::{Engines, HistoryEntry, RunningTrino, Trino, shared_dynamic_trino};
+use test_support::proxy::Fault;
+use test_support::real::{Engines, HistoryEntry, RealEngine, Trino, shared_dynamic_trino};
 
 /// Time for things that go through a real engine (a CREATE takes 15–80 ms, a first query on a
 /// new catalog up to a second or two on two busy cores).
 const REAL_PATIENCE: Duration = Duration::from_secs(60);
 
-fn wait_gone(trino: &RunningTrino, name: &str) {
+fn wait_gone(trino: &RealEngine, name: &str) {
     wait_for(
         REAL_PATIENCE,
         &format!("{name} gone from SHOW CATALOGS"),
@@ -25,17 +28,9 @@ fn wait_gone(trino: &RunningTrino, name: &str) {
     );
 }
 
-/// `SELECT count(*) FROM "catalog".tiny.nation`: 25 through a working tpch catalog.
-fn nations(trino: &RunningTrino, catalog: &str) -> Result<i64, String> {
-    trino
-        .query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-        .map(|out| out.rows[0][0].as_i64().expect("a count"))
-        .map_err(|e| e.to_string())
-}
-
 /// The CREATE and DROP CATALOG statements the coordinator received for these catalogs, as
 /// `STATE SQL`, oldest first.
-fn ddl(trino: &RunningTrino, names: &[&str]) -> Vec<String> {
+fn ddl(trino: &RealEngine, names: &[&str]) -> Vec<String> {
     trino
         .history()
         .into_iter()
@@ -62,7 +57,7 @@ fn assert_created_once(statements: &[String], name: &str) {
 }
 
 /// Failed queries in the coordinator's history that mention any of these names.
-fn failed_queries(trino: &RunningTrino, names: &[&str]) -> Vec<String> {
+fn failed_queries(trino: &RealEngine, names: &[&str]) -> Vec<String> {
     trino
         .history()
         .into_iter()
@@ -75,20 +70,17 @@ const TPCH: &str = "connector.name=tpch\ntpch.splits-per-node=2\n";
 
 #[test]
 fn a_dropped_file_answers_a_select_within_a_second_and_leaves_when_deleted() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms"])
-        .start();
-    agent.wait_first_pass();
+    let (trino, folder, agent) = scenario
+        .with_agent_args(["--debounce", "50ms"])
+        .run_past_the_first_pass();
 
     folder.write_atomically("rt_sales.properties", TPCH);
     let dropped = std::time::Instant::now();
     wait_for(REAL_PATIENCE, "rt_sales to answer a SELECT", || {
-        nations(trino, "rt_sales").ok()
+        trino.nations("rt_sales").ok()
     });
     // How fast is measured by benches/real.rs (BENCHMARKS.md), not asserted here.
     eprintln!(
@@ -97,12 +89,12 @@ fn a_dropped_file_answers_a_select_within_a_second_and_leaves_when_deleted() {
     );
     let status = agent.wait_state("rt_sales", "applied");
     assert_eq!(status["connector"], "tpch");
-    assert_eq!(nations(trino, "rt_sales"), Ok(25));
+    assert_eq!(trino.nations("rt_sales"), Ok(25));
 
     folder.remove("rt_sales.properties");
     wait_gone(trino, "rt_sales");
     agent.wait_state("rt_sales", "removed");
-    let err = nations(trino, "rt_sales").unwrap_err();
+    let err = trino.nations("rt_sales").unwrap_err();
     assert!(err.contains("CATALOG_NOT_FOUND"), "{err}");
     assert_eq!(
         ddl(trino, &["rt_sales"]),
@@ -121,15 +113,13 @@ fn a_dropped_file_answers_a_select_within_a_second_and_leaves_when_deleted() {
 
 #[test]
 fn an_edit_is_live_at_once_and_a_rename_moves_the_catalog() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_ed_a.properties", "connector.name=tpch\n");
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms"])
-        .start();
+    let (trino, folder, agent) = scenario
+        .with_file("rt_ed_a.properties", "connector.name=tpch\n")
+        .with_agent_args(["--debounce", "50ms"])
+        .run();
     agent.wait_state("rt_ed_a", "applied");
     // tpch's default names columns without prefixes; STANDARD names them as TPC-H does.
     assert!(trino.query("SELECT name FROM rt_ed_a.tiny.nation").is_ok());
@@ -168,32 +158,31 @@ fn an_edit_is_live_at_once_and_a_rename_moves_the_catalog() {
 
 #[test]
 fn invalid_files_are_reported_with_file_and_line_and_never_reach_the_engine() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_inv_good.properties", TPCH);
-    folder.write(
-        "rt_inv_dup.properties",
-        "connector.name=tpch\ntpch.splits-per-node=4\ntpch.splits-per-node=5\n",
-    );
-    folder.write("rt_inv_upper.properties", "# c\nconnector.name=Memory\n");
-    folder.write("rt_inv_quoted.properties", "connector.name=\"memory\"\n");
-    folder.write(
-        "rt_inv_shape.properties",
-        "connector.name=memory COMMENT 'x'\n",
-    );
-    folder.write("rt_inv_word.properties", "connector.name=with\n");
-    folder.write("Rt_Inv_Case.properties", "connector.name=tpch\n");
-    folder.write("system.properties", "connector.name=tpch\n");
-    folder.write(
-        &format!("{}.properties", "r".repeat(129)),
-        "connector.name=tpch\n",
-    );
-    let agent = agent("run", folder.path(), &trino.url()).start();
+    let too_long = format!("{}.properties", "r".repeat(129));
+    let (trino, folder, agent) = scenario
+        .with_files([
+            ("rt_inv_good.properties", TPCH),
+            (
+                "rt_inv_dup.properties",
+                "connector.name=tpch\ntpch.splits-per-node=4\ntpch.splits-per-node=5\n",
+            ),
+            ("rt_inv_upper.properties", "# c\nconnector.name=Memory\n"),
+            ("rt_inv_quoted.properties", "connector.name=\"memory\"\n"),
+            (
+                "rt_inv_shape.properties",
+                "connector.name=memory COMMENT 'x'\n",
+            ),
+            ("rt_inv_word.properties", "connector.name=with\n"),
+            ("Rt_Inv_Case.properties", "connector.name=tpch\n"),
+            ("system.properties", "connector.name=tpch\n"),
+            (&too_long, "connector.name=tpch\n"),
+        ])
+        .run();
     agent.wait_state("rt_inv_good", "applied");
-    assert_eq!(nations(trino, "rt_inv_good"), Ok(25));
+    assert_eq!(trino.nations("rt_inv_good"), Ok(25));
 
     let error = |name: &str| {
         agent.wait_state(name, "invalid")["error"]
@@ -257,15 +246,13 @@ fn invalid_files_are_reported_with_file_and_line_and_never_reach_the_engine() {
 
 #[test]
 fn an_edit_the_engine_refuses_keeps_the_live_catalog_and_is_not_sent_again() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_ref.properties", TPCH);
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms", "--resync-interval", "1s"])
-        .start();
+    let (trino, folder, agent) = scenario
+        .with_file("rt_ref.properties", TPCH)
+        .with_agent_args(["--debounce", "50ms", "--resync-interval", "1s"])
+        .run();
     agent.wait_state("rt_ref", "applied");
 
     folder.write_atomically(
@@ -287,7 +274,7 @@ fn an_edit_the_engine_refuses_keeps_the_live_catalog_and_is_not_sent_again() {
         "{failed}"
     );
     // Queries keep working on the previous definition.
-    assert_eq!(nations(trino, "rt_ref"), Ok(25));
+    assert_eq!(trino.nations("rt_ref"), Ok(25));
 
     // Several resyncs later the refused definition has been sent once, not once per pass.
     let passes = agent.passes();
@@ -316,24 +303,22 @@ fn an_edit_the_engine_refuses_keeps_the_live_catalog_and_is_not_sent_again() {
         "connector.name=tpch\ntpch.splits-per-node=3\n",
     );
     agent.wait_state("rt_ref", "applied");
-    assert_eq!(nations(trino, "rt_ref"), Ok(25));
+    assert_eq!(trino.nations("rt_ref"), Ok(25));
 }
 
 #[test]
 fn an_unknown_connector_gets_trinos_own_reason_once() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write(
-        "rt_unk.properties",
-        "connector.name=postgresql\nconnection-url=jdbc:postgresql://db/x\n",
-    );
-    folder.write("rt_unk_ok.properties", TPCH);
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--resync-interval", "1s"])
-        .start();
+    let (trino, _folder, agent) = scenario
+        .with_file(
+            "rt_unk.properties",
+            "connector.name=postgresql\nconnection-url=jdbc:postgresql://db/x\n",
+        )
+        .with_file("rt_unk_ok.properties", TPCH)
+        .with_agent_args(["--resync-interval", "1s"])
+        .run();
     let failed = agent.wait_state("rt_unk", "failed");
     assert_eq!(
         failed["error"],
@@ -350,19 +335,17 @@ fn an_unknown_connector_gets_trinos_own_reason_once() {
 
 #[test]
 fn a_literal_secret_is_warned_about_once_and_never_shown() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
     // tpch has no password property: Trino refuses the catalog, naming the key, not the value.
-    folder.write(
-        "rt_sec.properties",
-        "connector.name=tpch\ntpch.password=hunter2-very-secret\n",
-    );
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--resync-interval", "1s"])
-        .start();
+    let (trino, _folder, agent) = scenario
+        .with_file(
+            "rt_sec.properties",
+            "connector.name=tpch\ntpch.password=hunter2-very-secret\n",
+        )
+        .with_agent_args(["--resync-interval", "1s"])
+        .run();
     let failed = agent.wait_state("rt_sec", "failed");
     assert!(
         failed["error"]
@@ -398,26 +381,23 @@ fn a_literal_secret_is_warned_about_once_and_never_shown() {
 
 #[test]
 fn env_references_are_resolved_by_trino_and_an_unset_one_is_refused_with_its_name() {
-    let Some(engines) = Engines::required() else {
+    // Its own coordinator: the variable must be in Trino's environment.
+    let Some(scenario) = Scenario::own_trino(Trino::dynamic().memory_store().env("RT_SPLITS", "3"))
+    else {
         return;
     };
-    // Its own coordinator: the variable must be in Trino's environment.
-    let trino = Trino::dynamic()
-        .memory_store()
-        .env("RT_SPLITS", "3")
-        .start(&engines);
-    let folder = Folder::new();
-    folder.write(
-        "envset.properties",
-        "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_SPLITS}\n",
-    );
-    folder.write(
-        "envunset.properties",
-        "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_NOT_SET_ANYWHERE}\n",
-    );
-    let agent = agent("run", folder.path(), &trino.url()).start();
+    let (trino, _folder, agent) = scenario
+        .with_file(
+            "envset.properties",
+            "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_SPLITS}\n",
+        )
+        .with_file(
+            "envunset.properties",
+            "connector.name=tpch\ntpch.splits-per-node=${ENV:RT_NOT_SET_ANYWHERE}\n",
+        )
+        .run();
     agent.wait_state("envset", "applied");
-    assert_eq!(nations(&trino, "envset"), Ok(25));
+    assert_eq!(trino.nations("envset"), Ok(25));
     let failed = agent.wait_state("envunset", "failed");
     assert_eq!(
         failed["error"],
@@ -429,18 +409,16 @@ fn env_references_are_resolved_by_trino_and_an_unset_one_is_refused_with_its_nam
 
 #[test]
 fn names_that_need_quoting_work_and_are_warned_about() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt-dash.properties", TPCH);
-    folder.write("9rt_digit.properties", TPCH);
-    let agent = agent("run", folder.path(), &trino.url()).start();
+    let (trino, folder, agent) = scenario
+        .with_files([("rt-dash.properties", TPCH), ("9rt_digit.properties", TPCH)])
+        .run();
     agent.wait_state("rt-dash", "applied");
     agent.wait_state("9rt_digit", "applied");
-    assert_eq!(nations(trino, "rt-dash"), Ok(25));
-    assert_eq!(nations(trino, "9rt_digit"), Ok(25));
+    assert_eq!(trino.nations("rt-dash"), Ok(25));
+    assert_eq!(trino.nations("9rt_digit"), Ok(25));
     let out = common::validate(folder.path()).output();
     assert_eq!(out.code(), 0, "{}", out.stdout);
     assert!(
@@ -491,21 +469,19 @@ fn a_catalog_created_by_hand_is_left_alone_and_adopted_only_when_asked() {
 
 #[test]
 fn an_agent_restart_with_nothing_changed_sends_nothing_not_even_a_held_refusal() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_rst.properties", TPCH);
-    folder.write(
-        "rt_rst_bad.properties",
-        "connector.name=tpch\ntpch.nope=1\n",
-    );
     let state = tempfile::tempdir().unwrap();
     let state_arg = state.path().display().to_string();
-    let first = agent("run", folder.path(), &trino.url())
-        .args(["--state-dir", &state_arg])
-        .start();
+    let (trino, folder, first) = scenario
+        .with_file("rt_rst.properties", TPCH)
+        .with_file(
+            "rt_rst_bad.properties",
+            "connector.name=tpch\ntpch.nope=1\n",
+        )
+        .with_agent_args(["--state-dir", &state_arg])
+        .run();
     first.wait_state("rt_rst", "applied");
     first.wait_state("rt_rst_bad", "failed");
     let (status, _, _) = first.terminate();
@@ -611,7 +587,7 @@ fn no_failed_query_and_no_catalog_permission_are_needed_to_learn_the_mode() {
         .args(["--user", "agent"])
         .output();
     assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
-    assert_eq!(nations(&trino, "perm"), Ok(25));
+    assert_eq!(trino.nations("perm"), Ok(25));
     let failed: Vec<HistoryEntry> = trino
         .history()
         .into_iter()
@@ -622,16 +598,14 @@ fn no_failed_query_and_no_catalog_permission_are_needed_to_learn_the_mode() {
 
 #[test]
 fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::own_trino(Trino::dynamic().memory_store()) else {
         return;
     };
-    let mut trino = Trino::dynamic().memory_store().start(&engines);
-    let folder = Folder::new();
-    folder.write("back.properties", TPCH);
-    folder.write("refused.properties", "connector.name=tpch\ntpch.nope=1\n");
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--resync-interval", "1s"])
-        .start();
+    let (mut trino, _folder, agent) = scenario
+        .with_file("back.properties", TPCH)
+        .with_file("refused.properties", "connector.name=tpch\ntpch.nope=1\n")
+        .with_agent_args(["--resync-interval", "1s"])
+        .run();
     agent.wait_state("back", "applied");
     agent.wait_state("refused", "failed");
     trino.restart();
@@ -639,7 +613,7 @@ fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
     // starts empty). Whether the catalog is still missing when the test first looks is a race
     // with the agent's one-second resync, so the CREATE is what is asserted.
     wait_for(REAL_PATIENCE, "back to answer again", || {
-        nations(&trino, "back").ok()
+        trino.nations("back").ok()
     });
     let creates = ddl(&trino, &["back"]);
     assert!(
@@ -661,20 +635,18 @@ fn a_coordinator_restart_with_the_memory_store_gets_its_catalogs_back() {
 /// start under load outlasted its previous uptime, and the refusal was held forever.)
 #[test]
 fn a_restart_seen_only_after_the_new_uptime_passed_the_old_one_is_still_a_restart() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::own_trino(Trino::dynamic().memory_store()) else {
         return;
     };
-    let mut trino = Trino::dynamic().memory_store().start(&engines);
-    let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
-    let folder = Folder::new();
-    folder.write("late.properties", TPCH);
-    folder.write(
-        "late_refused.properties",
-        "connector.name=tpch\ntpch.nope=1\n",
-    );
-    let agent = agent("run", folder.path(), &proxy.url())
-        .args(["--resync-interval", "1s"])
-        .start();
+    let (mut trino, proxy, _folder, agent) = scenario
+        .behind_a_fault_proxy()
+        .with_file("late.properties", TPCH)
+        .with_file(
+            "late_refused.properties",
+            "connector.name=tpch\ntpch.nope=1\n",
+        )
+        .with_agent_args(["--resync-interval", "1s"])
+        .run();
     agent.wait_state("late", "applied");
     agent.wait_state("late_refused", "failed");
     let up_before = uptime(&trino);
@@ -689,7 +661,7 @@ fn a_restart_seen_only_after_the_new_uptime_passed_the_old_one_is_still_a_restar
     proxy.set_unreachable(false);
 
     wait_for(REAL_PATIENCE, "late to answer again", || {
-        nations(&trino, "late").ok()
+        trino.nations("late").ok()
     });
     wait_for(
         REAL_PATIENCE,
@@ -707,7 +679,7 @@ fn a_restart_seen_only_after_the_new_uptime_passed_the_old_one_is_still_a_restar
 }
 
 /// Trino's `/v1/info` uptime in seconds (airlift's `12.34s`, `3.65m`, `1.02h`).
-fn uptime(trino: &RunningTrino) -> f64 {
+fn uptime(trino: &RealEngine) -> f64 {
     let info = trino.info().expect("Trino answers /v1/info");
     let text = info["uptime"].as_str().expect("an uptime").to_string();
     let split = text
@@ -729,20 +701,20 @@ fn uptime(trino: &RunningTrino) -> f64 {
 /// twice, none lost, nothing dropped.
 #[test]
 fn a_coordinator_killed_in_the_middle_of_a_pass_ends_with_every_catalog_created_once() {
-    let Some(engines) = Engines::required() else {
+    let store = Folder::new();
+    let Some(scenario) = Scenario::own_trino(Trino::dynamic().file_store(store.path())) else {
         return;
     };
-    let store = Folder::new();
-    let mut trino = Trino::dynamic().file_store(store.path()).start(&engines);
-    let folder = Folder::new();
     let names: Vec<String> = (0..150).map(|i| format!("crash_{i:03}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    for name in &names {
-        folder.write(&format!("{name}.properties"), TPCH);
-    }
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--resync-interval", "2s"])
-        .start();
+    let (mut trino, folder, agent) = scenario
+        .with_files(
+            names
+                .iter()
+                .map(|name| (format!("{name}.properties"), TPCH)),
+        )
+        .with_agent_args(["--resync-interval", "2s"])
+        .run();
     wait_for(REAL_PATIENCE, "a third of the catalogs", || {
         (ddl(&trino, &refs).len() >= 50).then_some(())
     });
@@ -779,8 +751,8 @@ fn a_coordinator_killed_in_the_middle_of_a_pass_ends_with_every_catalog_created_
     for name in missing {
         assert_created_once(&statements, name);
     }
-    assert_eq!(nations(&trino, "crash_000"), Ok(25));
-    assert_eq!(nations(&trino, "crash_149"), Ok(25));
+    assert_eq!(trino.nations("crash_000"), Ok(25));
+    assert_eq!(trino.nations("crash_149"), Ok(25));
     // All owned, the persisted ones too: deleting the files drops every one.
     for name in &names {
         folder.remove(&format!("{name}.properties"));
@@ -807,7 +779,7 @@ fn trinos_own_catalog_folder_as_the_watched_folder_loops_never() {
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, store.path().join("shared.properties")).unwrap();
     wait_for(REAL_PATIENCE, "shared to answer", || {
-        nations(&trino, "shared").ok()
+        trino.nations("shared").ok()
     });
     // Trino rewrote the file (a date comment, the comment lost)...
     wait_for(REAL_PATIENCE, "Trino's rewrite", || {
@@ -828,15 +800,13 @@ fn trinos_own_catalog_folder_as_the_watched_folder_loops_never() {
 
 #[test]
 fn a_query_running_across_a_replacement_finishes() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    folder.write("rt_long.properties", "connector.name=tpch\n");
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms"])
-        .start();
+    let (trino, folder, agent) = scenario
+        .with_file("rt_long.properties", "connector.name=tpch\n")
+        .with_agent_args(["--debounce", "50ms"])
+        .run();
     agent.wait_state("rt_long", "applied");
     let url = trino.url();
     let running = std::thread::spawn(move || {
@@ -869,15 +839,6 @@ fn a_query_running_across_a_replacement_finishes() {
     assert_eq!(result.rows[0][0].as_i64(), Some(6_001_215));
 }
 
-/// One series of the agent's `/metrics`, 0 when absent.
-fn metric(agent: &common::RunningAgent, series: &str) -> f64 {
-    agent
-        .metrics()
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// The agent started before its coordinator: first nothing listens, then Trino answers that it
 /// is still starting. The agent reports the engine as not reachable (not ready, still alive), sends
 /// no statement until Trino serves, then creates every catalog once — none refused, none twice.
@@ -904,7 +865,7 @@ fn a_coordinator_not_up_yet_when_the_agent_starts_gets_every_catalog_once() {
     for name in ["early_a", "early_b", "early_c"] {
         agent.wait_state(name, "applied");
     }
-    assert_eq!(nations(&trino, "early_c"), Ok(25));
+    assert_eq!(trino.nations("early_c"), Ok(25));
     let mut statements = ddl(&trino, &["early_a", "early_b", "early_c"]);
     statements.sort();
     assert_eq!(statements.len(), 3, "{statements:#?}");
@@ -929,16 +890,13 @@ fn a_coordinator_not_up_yet_when_the_agent_starts_gets_every_catalog_once() {
 /// catalog ends created exactly once.
 #[test]
 fn a_burst_of_503_answers_loses_nothing_and_repeats_nothing() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &proxy.url())
-        .args(["--debounce", "50ms", "--resync-interval", "2s"])
-        .start();
-    agent.wait_first_pass();
+    let (trino, proxy, folder, agent) = scenario
+        .behind_a_fault_proxy()
+        .with_agent_args(["--debounce", "50ms", "--resync-interval", "2s"])
+        .run_past_the_first_pass();
     let names: Vec<String> = (0..10).map(|i| format!("busy_{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     // 20 answers: the client asks again after 0.1, 0.2 … 1 s, ~15 s in all. (A resync pass's
@@ -977,7 +935,7 @@ fn a_burst_of_503_answers_loses_nothing_and_repeats_nothing() {
         names.len(),
         "no DROP, nothing twice: {statements:#?}"
     );
-    assert_eq!(nations(trino, "busy_9"), Ok(25));
+    assert_eq!(trino.nations("busy_9"), Ok(25));
     // Leave the shared Trino as it was.
     for name in &names {
         folder.remove(&format!("{name}.properties"));
@@ -993,11 +951,9 @@ fn a_burst_of_503_answers_loses_nothing_and_repeats_nothing() {
 /// definition — and nothing of the first generation is left.
 #[test]
 fn a_configmap_swapped_while_a_pass_runs_ends_on_trino_as_the_last_generation_says() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
     let generation = |n: u32, count: usize| -> Vec<(String, String)> {
         (0..count)
             .map(|i| {
@@ -1008,6 +964,10 @@ fn a_configmap_swapped_while_a_pass_runs_ends_on_trino_as_the_last_generation_sa
             })
             .collect()
     };
+    let (trino, folder, agent) = scenario
+        .with_configmap(1, generation(1, 60))
+        .with_agent_args(["--debounce", "50ms"])
+        .run();
     let update = |n: u32, files: Vec<(String, String)>| {
         common::kubelet_update(folder.path(), n, &files);
     };
@@ -1020,10 +980,6 @@ fn a_configmap_swapped_while_a_pass_runs_ends_on_trino_as_the_last_generation_sa
         names.sort();
         names
     };
-    update(1, generation(1, 60));
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms"])
-        .start();
     wait_for(REAL_PATIENCE, "the first pass under way", || {
         (!listed().is_empty()).then_some(())
     });
@@ -1056,16 +1012,13 @@ fn a_configmap_swapped_while_a_pass_runs_ends_on_trino_as_the_last_generation_sa
 /// statement swallowed (Trino never saw it). Each catalog ends live, owned, created once.
 #[test]
 fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_nothing() {
-    let Some(engines) = Engines::required() else {
+    let Some(scenario) = Scenario::shared_trino() else {
         return;
     };
-    let trino = shared_dynamic_trino(&engines);
-    let proxy = FaultyProxy::start(&format!("127.0.0.1:{}", trino.port()));
-    let folder = Folder::new();
-    let agent = agent("run", folder.path(), &proxy.url())
-        .args(["--debounce", "50ms", "--statement-timeout", "2s"])
-        .start();
-    agent.wait_first_pass();
+    let (trino, proxy, folder, agent) = scenario
+        .behind_a_fault_proxy()
+        .with_agent_args(["--debounce", "50ms", "--statement-timeout", "2s"])
+        .run_past_the_first_pass();
     let names = ["px_held", "px_cut", "px_swallowed"];
     let create = |name: &str| format!(r#"CREATE CATALOG "{name}" USING tpch"#);
     let failed_creates = r#"catalog_reloader_apply_total{action="create",result="failed"}"#;
@@ -1089,21 +1042,21 @@ fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_not
     );
     agent.wait_state("px_held", "applied");
     assert_eq!(proxy.fired(), 1);
-    assert_eq!(nations(trino, "px_held"), Ok(25));
+    assert_eq!(trino.nations("px_held"), Ok(25));
 
     // 2. The answer to a result page is cut off half-way by a reset: the page is asked for
     //    again, as the protocol allows, and the same statement goes on to finish.
-    let failed_before = metric(&agent, failed_creates);
+    let failed_before = agent.metric(failed_creates).unwrap_or(0.0);
     proxy.arm(&[&create("px_cut"), "/v1/statement/"], Fault::CutAnswer(40));
     folder.write("px_cut.properties", TPCH);
     agent.wait_state("px_cut", "applied");
     assert_eq!(proxy.fired(), 2);
     assert_eq!(
-        metric(&agent, failed_creates),
+        agent.metric(failed_creates).unwrap_or(0.0),
         failed_before,
         "no failed CREATE"
     );
-    assert_eq!(nations(trino, "px_cut"), Ok(25));
+    assert_eq!(trino.nations("px_cut"), Ok(25));
 
     // 3. The CREATE itself is swallowed: Trino never sees it. The pass gives up at the statement
     //    timeout; the next one finds no such catalog and sends it, once.
@@ -1112,11 +1065,11 @@ fn a_proxy_that_holds_cuts_or_swallows_a_statement_loses_nothing_and_repeats_not
     agent.wait_state("px_swallowed", "applied");
     assert_eq!(proxy.fired(), 3);
     assert_eq!(
-        metric(&agent, failed_creates),
+        agent.metric(failed_creates).unwrap_or(0.0),
         failed_before + 1.0,
         "the swallowed CREATE failed once"
     );
-    assert_eq!(nations(trino, "px_swallowed"), Ok(25));
+    assert_eq!(trino.nations("px_swallowed"), Ok(25));
 
     // One CREATE of each reached Trino (the held one may stay FINISHING: its client never read
     // the last page), and each is owned: deleting the files drops them.
@@ -1247,7 +1200,7 @@ fn the_agent_killed_in_the_middle_of_a_pass_loses_nothing_and_sends_nothing_twic
         unfinished.len() <= 1 && unfinished.iter().all(|c| c.starts_with("FINISHING CREATE")),
         "{creates:#?}"
     );
-    assert_eq!(nations(trino, "kill_099"), Ok(25));
+    assert_eq!(trino.nations("kill_099"), Ok(25));
     // Owned: their files gone, they are dropped.
     for name in &names {
         folder.remove(&format!("{name}.properties"));
@@ -1257,219 +1210,158 @@ fn the_agent_killed_in_the_middle_of_a_pass_loses_nothing_and_sends_nothing_twic
     }
 }
 
-/// The random source of the model tests below (xorshift).
-struct Xorshift(u64);
+/// The shared Trino as a model test sees it: only the model's names count (the other tests'
+/// catalogs are there too), and it never restarts.
+struct SharedModelTrino(&'static RealEngine);
 
-impl Xorshift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
+/// Which of `names` Trino lists, in order.
+fn listed_of(trino: &RealEngine, names: &[&str]) -> Vec<String> {
+    let listed = trino.show_catalogs();
+    names
+        .iter()
+        .filter(|n| listed.iter().any(|c| c == *n))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+impl model::Engine for SharedModelTrino {
+    fn live(&self, names: &[&str]) -> Vec<String> {
+        listed_of(self.0, names)
+    }
+    fn statements(&self, names: &[&str]) -> Vec<String> {
+        ddl(self.0, names)
+    }
+    fn restart(&mut self, _while_down: &mut dyn FnMut()) {
+        unreachable!("the shared Trino is never restarted")
+    }
+    fn patience(&self) -> Duration {
+        REAL_PATIENCE
+    }
+    fn quiet(&self) -> Duration {
+        Duration::from_millis(300)
     }
 }
 
-/// A model test's catalog file.
-fn model_text(splits: usize) -> String {
-    format!("connector.name=tpch\ntpch.splits-per-node={splits}\n")
+/// A Trino of a model test's own, which the model restarts. A new process's history starts
+/// empty: what the earlier ones received is kept, so that the statements count across restarts.
+struct RestartingModelTrino {
+    trino: RealEngine,
+    names: &'static [&'static str],
+    earlier: Vec<String>,
 }
 
-/// The finished `CREATE CATALOG` Trino's history shows for a model file, as [`ddl`] gives it.
-fn model_create(name: &str, text: &str) -> String {
-    let splits = text.lines().nth(1).unwrap().rsplit('=').next().unwrap();
-    format!(
-        "FINISHED CREATE CATALOG \"{name}\" USING tpch WITH (\"tpch.splits-per-node\" = '{splits}')"
-    )
-}
-
-/// The finished `DROP CATALOG` of a model catalog, as [`ddl`] gives it.
-fn model_drop(name: &str) -> String {
-    format!("FINISHED DROP CATALOG \"{name}\"")
-}
-
-/// The end of a model step: waits until Trino lists exactly the model's catalogs among `names`, has
-/// received at least the `needed` statements since the first `before` of its history, and the agent
-/// has converged; then, after a quiet moment, requires those statements to be exactly `needed`.
-fn assert_model_step(
-    trino: &RunningTrino,
-    agent: &common::RunningAgent,
-    names: &[&str],
-    model: &std::collections::BTreeMap<&str, String>,
-    before: usize,
-    mut needed: Vec<String>,
-    context: &str,
-) {
-    let want: Vec<&str> = model.keys().copied().collect();
-    wait_for(REAL_PATIENCE, context, || {
-        let live: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| trino.has_catalog(n))
-            .collect();
-        (live == want
-            && ddl(trino, names).len() - before >= needed.len()
-            && agent.status()["last_pass"]["result"] == "converged")
-            .then_some(())
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    let mut sent = ddl(trino, names)[before..].to_vec();
-    sent.sort();
-    needed.sort();
-    assert_eq!(sent, needed, "{context}");
+impl model::Engine for RestartingModelTrino {
+    fn live(&self, names: &[&str]) -> Vec<String> {
+        listed_of(&self.trino, names)
+    }
+    fn statements(&self, names: &[&str]) -> Vec<String> {
+        assert_eq!(
+            names, self.names,
+            "the names the earlier processes were asked for"
+        );
+        let mut all = self.earlier.clone();
+        all.extend(ddl(&self.trino, names));
+        all
+    }
+    fn restart(&mut self, while_down: &mut dyn FnMut()) {
+        self.earlier.extend(ddl(&self.trino, self.names));
+        self.trino.stop();
+        while_down();
+        self.trino.start_again();
+    }
+    fn patience(&self) -> Duration {
+        REAL_PATIENCE
+    }
+    fn quiet(&self) -> Duration {
+        Duration::from_millis(300)
+    }
 }
 
 /// The model-based test of tests/model.rs, shorter, on the real engine: random writes, atomic
 /// saves, renames and deletes; after each, Trino's catalogs are the model's and the statements it
-/// received exactly the ones the model needs.
+/// received exactly the ones the model needs. One sequence of 20 steps, drawn with a fixed seed
+/// (tests/common/model.rs says how to draw another, and how to let proptest shrink a failing one:
+/// it does not by default, each rerun replays the sequence on the real engine).
 #[test]
 fn a_random_folder_history_ends_on_trino_as_the_model_says() {
-    let Some(engines) = Engines::required() else {
-        return;
+    const NAMES: &[&str] = &["model_a", "model_b", "model_c", "model_d"];
+    let runs = Runs {
+        seed: 0x0ddba11,
+        cases: 1,
+        shrink_iters: 0,
     };
-    let trino = shared_dynamic_trino(&engines);
-    let folder = Folder::new();
-    let staging = Folder::new();
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms", "--max-changes-per-minute", "0"])
-        .start();
-    agent.wait_first_pass();
-    const NAMES: [&str; 4] = ["model_a", "model_b", "model_c", "model_d"];
-    let mut rng = Xorshift(0x0ddba11);
-    let mut model: std::collections::BTreeMap<&str, String> = Default::default();
-    for step in 0..20 {
-        let before = ddl(trino, &NAMES).len();
-        let name = NAMES[rng.below(NAMES.len())];
-        let file = format!("{name}.properties");
-        let mut needed = Vec::new();
-        let replace = |model: &mut std::collections::BTreeMap<&str, String>,
-                       name: &'static str,
-                       new: String,
-                       needed: &mut Vec<String>| {
-            match model.get(name) {
-                None => needed.push(model_create(name, &new)),
-                Some(old) if *old != new => {
-                    needed.push(model_drop(name));
-                    needed.push(model_create(name, &new));
-                }
-                Some(_) => {}
-            }
-            model.insert(name, new);
+    check_sequences(runs, folder_history(NAMES, steps(20), false), |actions| {
+        let Some(engines) = Engines::required() else {
+            return Ok(());
         };
-        match rng.below(5) {
-            0 | 1 => {
-                let new = model_text(1 + rng.below(3));
-                folder.write(&file, &new);
-                replace(&mut model, name, new, &mut needed);
-            }
-            2 => {
-                let new = model_text(1 + rng.below(3));
-                staging.write(&file, &new);
-                std::fs::rename(staging.file(&file), folder.file(&file)).unwrap();
-                replace(&mut model, name, new, &mut needed);
-            }
-            3 => {
-                let to = NAMES[rng.below(NAMES.len())];
-                if to != name
-                    && let Some(moved) = model.remove(name)
-                {
-                    folder.rename(&file, &format!("{to}.properties"));
-                    needed.push(model_drop(name));
-                    replace(&mut model, to, moved, &mut needed);
-                }
-            }
-            _ => {
-                if model.remove(name).is_some() {
-                    folder.remove(&file);
-                    needed.push(model_drop(name));
-                }
-            }
+        let trino = shared_dynamic_trino(&engines);
+        // What an earlier sequence left (when shrinking reruns), away before this one starts.
+        for name in NAMES.iter().filter(|n| trino.has_catalog(n)) {
+            trino
+                .query(&format!("DROP CATALOG \"{name}\""))
+                .expect("drop a leftover");
         }
-        let context = format!("step {step}, model {model:?}");
-        assert_model_step(trino, &agent, &NAMES, &model, before, needed, &context);
-    }
-    for name in model.keys() {
-        assert_eq!(nations(trino, name), Ok(25), "{name}");
-    }
+        let (trino, folder, agent) = Scenario::on(trino)
+            .with_agent_args(["--debounce", "50ms", "--max-changes-per-minute", "0"])
+            .run_past_the_first_pass();
+        let mut model = Model::new(&folder);
+        run_steps(
+            &actions,
+            &mut model,
+            &mut SharedModelTrino(trino),
+            &agent,
+            NAMES,
+        );
+        for name in model.catalogs().keys() {
+            assert_eq!(trino.nations(name), Ok(25), "{name}");
+        }
+        Ok(())
+    });
 }
 
 /// The ConfigMap model of tests/model.rs on the real engine, with coordinator restarts: random
-/// ConfigMap generations swapped in as kubelet swaps `..data`, and now and then Trino (memory
+/// ConfigMap generations swapped in as kubelet swaps `..data`, and every fifth step Trino (memory
 /// store) restarted — alone, or with a generation swapped in while it is down. After each step,
 /// Trino's catalogs are the model's and the statements it received exactly the ones the model
 /// needs: after a restart, one CREATE per catalog the model has (the new process forgot them all),
-/// nothing else.
+/// nothing else. One sequence of 14 steps, drawn as the test above draws its own.
 #[test]
 fn random_configmap_generations_and_restarts_end_on_trino_as_the_model_says() {
-    let Some(engines) = Engines::required() else {
-        return;
+    const NAMES: &[&str] = &["cm_a", "cm_b", "cm_c", "cm_d"];
+    let runs = Runs {
+        seed: 0x005e_edc0_ffee,
+        cases: 1,
+        shrink_iters: 0,
     };
-    let mut trino = Trino::dynamic().memory_store().start(&engines);
-    const NAMES: [&str; 4] = ["cm_a", "cm_b", "cm_c", "cm_d"];
-    let mut rng = Xorshift(0x005e_edc0_ffee);
-    let folder = Folder::new();
-    let swap = |generation: u32, model: &std::collections::BTreeMap<&str, String>| {
-        let files: Vec<(String, &String)> = model
-            .iter()
-            .map(|(name, text)| (format!("{name}.properties"), text))
-            .collect();
-        kubelet_update(folder.path(), generation, &files);
-    };
-    let mut model: std::collections::BTreeMap<&str, String> = Default::default();
-    swap(0, &model);
-    let agent = agent("run", folder.path(), &trino.url())
-        .args(["--debounce", "50ms", "--max-changes-per-minute", "0"])
-        .args(["--resync-interval", "2s"])
-        .start();
-    agent.wait_first_pass();
-    let mut restarts = 0;
-    for step in 1..=14u32 {
-        let mut before = ddl(&trino, &NAMES).len();
-        let mut needed = Vec::new();
-        let kind = if step % 5 == 0 { rng.below(2) + 1 } else { 0 };
-        let what = match kind {
-            1 => "restart",
-            2 => "restart with a swap while down",
-            _ => "swap",
-        };
-        if kind != 1 {
-            let mut next: std::collections::BTreeMap<&str, String> = Default::default();
-            for name in NAMES {
-                if rng.below(3) > 0 {
-                    next.insert(name, model_text(1 + rng.below(2)));
-                }
+    check_sequences(
+        runs,
+        configmap_history(NAMES, steps(14), Some(5)),
+        |actions| {
+            let restarts = actions
+                .iter()
+                .flatten()
+                .filter(|a| matches!(a, Action::RestartCoordinator { .. }))
+                .count();
+            assert!(restarts >= 2, "the sequence must restart Trino: {restarts}");
+            let Some(scenario) = Scenario::own_trino(Trino::dynamic().memory_store()) else {
+                return Ok(());
+            };
+            let (trino, folder, agent) = scenario
+                .with_empty_configmap()
+                .with_agent_args(["--debounce", "50ms", "--max-changes-per-minute", "0"])
+                .with_agent_args(["--resync-interval", "2s"])
+                .run_past_the_first_pass();
+            let mut trino = RestartingModelTrino {
+                trino,
+                names: NAMES,
+                earlier: Vec::new(),
+            };
+            let mut model = Model::new(&folder);
+            run_steps(&actions, &mut model, &mut trino, &agent, NAMES);
+            for name in model.catalogs().keys() {
+                assert_eq!(trino.trino.nations(name), Ok(25), "{name}");
             }
-            if kind == 0 {
-                for name in NAMES {
-                    match (model.get(name), next.get(name)) {
-                        (None, Some(new)) => needed.push(model_create(name, new)),
-                        (Some(_), None) => needed.push(model_drop(name)),
-                        (Some(old), Some(new)) if old != new => {
-                            needed.push(model_drop(name));
-                            needed.push(model_create(name, new));
-                        }
-                        _ => {}
-                    }
-                }
-                swap(step, &next);
-            }
-            model = next;
-        }
-        if kind != 0 {
-            // The new process has forgotten every catalog (and its history starts empty).
-            restarts += 1;
-            needed = model.iter().map(|(n, t)| model_create(n, t)).collect();
-            trino.stop();
-            if kind == 2 {
-                swap(step, &model);
-            }
-            trino.start_again();
-            before = 0;
-        }
-        let context = format!("step {step} ({what}), model {model:?}");
-        assert_model_step(&trino, &agent, &NAMES, &model, before, needed, &context);
-    }
-    assert!(restarts >= 2, "the sequence must restart Trino: {restarts}");
-    for name in model.keys() {
-        assert_eq!(nations(&trino, name), Ok(25), "{name}");
-    }
+            Ok(())
+        },
+    );
 }

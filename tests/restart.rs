@@ -4,23 +4,23 @@
 
 mod common;
 
-use common::{Folder, PATIENCE, agent, now_secs, wait_for};
-use std::os::unix::fs::PermissionsExt;
+use common::sandbox::ContainerSandbox;
+use common::{PATIENCE, agent, assert_rolled_back, assert_waited_for_running_queries, wait_for};
 use std::time::Duration;
 use test_support::docker::{Container, Flavour, docker_ok, emulator_image, require_docker};
-use test_support::emulator::{QueryError, QueryOutput, run_query, user_catalogs};
-use test_support::free_port;
+use test_support::emulator::{QueryError, QueryOutput, run_query};
 
 const TPCH: &str = "connector.name=tpch\n";
 const SLOW: Duration = Duration::from_secs(60);
 
-struct Sandbox {
-    flavour: Flavour,
-    source: Folder,
-    target: tempfile::TempDir,
-    coordinator: Container,
-    port: u16,
-    created: u64,
+/// The emulator's coordinator image in a container, the target folder its catalog folder.
+struct Sandbox(ContainerSandbox);
+
+impl std::ops::Deref for Sandbox {
+    type Target = ContainerSandbox;
+    fn deref(&self) -> &ContainerSandbox {
+        &self.0
+    }
 }
 
 impl Sandbox {
@@ -32,37 +32,16 @@ impl Sandbox {
     /// As [`Sandbox::new`], with options for `docker run` itself (a restart policy, say).
     fn with_docker_args(flavour: Flavour, docker_args: &[&str], image_args: &[&str]) -> Sandbox {
         let image = emulator_image(flavour);
-        let target = tempfile::tempdir().unwrap();
-        // The Trino image runs as uid 1000: the folder must be readable by it.
-        std::fs::set_permissions(target.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let catalog_dir = match flavour {
-            Flavour::Presto => "/opt/presto-server/etc/catalog",
-            Flavour::Trino => "/etc/trino/catalog",
-        };
-        let port = free_port();
-        let created = now_secs();
-        let publish = format!("127.0.0.1:{port}:8080");
-        let mount = format!("{}:{catalog_dir}", target.path().display());
-        let mut args = vec!["-p", publish.as_str(), "-v", mount.as_str()];
-        args.extend_from_slice(docker_args);
-        args.push(image.as_str());
-        args.extend_from_slice(image_args);
-        let coordinator = Container::run(&args);
-        coordinator.wait_for_info(8080, SLOW);
-        let sandbox = Sandbox {
+        let sandbox = Sandbox(ContainerSandbox::start(
             flavour,
-            source: Folder::new(),
-            target,
-            coordinator,
-            port,
-            created,
-        };
+            &image,
+            docker_args,
+            image_args,
+            &[],
+        ));
+        sandbox.coordinator.wait_for_info(8080, SLOW);
         sandbox.wait_started();
         sandbox
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
     }
 
     fn wait_started(&self) {
@@ -105,11 +84,6 @@ impl Sandbox {
         builder
     }
 
-    /// Catalogs the coordinator lists, `system` excluded; `None` while it is down.
-    fn catalogs(&self) -> Option<Vec<String>> {
-        user_catalogs(&self.url(), self.flavour)
-    }
-
     fn wait_catalogs(&self, want: &[&str]) {
         wait_for(SLOW, &format!("the coordinator to list {want:?}"), || {
             (self.catalogs()? == want).then_some(())
@@ -123,13 +97,6 @@ impl Sandbox {
         std::thread::spawn(move || {
             run_query(&url, flavour, "analyst", "SELECT * FROM sales.tiny.nation")
         })
-    }
-
-    /// How often Docker started the container after its first start (its event log).
-    fn restarts(&self) -> usize {
-        self.coordinator
-            .starts_since(self.created)
-            .saturating_sub(1)
     }
 }
 
@@ -224,13 +191,7 @@ fn a_running_query_finishes_before_the_restart() {
     assert!(result.is_ok(), "the running query was cut off: {result:?}");
     sandbox.wait_catalogs(&["more", "sales"]);
     assert_eq!(sandbox.restarts(), restarts + 1);
-    assert!(
-        agent
-            .log_text()
-            .contains("waiting for running queries to finish"),
-        "{}",
-        agent.log_text()
-    );
+    assert_waited_for_running_queries(&agent);
 }
 
 #[test]
@@ -295,11 +256,14 @@ fn a_catalog_that_stops_the_coordinator_is_rolled_back_and_blamed() {
     sandbox
         .source
         .write("broken.properties", "connector.name=nosuchconnector\n");
-    let broken = wait_for(SLOW, "the culprit to be reported", || {
-        agent.catalog("broken").filter(|c| c["state"] == "failed")
-    });
+    let broken = agent.wait_state_within("broken", "failed", SLOW);
+    assert_rolled_back(
+        "broken",
+        &broken,
+        sandbox.target.path(),
+        "did not start with this catalog",
+    );
     let error = broken["error"].as_str().unwrap();
-    assert!(error.contains("did not start with this catalog"), "{error}");
     assert!(
         error.contains("nosuchconnector"),
         "the log excerpt names it: {error}"
@@ -681,12 +645,11 @@ fn a_definition_that_broke_a_start_is_not_tried_again_by_a_restarted_agent() {
     second.wait_first_pass();
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(sandbox.restarts(), restarts, "no second outage for it");
-    assert!(!sandbox.target.path().join("broken.properties").exists());
     let broken = second.catalog("broken").unwrap();
-    assert!(
-        broken["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("did not start with this catalog")),
-        "{broken}"
+    assert_rolled_back(
+        "broken",
+        &broken,
+        sandbox.target.path(),
+        "did not start with this catalog",
     );
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Folder, wait_for};
+use common::{Folder, one_cluster, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -16,7 +16,7 @@ use std::time::Duration;
 use test_support::docker::{
     Container, Flavour, docker_ok, docker_output, emulator_image, require_docker, unique_name,
 };
-use test_support::emulator::{Emulator, run_query, user_catalogs};
+use test_support::emulator::{Emulator, count_nations, run_query, user_catalogs};
 use test_support::real::Engines;
 use test_support::static_agent_binary;
 
@@ -246,6 +246,21 @@ impl Sandbox {
             self.logs()
         );
         String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// `up` with `base.properties` (the tpch example: PrestoDB 0.296 from Maven Central has the
+    /// tpch connector only) in the folder. The init step renders the folder before the
+    /// coordinator starts, so its very first answer lists `base`; then the sidecar owns it,
+    /// applied. Returns the sidecar's status.
+    fn up_with_a_rendered_catalog(&self) -> serde_json::Value {
+        self.folder.write("base.properties", &example("tpch"));
+        self.up();
+        let first = wait_for(SLOW, "the coordinator's first answer", || self.catalogs());
+        assert_eq!(first, ["base"], "logs:\n{}", self.logs());
+        wait_for(SLOW, "the sidecar to own the rendered catalog", || {
+            let status = self.agent_status();
+            (status["catalogs"]["base"]["state"] == "applied").then_some(status)
+        })
     }
 
     fn up(&self) {
@@ -708,18 +723,7 @@ fn presto_sandbox_starts_with_the_folder_and_restarts_for_each_change() {
     else {
         return;
     };
-    // PrestoDB 0.296 from Maven Central has the tpch connector only.
-    sandbox.folder.write("base.properties", &example("tpch"));
-    sandbox.up();
-    // The init step rendered the folder before PrestoDB started: its very first answer has it.
-    let first = wait_for(SLOW, "the coordinator's first answer", || {
-        sandbox.catalogs()
-    });
-    assert_eq!(first, ["base"], "logs:\n{}", sandbox.logs());
-    let status = wait_for(SLOW, "the sidecar to own the rendered catalog", || {
-        let status = sandbox.agent_status();
-        (status["catalogs"]["base"]["state"] == "applied").then_some(status)
-    });
+    let status = sandbox.up_with_a_rendered_catalog();
     assert_eq!(status["mode"], "restart");
     assert_eq!(status["engine"]["flavour"], "presto");
     assert_eq!(status["engine"]["version"], "0.296-8661b73");
@@ -780,15 +784,6 @@ fn presto_sandbox_starts_with_the_folder_and_restarts_for_each_change() {
     assert_eq!(named, "");
 }
 
-/// One PrestoDB cluster at a time: two are six JVMs on two cores.
-static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
-    ONE_CLUSTER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// compose/presto-cluster as it is: the agent has no Docker socket, and a new catalog reaches the
 /// coordinator and both workers (three restarts by PrestoDB's own shutdown and `restart:
 /// unless-stopped`), then answers a query — which runs on the workers only.
@@ -801,15 +796,7 @@ fn presto_cluster_sandbox_rolls_every_node_without_the_docker_socket() {
     let Some(sandbox) = Sandbox::presto_cluster() else {
         return;
     };
-    sandbox.folder.write("base.properties", &example("tpch"));
-    sandbox.up();
-    let first = wait_for(SLOW, "the coordinator's first answer", || {
-        sandbox.catalogs()
-    });
-    assert_eq!(first, ["base"], "logs:\n{}", sandbox.logs());
-    wait_for(SLOW, "the sidecar to own the rendered catalog", || {
-        (sandbox.agent_status()["catalogs"]["base"]["state"] == "applied").then_some(())
-    });
+    sandbox.up_with_a_rendered_catalog();
     // The nodes started with the rendered folder: nothing to restart (without Docker, the
     // coordinator's uptime says when it started).
     assert_eq!(sandbox.restarts(), 0.0, "logs:\n{}", sandbox.logs());
@@ -1656,11 +1643,7 @@ fn the_kubernetes_presto_cluster_rolls_pod_by_pod_and_rolls_back_per_pod() {
     let url = coordinator.url(8080);
     let leader = coordinator.url(9480);
     let query = |sql: &str| run_query(&url, Flavour::Presto, "test", sql);
-    let nations = |catalog: &str| {
-        query(&format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"))
-            .map(|out| out.rows[0][0].as_i64().expect("a count"))
-            .map_err(|e| e.to_string())
-    };
+    let nations = |catalog: &str| count_nations(&url, Flavour::Presto, catalog);
     let active_workers = || {
         query(
             "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'",

@@ -258,16 +258,86 @@ pub fn proc_sample(pid: u32) -> ProcSample {
     }
 }
 
-/// A small deterministic generator (xorshift), so a run can be repeated.
-pub struct Rng(pub u64);
+/// A repeatable source of random choices for a workload: proptest's ChaCha generator from a fixed
+/// seed (`rng.random_range(0..n)`). A workload is not a property to shrink, only a long stream of
+/// choices that a rerun must repeat.
+pub fn workload_rng(seed: u64) -> proptest::test_runner::TestRng {
+    use proptest::test_runner::{RngAlgorithm, TestRng};
+    TestRng::from_seed(RngAlgorithm::ChaCha, &seed.to_le_bytes().repeat(4))
+}
 
-impl Rng {
-    pub fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+/// A folder the agent watches and a staging folder beside it on the same file system: a file is
+/// written in the staging folder, then renamed in, so that the agent sees it appear whole at an
+/// instant the bench knows.
+pub struct StagedFolder {
+    _root: tempfile::TempDir,
+    pub folder: PathBuf,
+    pub staging: PathBuf,
+}
+
+impl StagedFolder {
+    pub fn new() -> StagedFolder {
+        let root = tempfile::tempdir().unwrap();
+        let (folder, staging) = (root.path().join("catalogs"), root.path().join("staging"));
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::create_dir(&staging).unwrap();
+        StagedFolder {
+            _root: root,
+            folder,
+            staging,
+        }
     }
+
+    /// Writes `NAME.properties` into the staging folder.
+    pub fn stage(&self, name: &str, text: &str) {
+        std::fs::write(self.staging.join(format!("{name}.properties")), text).unwrap();
+    }
+
+    /// Renames the staged `NAME.properties` into the folder.
+    pub fn rename_in(&self, name: &str) {
+        let file = format!("{name}.properties");
+        std::fs::rename(self.staging.join(&file), self.folder.join(&file)).unwrap();
+    }
+
+    /// Stages `NAME.properties` and renames it in; the wall-clock time (ms) just before the
+    /// rename.
+    pub fn drop_file(&self, name: &str, text: &str) -> f64 {
+        self.stage(name, text);
+        let t0 = now_ms();
+        self.rename_in(name);
+        t0
+    }
+}
+
+/// Each statement sent to the engine at `url` with the agent's own client code, one after the
+/// other: how long each took, ms. The floor under what the agent adds.
+pub fn by_hand(url: &str, statements: impl IntoIterator<Item = String>) -> Vec<f64> {
+    use catalog_reloader::engine::{Client, ClientConfig};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = Client::new(ClientConfig {
+        server: url.to_string(),
+        user: "bench".into(),
+        password: None,
+        access_token: None,
+        ca_cert: None,
+        insecure: false,
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
+        statement_timeout: Duration::from_secs(60),
+    })
+    .unwrap();
+    runtime.block_on(async {
+        let mut millis = Vec::new();
+        for sql in statements {
+            let t0 = Instant::now();
+            client.execute(&sql).await.unwrap();
+            millis.push(t0.elapsed().as_secs_f64() * 1000.0);
+        }
+        millis
+    })
 }
 
 /// An airlift duration (`16.23ms`, `1.20s`) in milliseconds.

@@ -2,6 +2,13 @@
 //! read its JSON log, its `/status`, `/metrics`, `/readyz`, and wait for what a user would see.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod model;
+pub mod sandbox;
+pub mod scenario;
+
+#[allow(unused_imports)] // not every test binary runs a scenario
+pub use scenario::Scenario;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -279,9 +286,26 @@ impl RunningAgent {
 
     /// Waits until the catalog's state is `state`, and returns its status entry.
     pub fn wait_state(&self, name: &str, state: &str) -> Value {
-        wait_for(PATIENCE, &format!("catalog {name} to be {state}"), || {
+        self.wait_state_within(name, state, PATIENCE)
+    }
+
+    /// [`RunningAgent::wait_state`] for a change that takes longer: a restart of a real engine.
+    pub fn wait_state_within(&self, name: &str, state: &str, patience: Duration) -> Value {
+        wait_for(patience, &format!("catalog {name} to be {state}"), || {
             self.catalog(name).filter(|c| c["state"] == state)
         })
+    }
+
+    /// The catalogs `/status` lists in another state than `applied`.
+    pub fn catalogs_not_applied(&self) -> Vec<String> {
+        let status = self.status();
+        status["catalogs"]
+            .as_object()
+            .expect("/status lists catalogs")
+            .iter()
+            .filter(|(_, c)| c["state"] != "applied")
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// Waits for the start-up pass to finish, so later file events are not folded into it.
@@ -308,6 +332,14 @@ impl RunningAgent {
             .iter()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// One series of `/metrics` (its name and labels exactly as written there), if present.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        self.metrics()
+            .lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
     }
 
     /// Number of passes the agent has finished, from its metrics (all triggers).
@@ -343,6 +375,49 @@ impl Drop for RunningAgent {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `entry`, the `/status` entry of catalog `name`, says what a user must see of a definition that
+/// kept a node from starting in restart mode: the catalog failed, with `blame` (who did not start,
+/// or the engine's own words) in its error; it is not tried again until its file changes; and its
+/// file is gone from the target folder `target` (the files are put back before it is reported).
+pub fn assert_rolled_back(name: &str, entry: &Value, target: &Path, blame: &str) {
+    assert_eq!(entry["state"], "failed", "{entry}");
+    assert!(
+        entry["error"].as_str().is_some_and(|e| e.contains(blame)),
+        "the error names {blame:?}: {entry}"
+    );
+    assert!(
+        entry["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("not tried again until its file changes")),
+        "{entry}"
+    );
+    assert!(
+        !target.join(format!("{name}.properties")).exists(),
+        "{name}'s file is not in the target folder: {entry}"
+    );
+}
+
+/// The agent said that it waited for the queries running on the coordinator before restarting it.
+pub fn assert_waited_for_running_queries(agent: &RunningAgent) {
+    assert!(
+        agent
+            .log_text()
+            .contains("waiting for running queries to finish"),
+        "{}",
+        agent.log_text()
+    );
+}
+
+/// One cluster of real engines at a time in a test binary: two clusters are six JVMs on two
+/// cores, where even the agent's small HTTP answers were seen to take more than 5 s. Held for the
+/// whole test.
+pub fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_CLUSTER: Mutex<()> = Mutex::new(());
+    ONE_CLUSTER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Statements the engine received other than the read-only catalog listing, as `OUTCOME SQL`.

@@ -1,4 +1,11 @@
 //! Repeatable randomness for `--seed`: xorshift64*, enough for fault injection and key order.
+//!
+//! The one hand-written random generator the repository keeps, on purpose. It is not a test's
+//! generator (those are proptest strategies, which shrink) but the emulator's own behaviour at run
+//! time — the 503s it injects, the key order of the catalog files it writes, its ids and slugs —
+//! and `--seed N` must give the same run with every build: tests and the soak bench pass seeds
+//! whose runs they rely on. A library generator may change its stream between versions, and a
+//! test framework has no place in the emulator binary; these few lines cannot drift.
 
 use std::sync::Mutex;
 

@@ -378,14 +378,14 @@ impl RunningEmulator {
 
     /// `SHOW CATALOGS`, as a list. Panics if the query fails.
     pub fn show_catalogs(&self) -> Vec<String> {
-        let output = self
-            .query("SHOW CATALOGS")
-            .unwrap_or_else(|e| panic!("SHOW CATALOGS failed: {e}"));
-        output
-            .rows
-            .iter()
-            .map(|row| row[0].as_str().unwrap_or_default().to_string())
-            .collect()
+        show_catalogs(&self.url, self.spec.flavour)
+    }
+
+    /// `SHOW CATALOGS` without `system`: the catalogs that were made. Panics if the query fails.
+    pub fn user_catalogs(&self) -> Vec<String> {
+        let mut names = self.show_catalogs();
+        names.retain(|c| c != "system");
+        names
     }
 
     /// Stops the process (SIGKILL) and waits for it.
@@ -435,6 +435,30 @@ pub(crate) fn http_client() -> reqwest::blocking::Client {
         .danger_accept_invalid_certs(true)
         .build()
         .expect("http client")
+}
+
+/// `SHOW CATALOGS` of the coordinator at `url`, as a list. Panics if the query fails.
+pub fn show_catalogs(url: &str, flavour: Flavour) -> Vec<String> {
+    let output = run_query(url, flavour, "test", "SHOW CATALOGS")
+        .unwrap_or_else(|e| panic!("SHOW CATALOGS failed: {e}"));
+    output
+        .rows
+        .iter()
+        .map(|row| row[0].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// `SELECT count(*) FROM "catalog".tiny.nation` on the coordinator at `url`: 25 through a working
+/// tpch catalog, or the coordinator's error.
+pub fn count_nations(url: &str, flavour: Flavour, catalog: &str) -> Result<i64, String> {
+    run_query(
+        url,
+        flavour,
+        "test",
+        &format!("SELECT count(*) FROM \"{catalog}\".tiny.nation"),
+    )
+    .map(|out| out.rows[0][0].as_i64().expect("a count"))
+    .map_err(|e| e.to_string())
 }
 
 /// The catalogs a coordinator at `url` lists, `system` left out; `None` while it does not answer

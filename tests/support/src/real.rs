@@ -1,6 +1,6 @@
 //! The real engines, as `scripts/engines.sh` fetched and built them: Trino 476 and PrestoDB 0.296
-//! as host processes (JVMs started from the unpacked servers: [`Trino`], [`Presto`]) and the
-//! engine images for containers.
+//! as host processes (JVMs started from the unpacked servers: [`Trino`] and [`Presto`] build one,
+//! a [`RealEngine`] runs it) and the engine images for containers.
 //!
 //! ```no_run
 //! use test_support::real::{Engines, Trino};
@@ -13,7 +13,7 @@
 //! and `scripts/test.sh`) turns a missing engine into a failure. Elsewhere — a machine off Maven
 //! Central — the tests that need one skip with one line saying why.
 
-use crate::emulator::{Flavour, QueryError, QueryOutput, run_query};
+use crate::emulator::{Flavour, QueryError, QueryOutput, count_nations, run_query, show_catalogs};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -174,91 +174,28 @@ impl Trino {
 
     /// Starts the coordinator and waits until `/v1/info` says `starting: false`. Panics with the
     /// end of its log if it does not get there.
-    pub fn start(self, engines: &Engines) -> RunningTrino {
-        let dir = tempfile::Builder::new()
-            .prefix("real-trino-")
-            .tempdir()
-            .expect("temp dir for Trino");
-        let port = crate::free_port();
-        let mut trino = RunningTrino {
-            spec: self,
-            engines: engines.clone(),
-            port,
-            dir,
-            child: None,
-            log: Arc::new(Mutex::new(Vec::new())),
-        };
-        trino.write_config();
-        trino.spawn();
+    pub fn start(self, engines: &Engines) -> RealEngine {
+        let mut trino = self.launch(engines);
         trino.wait_ready(START_TIMEOUT);
         trino
     }
 
     /// Starts the coordinator without waiting for it: for watching the start-up itself (what
     /// `/v1/info` and queries answer while it starts, or how a start that fails ends).
-    pub fn launch(self, engines: &Engines) -> RunningTrino {
-        let dir = tempfile::Builder::new()
-            .prefix("real-trino-")
-            .tempdir()
-            .expect("temp dir for Trino");
-        let port = crate::free_port();
-        let mut trino = RunningTrino {
-            spec: self,
-            engines: engines.clone(),
-            port,
-            dir,
-            child: None,
-            log: Arc::new(Mutex::new(Vec::new())),
-        };
-        trino.write_config();
-        trino.spawn();
-        trino
-    }
-}
-
-/// How long a coordinator may take to start: 8 s on an idle machine, 13–25 s while other JVMs
-/// share the two cores (real-engines.md); the margin covers a test binary starting several.
-const START_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// A Trino coordinator process; killed when dropped.
-pub struct RunningTrino {
-    spec: Trino,
-    engines: Engines,
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl RunningTrino {
-    fn etc(&self) -> PathBuf {
-        self.dir.path().join("etc")
+    pub fn launch(self, engines: &Engines) -> RealEngine {
+        RealEngine::launch(Setup::Trino(self), engines, crate::free_port())
     }
 
-    /// `etc/catalog`: what a static coordinator loads at start.
-    pub fn catalog_dir(&self) -> PathBuf {
-        self.etc().join("catalog")
-    }
-
-    /// The JVM's process id while it runs (the launcher's `run` becomes the JVM).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    fn write_config(&self) {
-        let etc = self.etc();
-        std::fs::create_dir_all(self.catalog_dir()).expect("create etc/catalog");
-        let data = self.dir.path().join("data");
-        std::fs::create_dir_all(&data).expect("create the data dir");
+    fn write_config(&self, etc: &Path, data: &Path, port: u16) {
         let mut config = vec![
             "coordinator=true".to_string(),
             "node-scheduler.include-coordinator=true".into(),
-            format!("http-server.http.port={}", self.port),
-            format!("discovery.uri=http://127.0.0.1:{}", self.port),
+            format!("http-server.http.port={port}"),
+            format!("discovery.uri=http://127.0.0.1:{port}"),
             // Tests read the query history to prove what was (not) sent.
             "query.max-history=5000".into(),
         ];
-        match &self.spec.store {
+        match &self.store {
             Store::Static => config.push("catalog.management=static".into()),
             Store::Memory => {
                 config.push("catalog.management=dynamic".into());
@@ -276,7 +213,7 @@ impl RunningTrino {
                 .expect("write catalog-store.properties");
             }
         }
-        config.extend(self.spec.config.iter().cloned());
+        config.extend(self.config.iter().cloned());
         std::fs::write(etc.join("config.properties"), config.join("\n") + "\n")
             .expect("write config.properties");
         // A host process must announce loopback: Docker's bridges add addresses that Trino may
@@ -284,8 +221,7 @@ impl RunningTrino {
         std::fs::write(
             etc.join("node.properties"),
             format!(
-                "node.environment=test\nnode.id=trino-{}\nnode.data-dir={}\nnode.internal-address=127.0.0.1\n",
-                self.port,
+                "node.environment=test\nnode.id=trino-{port}\nnode.data-dir={}\nnode.internal-address=127.0.0.1\n",
                 data.display()
             ),
         )
@@ -297,19 +233,16 @@ impl RunningTrino {
         .expect("write jvm.config");
         std::fs::write(etc.join("log.properties"), "io.trino=INFO\n")
             .expect("write log.properties");
-        if let Some(text) = &self.spec.access_control {
+        if let Some(text) = &self.access_control {
             std::fs::write(etc.join("access-control.properties"), text)
                 .expect("write access-control.properties");
         }
-        for (name, text) in &self.spec.catalogs {
-            std::fs::write(self.catalog_dir().join(format!("{name}.properties")), text)
-                .expect("write a catalog file");
-        }
     }
 
-    fn spawn(&mut self) {
-        let launcher = self.engines.trino_home.join("bin/launcher");
-        let java_bin = self.engines.trino_java_home.join("bin");
+    /// `bin/launcher run`, which becomes the JVM.
+    fn command(&self, engines: &Engines, etc: &Path, data: &Path) -> Command {
+        let launcher = engines.trino_home.join("bin/launcher");
+        let java_bin = engines.trino_java_home.join("bin");
         let path = format!(
             "{}:{}",
             java_bin.display(),
@@ -319,36 +252,275 @@ impl RunningTrino {
         command
             .arg("run")
             .arg("--etc-dir")
-            .arg(self.etc())
+            .arg(etc)
             .arg("--data-dir")
-            .arg(self.dir.path().join("data"))
-            .env("JAVA_HOME", &self.engines.trino_java_home)
+            .arg(data)
+            .env("JAVA_HOME", &engines.trino_java_home)
             .env("PATH", path)
-            .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+}
+
+/// A builder for one PrestoDB coordinator process, started as presto-measured.md describes:
+/// `java -cp 'lib/*' com.facebook.presto.server.PrestoServer` on Java 17 with the launcher's
+/// `-D` options, every listener pinned (HTTP on PORT, thrift PORT+1, JMX registry PORT+2 and
+/// server PORT+3, admin PORT+4) and `node.internal-address=127.0.0.1`.
+///
+/// ```no_run
+/// use test_support::real::{Engines, Presto};
+/// let Some(engines) = Engines::required() else { return };
+/// let presto = Presto::new().catalog("tpch", "connector.name=tpch\n").start(&engines);
+/// assert!(presto.show_catalogs().contains(&"tpch".to_string()));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Presto {
+    catalogs: Vec<(String, String)>,
+    config: Vec<String>,
+}
+
+impl Presto {
+    /// A coordinator with no catalog but `system`.
+    pub fn new() -> Presto {
+        Presto::default()
+    }
+
+    /// A catalog file in `etc/catalog` before the start.
+    pub fn catalog(mut self, name: &str, text: &str) -> Presto {
+        self.catalogs.push((name.into(), text.into()));
+        self
+    }
+
+    /// A line added to `config.properties` (e.g. `shutdown.grace-period=2s`; the default here is
+    /// 5s, as measured).
+    pub fn config(mut self, line: &str) -> Presto {
+        self.config.push(line.into());
+        self
+    }
+
+    /// Starts the coordinator without waiting for it (see [`Trino::launch`]).
+    pub fn launch(self, engines: &Engines) -> RealEngine {
+        RealEngine::launch(Setup::Presto(self), engines, five_free_ports())
+    }
+
+    /// Starts the coordinator and waits until `/v1/info` says `starting: false` (PrestoDB may
+    /// still answer `NO_NODES_AVAILABLE` for a few seconds after that: see
+    /// [`RealEngine::wait_serving`]).
+    pub fn start(self, engines: &Engines) -> RealEngine {
+        let mut presto = self.launch(engines);
+        presto.wait_ready(START_TIMEOUT);
+        presto
+    }
+
+    fn write_config(&self, engines: &Engines, etc: &Path, port: u16) {
+        let mut config = vec![
+            "coordinator=true".to_string(),
+            "node-scheduler.include-coordinator=true".into(),
+            format!("http-server.http.port={port}"),
+            format!("thrift.server.port={}", port + 1),
+            format!("jmx.rmiregistry.port={}", port + 2),
+            format!("jmx.rmiserver.port={}", port + 3),
+            format!("http-server.admin.port={}", port + 4),
+            "discovery-server.enabled=true".into(),
+            format!("discovery.uri=http://127.0.0.1:{port}"),
+            // Docker's bridges add addresses a JVM may announce instead (real-engines.md).
+            "node.internal-address=127.0.0.1".into(),
+            format!(
+                "plugin.dir={}",
+                engines.presto_home.join("plugin").display()
+            ),
+            format!("catalog.config-dir={}", etc.join("catalog").display()),
+            "query.max-history=5000".into(),
+        ];
+        if !self
+            .config
+            .iter()
+            .any(|l| l.starts_with("shutdown.grace-period"))
+        {
+            config.push("shutdown.grace-period=5s".into());
+        }
+        config.extend(self.config.iter().cloned());
+        std::fs::write(etc.join("config.properties"), config.join("\n") + "\n")
+            .expect("write config.properties");
+        std::fs::write(etc.join("log.properties"), "com.facebook.presto=INFO\n")
+            .expect("write log.properties");
+    }
+
+    /// The JVM itself, with the launcher's options.
+    fn command(engines: &Engines, dir: &Path, etc: &Path, data: &Path, port: u16) -> Command {
+        let mut command = Command::new(engines.presto_java_home.join("bin/java"));
+        command
+            .args([
+                "-server",
+                "-Xmx1G",
+                "-XX:+UseG1GC",
+                "-XX:+ExitOnOutOfMemoryError",
+                "-Djdk.attach.allowAttachSelf=true",
+                "-XX:TieredStopAtLevel=1",
+                "-Dnode.environment=test",
+            ])
+            .arg(format!("-Dnode.id=presto-{port}"))
+            .arg(format!("-Dnode.data-dir={}", data.display()))
+            .arg(format!(
+                "-Dconfig={}",
+                etc.join("config.properties").display()
+            ))
+            .arg(format!(
+                "-Dcom.sun.management.jmxremote.rmi.port={}",
+                port + 3
+            ))
+            .arg(format!(
+                "-Dlog.levels-file={}",
+                etc.join("log.properties").display()
+            ))
+            .arg("-cp")
+            .arg(format!("{}/*", engines.presto_home.join("lib").display()))
+            .arg("com.facebook.presto.server.PrestoServer")
+            .current_dir(dir)
+            .env("JAVA_HOME", &engines.presto_java_home);
+        command
+    }
+}
+
+/// A port P with P…P+4 free a moment ago: a PrestoDB coordinator pins five listeners.
+fn five_free_ports() -> u16 {
+    for _ in 0..200 {
+        let base = crate::free_port();
+        if base > 65_530 {
+            continue;
+        }
+        let all_free =
+            (1..5).all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no five consecutive free ports on 127.0.0.1")
+}
+
+/// Which engine a [`RealEngine`] runs, with the configuration it was built with: what differs
+/// between the two is only how the process is configured and started.
+#[derive(Debug, Clone)]
+enum Setup {
+    Trino(Trino),
+    Presto(Presto),
+}
+
+impl Setup {
+    fn flavour(&self) -> Flavour {
+        match self {
+            Setup::Trino(_) => Flavour::Trino,
+            Setup::Presto(_) => Flavour::Presto,
+        }
+    }
+}
+
+/// How long a coordinator may take to start: 8 s on an idle machine, 13–25 s while other JVMs
+/// share the two cores (real-engines.md); the margin covers a test binary starting several.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A real coordinator process — Trino 476 or PrestoDB 0.296, from [`Trino`] or [`Presto`] —;
+/// killed when dropped. Everything a test asks of it (its URL, queries, catalogs, history, log,
+/// a stop, a restart) is the same for both engines.
+pub struct RealEngine {
+    setup: Setup,
+    engines: Engines,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl RealEngine {
+    fn launch(setup: Setup, engines: &Engines, port: u16) -> RealEngine {
+        let prefix = match setup.flavour() {
+            Flavour::Trino => "real-trino-",
+            Flavour::Presto => "real-presto-",
+        };
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .expect("temp dir for the engine");
+        let mut engine = RealEngine {
+            setup,
+            engines: engines.clone(),
+            port,
+            dir,
+            child: None,
+            log: Arc::new(Mutex::new(Vec::new())),
+        };
+        engine.write_config();
+        engine.spawn();
+        engine
+    }
+
+    /// Which engine this is.
+    pub fn flavour(&self) -> Flavour {
+        self.setup.flavour()
+    }
+
+    fn name(&self) -> &'static str {
+        match self.flavour() {
+            Flavour::Trino => "Trino",
+            Flavour::Presto => "PrestoDB",
+        }
+    }
+
+    fn etc(&self) -> PathBuf {
+        self.dir.path().join("etc")
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `etc/catalog`: what a static coordinator loads at start.
+    pub fn catalog_dir(&self) -> PathBuf {
+        self.etc().join("catalog")
+    }
+
+    /// The JVM's process id while it runs (Trino's launcher `run` becomes the JVM).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn write_config(&self) {
+        let etc = self.etc();
+        std::fs::create_dir_all(self.catalog_dir()).expect("create etc/catalog");
+        std::fs::create_dir_all(self.data()).expect("create the data dir");
+        let catalogs = match &self.setup {
+            Setup::Trino(trino) => {
+                trino.write_config(&etc, &self.data(), self.port);
+                &trino.catalogs
+            }
+            Setup::Presto(presto) => {
+                presto.write_config(&self.engines, &etc, self.port);
+                &presto.catalogs
+            }
+        };
+        for (name, text) in catalogs {
+            std::fs::write(self.catalog_dir().join(format!("{name}.properties")), text)
+                .expect("write a catalog file");
+        }
+    }
+
+    fn spawn(&mut self) {
+        let mut command = match &self.setup {
+            Setup::Trino(trino) => trino.command(&self.engines, &self.etc(), &self.data()),
+            Setup::Presto(_) => Presto::command(
+                &self.engines,
+                self.dir.path(),
+                &self.etc(),
+                &self.data(),
+                self.port,
+            ),
+        };
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = spawn_tied_to_this_process(command);
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let sink = Arc::clone(&self.log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-                }
-            });
-        }
+        collect_output(&mut child, &self.log);
         self.child = Some(child);
     }
 
@@ -362,23 +534,39 @@ impl RunningTrino {
             {
                 return;
             }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            if let Some(status) = self.exit_status() {
                 panic!(
-                    "Trino exited with {status} before it was ready; its log ends with:\n{}",
+                    "{} exited with {status} before it was ready; its log ends with:\n{}",
+                    self.name(),
                     self.log_tail(60)
                 );
             }
             if start.elapsed() > timeout {
                 panic!(
-                    "Trino was not ready after {timeout:?}; its log ends with:\n{}",
+                    "{} was not ready after {timeout:?}; its log ends with:\n{}",
+                    self.name(),
                     self.log_tail(60)
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until `sql` (a query that reads a connector table) answers: PrestoDB says
+    /// `NO_NODES_AVAILABLE` for 1.5–3 s after `starting: false` (presto-measured.md).
+    pub fn wait_serving(&self, sql: &str, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            match self.query(sql) {
+                Ok(_) => return,
+                Err(e) if start.elapsed() > timeout => {
+                    panic!(
+                        "{} did not answer {sql} within {timeout:?}: {e}",
+                        self.name()
+                    )
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
         }
     }
 
@@ -402,19 +590,17 @@ impl RunningTrino {
 
     /// Runs `sql` as user `test`.
     pub fn query(&self, sql: &str) -> Result<QueryOutput, QueryError> {
-        run_query(&self.url(), Flavour::Trino, "test", sql)
+        run_query(&self.url(), self.flavour(), "test", sql)
+    }
+
+    /// `SELECT count(*) FROM "catalog".tiny.nation`: 25 through a working tpch catalog.
+    pub fn nations(&self, catalog: &str) -> Result<i64, String> {
+        count_nations(&self.url(), self.flavour(), catalog)
     }
 
     /// `SHOW CATALOGS`, as a list. Panics if the query fails.
     pub fn show_catalogs(&self) -> Vec<String> {
-        let output = self
-            .query("SHOW CATALOGS")
-            .unwrap_or_else(|e| panic!("SHOW CATALOGS failed: {e}"));
-        output
-            .rows
-            .iter()
-            .map(|row| row[0].as_str().unwrap_or_default().to_string())
-            .collect()
+        show_catalogs(&self.url(), self.flavour())
     }
 
     /// Whether `name` is live.
@@ -424,10 +610,10 @@ impl RunningTrino {
 
     /// The coordinator's query history (`GET /v1/query`), oldest first: what was sent to it.
     pub fn history(&self) -> Vec<HistoryEntry> {
-        query_history(&self.url(), Flavour::Trino)
+        query_history(&self.url(), self.flavour())
     }
 
-    /// The log lines so far (stdout and stderr of the launcher and the JVM).
+    /// The log lines so far (stdout and stderr of the JVM, and of Trino's launcher).
     pub fn log_lines(&self) -> Vec<String> {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -437,18 +623,16 @@ impl RunningTrino {
         log[log.len().saturating_sub(lines)..].join("\n")
     }
 
-    /// Stops the coordinator as an orchestrator would (SIGTERM), waiting for the process to end.
+    /// Stops the coordinator as an orchestrator would (SIGTERM), waiting for the process to end
+    /// (with a query in flight PrestoDB's JVM needs ~18 s after its port closes,
+    /// presto-measured.md).
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(status) = wait_for_child(&mut child, Duration::from_secs(60)) {
+            return Some(status);
         }
         let _ = child.kill();
         child.wait().ok()
@@ -461,13 +645,14 @@ impl RunningTrino {
             .and_then(|c| c.try_wait().ok().flatten())
     }
 
-    /// Waits up to `timeout` for the process to end by itself (a start that fails).
+    /// Waits up to `timeout` for the process to end by itself (a start that fails, or after
+    /// `PUT /v1/info/state "SHUTTING_DOWN"`).
     pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         wait_for_child(self.child.as_mut()?, timeout)
     }
 
     /// Stops and starts again on the same port with the same configuration and folders: a
-    /// coordinator restart. (With the memory store its catalogs are gone afterwards.)
+    /// coordinator restart. (With Trino's memory store its catalogs are gone afterwards.)
     pub fn restart(&mut self) {
         self.stop();
         self.start_again();
@@ -481,7 +666,7 @@ impl RunningTrino {
         }
     }
 
-    /// Starts again after [`RunningTrino::stop`] or [`RunningTrino::kill`], on the same port with
+    /// Starts again after [`RealEngine::stop`] or [`RealEngine::kill`], on the same port with
     /// the same configuration and folders, and waits until it serves.
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "still running");
@@ -491,12 +676,9 @@ impl RunningTrino {
     }
 }
 
-impl Drop for RunningTrino {
+impl Drop for RealEngine {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill();
     }
 }
 
@@ -533,8 +715,8 @@ pub fn query_history(url: &str, flavour: Flavour) -> Vec<HistoryEntry> {
 
 /// A coordinator shared by the tests of one test binary (a JVM takes seconds to start; tests
 /// that share one use catalog names of their own). Started on first use.
-pub fn shared_dynamic_trino(engines: &Engines) -> &'static RunningTrino {
-    static SHARED: OnceLock<RunningTrino> = OnceLock::new();
+pub fn shared_dynamic_trino(engines: &Engines) -> &'static RealEngine {
+    static SHARED: OnceLock<RealEngine> = OnceLock::new();
     SHARED.get_or_init(|| {
         let engines = engines.clone();
         // Started from a thread that lives as long as the test process: the child is tied to
@@ -605,324 +787,5 @@ fn collect_output(child: &mut Child, sink: &Arc<Mutex<Vec<String>>>) {
                 sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
             }
         });
-    }
-}
-
-/// A builder for one PrestoDB coordinator process, started as presto-measured.md describes:
-/// `java -cp 'lib/*' com.facebook.presto.server.PrestoServer` on Java 17 with the launcher's
-/// `-D` options, every listener pinned (HTTP on PORT, thrift PORT+1, JMX registry PORT+2 and
-/// server PORT+3, admin PORT+4) and `node.internal-address=127.0.0.1`.
-///
-/// ```no_run
-/// use test_support::real::{Engines, Presto};
-/// let Some(engines) = Engines::required() else { return };
-/// let presto = Presto::new().catalog("tpch", "connector.name=tpch\n").start(&engines);
-/// assert!(presto.show_catalogs().contains(&"tpch".to_string()));
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct Presto {
-    catalogs: Vec<(String, String)>,
-    config: Vec<String>,
-}
-
-impl Presto {
-    /// A coordinator with no catalog but `system`.
-    pub fn new() -> Presto {
-        Presto::default()
-    }
-
-    /// A catalog file in `etc/catalog` before the start.
-    pub fn catalog(mut self, name: &str, text: &str) -> Presto {
-        self.catalogs.push((name.into(), text.into()));
-        self
-    }
-
-    /// A line added to `config.properties` (e.g. `shutdown.grace-period=2s`; the default here is
-    /// 5s, as measured).
-    pub fn config(mut self, line: &str) -> Presto {
-        self.config.push(line.into());
-        self
-    }
-
-    /// Starts the coordinator without waiting for it (see [`Trino::launch`]).
-    pub fn launch(self, engines: &Engines) -> RunningPresto {
-        let dir = tempfile::Builder::new()
-            .prefix("real-presto-")
-            .tempdir()
-            .expect("temp dir for PrestoDB");
-        let mut presto = RunningPresto {
-            spec: self,
-            engines: engines.clone(),
-            port: five_free_ports(),
-            dir,
-            child: None,
-            log: Arc::new(Mutex::new(Vec::new())),
-        };
-        presto.write_config();
-        presto.spawn();
-        presto
-    }
-
-    /// Starts the coordinator and waits until `/v1/info` says `starting: false` (PrestoDB may
-    /// still answer `NO_NODES_AVAILABLE` for a few seconds after that: see
-    /// [`RunningPresto::wait_serving`]).
-    pub fn start(self, engines: &Engines) -> RunningPresto {
-        let mut presto = self.launch(engines);
-        presto.wait_ready(START_TIMEOUT);
-        presto
-    }
-}
-
-/// A port P with P…P+4 free a moment ago: a PrestoDB coordinator pins five listeners.
-fn five_free_ports() -> u16 {
-    for _ in 0..200 {
-        let base = crate::free_port();
-        if base > 65_530 {
-            continue;
-        }
-        let all_free =
-            (1..5).all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok());
-        if all_free {
-            return base;
-        }
-    }
-    panic!("no five consecutive free ports on 127.0.0.1")
-}
-
-/// A PrestoDB coordinator process; killed when dropped.
-pub struct RunningPresto {
-    spec: Presto,
-    engines: Engines,
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl RunningPresto {
-    fn etc(&self) -> PathBuf {
-        self.dir.path().join("etc")
-    }
-
-    /// `etc/catalog`: what the coordinator loads at start.
-    pub fn catalog_dir(&self) -> PathBuf {
-        self.etc().join("catalog")
-    }
-
-    fn write_config(&self) {
-        let etc = self.etc();
-        std::fs::create_dir_all(self.catalog_dir()).expect("create etc/catalog");
-        std::fs::create_dir_all(self.dir.path().join("data")).expect("create the data dir");
-        let port = self.port;
-        let mut config = vec![
-            "coordinator=true".to_string(),
-            "node-scheduler.include-coordinator=true".into(),
-            format!("http-server.http.port={port}"),
-            format!("thrift.server.port={}", port + 1),
-            format!("jmx.rmiregistry.port={}", port + 2),
-            format!("jmx.rmiserver.port={}", port + 3),
-            format!("http-server.admin.port={}", port + 4),
-            "discovery-server.enabled=true".into(),
-            format!("discovery.uri=http://127.0.0.1:{port}"),
-            // Docker's bridges add addresses a JVM may announce instead (real-engines.md).
-            "node.internal-address=127.0.0.1".into(),
-            format!(
-                "plugin.dir={}",
-                self.engines.presto_home.join("plugin").display()
-            ),
-            format!("catalog.config-dir={}", self.catalog_dir().display()),
-            "query.max-history=5000".into(),
-        ];
-        if !self
-            .spec
-            .config
-            .iter()
-            .any(|l| l.starts_with("shutdown.grace-period"))
-        {
-            config.push("shutdown.grace-period=5s".into());
-        }
-        config.extend(self.spec.config.iter().cloned());
-        std::fs::write(etc.join("config.properties"), config.join("\n") + "\n")
-            .expect("write config.properties");
-        std::fs::write(etc.join("log.properties"), "com.facebook.presto=INFO\n")
-            .expect("write log.properties");
-        for (name, text) in &self.spec.catalogs {
-            std::fs::write(self.catalog_dir().join(format!("{name}.properties")), text)
-                .expect("write a catalog file");
-        }
-    }
-
-    fn spawn(&mut self) {
-        let java = self.engines.presto_java_home.join("bin/java");
-        let port = self.port;
-        let mut command = Command::new(java);
-        command
-            .args([
-                "-server",
-                "-Xmx1G",
-                "-XX:+UseG1GC",
-                "-XX:+ExitOnOutOfMemoryError",
-                "-Djdk.attach.allowAttachSelf=true",
-                "-XX:TieredStopAtLevel=1",
-                "-Dnode.environment=test",
-            ])
-            .arg(format!("-Dnode.id=presto-{port}"))
-            .arg(format!(
-                "-Dnode.data-dir={}",
-                self.dir.path().join("data").display()
-            ))
-            .arg(format!(
-                "-Dconfig={}",
-                self.etc().join("config.properties").display()
-            ))
-            .arg(format!(
-                "-Dcom.sun.management.jmxremote.rmi.port={}",
-                port + 3
-            ))
-            .arg(format!(
-                "-Dlog.levels-file={}",
-                self.etc().join("log.properties").display()
-            ))
-            .arg("-cp")
-            .arg(format!(
-                "{}/*",
-                self.engines.presto_home.join("lib").display()
-            ))
-            .arg("com.facebook.presto.server.PrestoServer")
-            .current_dir(self.dir.path())
-            .env("JAVA_HOME", &self.engines.presto_java_home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = spawn_tied_to_this_process(command);
-        collect_output(&mut child, &self.log);
-        self.child = Some(child);
-    }
-
-    /// Waits for `starting: false`; panics with the end of the log if the process exits first
-    /// or the time runs out.
-    pub fn wait_ready(&mut self, timeout: Duration) {
-        let start = Instant::now();
-        loop {
-            if let Some(info) = self.info()
-                && info["starting"] == false
-            {
-                return;
-            }
-            if let Some(status) = self.exit_status() {
-                panic!(
-                    "PrestoDB exited with {status} before it was ready; its log ends with:\n{}",
-                    self.log_tail(60)
-                );
-            }
-            if start.elapsed() > timeout {
-                panic!(
-                    "PrestoDB was not ready after {timeout:?}; its log ends with:\n{}",
-                    self.log_tail(60)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Waits until `sql` (a query that reads a connector table) answers: PrestoDB says
-    /// `NO_NODES_AVAILABLE` for 1.5–3 s after `starting: false` (presto-measured.md).
-    pub fn wait_serving(&self, sql: &str, timeout: Duration) {
-        let start = Instant::now();
-        loop {
-            match self.query(sql) {
-                Ok(_) => return,
-                Err(e) if start.elapsed() > timeout => {
-                    panic!("PrestoDB did not answer {sql} within {timeout:?}: {e}")
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
-            }
-        }
-    }
-
-    /// `GET /v1/info`, or `None` while it does not answer.
-    pub fn info(&self) -> Option<Value> {
-        let response = crate::emulator::http_client()
-            .get(format!("{}/v1/info", self.url()))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .ok()?;
-        response.json().ok()
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Runs `sql` as user `test`.
-    pub fn query(&self, sql: &str) -> Result<QueryOutput, QueryError> {
-        run_query(&self.url(), Flavour::Presto, "test", sql)
-    }
-
-    /// `SHOW CATALOGS`, as a list. Panics if the query fails.
-    pub fn show_catalogs(&self) -> Vec<String> {
-        let output = self
-            .query("SHOW CATALOGS")
-            .unwrap_or_else(|e| panic!("SHOW CATALOGS failed: {e}"));
-        output
-            .rows
-            .iter()
-            .map(|row| row[0].as_str().unwrap_or_default().to_string())
-            .collect()
-    }
-
-    /// The coordinator's query history (`GET /v1/query`), oldest first.
-    pub fn history(&self) -> Vec<HistoryEntry> {
-        query_history(&self.url(), Flavour::Presto)
-    }
-
-    /// The log lines so far (stdout and stderr of the JVM).
-    pub fn log_lines(&self) -> Vec<String> {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn log_tail(&self, lines: usize) -> String {
-        let log = self.log_lines();
-        log[log.len().saturating_sub(lines)..].join("\n")
-    }
-
-    /// How the process ended, if it has (without waiting).
-    pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-    }
-
-    /// Waits up to `timeout` for the process to end by itself (a failed start, or after
-    /// `PUT /v1/info/state "SHUTTING_DOWN"`).
-    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        wait_for_child(self.child.as_mut()?, timeout)
-    }
-
-    /// Stops the coordinator with SIGTERM, waiting for the process to end (with a query in
-    /// flight the JVM needs ~18 s after its port closes, presto-measured.md).
-    pub fn stop(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        if let Some(status) = wait_for_child(&mut child, Duration::from_secs(60)) {
-            return Some(status);
-        }
-        let _ = child.kill();
-        child.wait().ok()
-    }
-}
-
-impl Drop for RunningPresto {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Map, Value, json};
 use test_support::emulator::{Flavour, RunningEmulator};
-use test_support::real::{RunningPresto, RunningTrino};
+use test_support::real::RealEngine;
 
 pub use script::{Ending, Keep, Session, Step, StepKind};
 
@@ -30,33 +30,18 @@ pub trait Target {
     fn log_lines(&self) -> Vec<String>;
 }
 
-impl Target for RunningTrino {
+impl Target for RealEngine {
     fn url(&self) -> String {
-        RunningTrino::url(self)
+        RealEngine::url(self)
     }
     fn exit_status(&mut self) -> Option<ExitStatus> {
-        RunningTrino::exit_status(self)
+        RealEngine::exit_status(self)
     }
     fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        RunningTrino::wait_for_exit(self, timeout)
+        RealEngine::wait_for_exit(self, timeout)
     }
     fn log_lines(&self) -> Vec<String> {
-        RunningTrino::log_lines(self)
-    }
-}
-
-impl Target for RunningPresto {
-    fn url(&self) -> String {
-        RunningPresto::url(self)
-    }
-    fn exit_status(&mut self) -> Option<ExitStatus> {
-        RunningPresto::exit_status(self)
-    }
-    fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        RunningPresto::wait_for_exit(self, timeout)
-    }
-    fn log_lines(&self) -> Vec<String> {
-        RunningPresto::log_lines(self)
+        RealEngine::log_lines(self)
     }
 }
 
