@@ -78,10 +78,9 @@ fn a_pass_that_cannot_run_is_counted_by_what_failed() {
         .start();
     agent.wait_state("a", "applied");
     let errors = |kind: &str| {
-        metric(
-            &agent,
-            &format!("catalog_reloader_pass_errors_total{{kind=\"{kind}\"}}"),
-        )
+        agent.metric(&format!(
+            "catalog_reloader_pass_errors_total{{kind=\"{kind}\"}}"
+        ))
     };
     // Every kind is there from the start, at zero, so that an alert's rate() has a series.
     for kind in [
